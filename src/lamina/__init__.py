@@ -1,0 +1,28 @@
+"""lamina: a Keras-style deep-learning library on JAX and optax.
+
+The public API, as explicit re-exports. See DESIGN.md for the trainability contract.
+"""
+from lamina import activations as activations
+from lamina import callbacks as callbacks
+from lamina import initializers as initializers
+from lamina import layers as layers
+from lamina import losses as losses
+from lamina import metrics as metrics
+from lamina import models as models
+from lamina import optimizers as optimizers
+from lamina import random as random
+from lamina.core.model import Model as Model
+from lamina.core.naming import reset_names as reset_names
+from lamina.core.node import Input as Input
+from lamina.core.node import SymbolicTensor as KerasTensor
+from lamina.core.sequential import Sequential as Sequential
+from lamina.core.variables import Variable as Variable
+from lamina.errors import ConfigurationError as ConfigurationError
+from lamina.errors import GraphError as GraphError
+from lamina.errors import InputSpecError as InputSpecError
+from lamina.errors import LaminaError as LaminaError
+from lamina.errors import NotTrainableError as NotTrainableError
+from lamina.trainability import resolve as resolve_trainability
+from lamina.utils.explain import explain as explain
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The model graph: variables, layers, symbolic tensors, functional and sequential models."""

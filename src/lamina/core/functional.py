@@ -1,0 +1,150 @@
+"""The functional graph: inputs, outputs and the nodes between them, in topological order."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lamina.core.node import InputLayer, is_symbolic
+from lamina.errors import GraphError, InputSpecError
+
+
+def _flat(structure):
+    return jax.tree_util.tree_leaves(structure, is_leaf=is_symbolic)
+
+
+class Graph:
+    """A DAG of layer calls from `inputs` to `outputs` (single tensors, lists or dicts)."""
+
+    def __init__(self, inputs, outputs, model_name):
+        self.model_name = model_name
+        self.inputs = inputs
+        self.outputs = outputs
+        self.flat_inputs = _flat(inputs)
+        self.flat_outputs = _flat(outputs)
+        for t in self.flat_inputs + self.flat_outputs:
+            if not is_symbolic(t):
+                raise GraphError(
+                    f"Model '{model_name}': inputs and outputs must be symbolic tensors made "
+                    f"from `lamina.Input`, received {t!r} (of type {type(t).__name__})."
+                )
+        for t in self.flat_inputs:
+            if not t.node.is_input:
+                raise GraphError(
+                    f"Model '{model_name}': every input must come straight from "
+                    f"`lamina.Input`, received the output of layer '{t.node.layer.name}'."
+                )
+        self.nodes = self._topological_nodes()
+        self.layers = self._ordered_layers()
+
+    def _topological_nodes(self):
+        input_ids = {id(t) for t in self.flat_inputs}
+        order, done, active = [], set(), set()
+
+        def visit(tensor):
+            node = tensor.node
+            if id(node) in done:
+                return
+            if node.is_input:
+                if id(tensor) not in input_ids:
+                    raise GraphError(
+                        f"Model '{self.model_name}': an output depends on input "
+                        f"'{node.layer.name}', which is not among the model's inputs "
+                        f"{[t.name for t in self.flat_inputs]}. Pass it in `inputs=`."
+                    )
+                done.add(id(node))
+                return
+            if id(node) in active:
+                raise GraphError(f"Model '{self.model_name}': the graph has a cycle.")
+            active.add(id(node))
+            for parent in node.input_tensors:
+                visit(parent)
+            active.discard(id(node))
+            done.add(id(node))
+            order.append(node)
+
+        for t in self.flat_outputs:
+            visit(t)
+        return order
+
+    def _ordered_layers(self):
+        layers, seen = [], set()
+        for layer in [t.node.layer for t in self.flat_inputs] + [n.layer for n in self.nodes]:
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                layers.append(layer)
+        return layers
+
+    @property
+    def input_names(self):
+        return [t.node.layer.name for t in self.flat_inputs]
+
+    @property
+    def output_names(self):
+        if isinstance(self.outputs, dict):
+            return list(self.outputs)
+        return [t.node.layer.name for t in self.flat_outputs]
+
+    # -- running ---------------------------------------------------------------------
+    def flatten_inputs(self, inputs):
+        """Concrete inputs as a list in `flat_inputs` order (dicts are matched by name)."""
+        names = self.input_names
+        if isinstance(inputs, dict):
+            keys = list(self.inputs) if isinstance(self.inputs, dict) else names
+            missing = [k for k in keys if k not in inputs]
+            unexpected = [k for k in inputs if k not in keys]
+            if missing or unexpected:
+                raise InputSpecError(
+                    f"Model '{self.model_name}': expected inputs keyed by {keys}, received keys "
+                    f"{list(inputs)} (missing {missing}, unexpected {unexpected})."
+                )
+            flat = [inputs[k] for k in keys]
+        elif isinstance(inputs, (list, tuple)):
+            flat = list(inputs)
+        else:
+            flat = [inputs]
+        if len(flat) != len(self.flat_inputs):
+            raise InputSpecError(
+                f"Model '{self.model_name}': expected {len(self.flat_inputs)} input(s) {names}, "
+                f"received {len(flat)}."
+            )
+        return [self._check(t, x) for t, x in zip(self.flat_inputs, flat)]
+
+    def _check(self, spec, x):
+        if not hasattr(x, "shape"):
+            x = np.asarray(x)
+        name = spec.node.layer.name
+        if len(x.shape) != len(spec.shape) or any(
+            e is not None and e != r for e, r in zip(spec.shape, x.shape)
+        ):
+            raise InputSpecError(
+                f"Model '{self.model_name}', input '{name}': expected shape {spec.shape}, "
+                f"received shape {tuple(x.shape)}."
+            )
+        kind = np.dtype(x.dtype).kind
+        if kind not in "biuf":
+            raise InputSpecError(
+                f"Model '{self.model_name}', input '{name}': expected a numeric array of dtype "
+                f"{spec.dtype.name}, received dtype {np.dtype(x.dtype).name}."
+            )
+        if spec.dtype.kind in "iu" and kind == "f":
+            raise InputSpecError(
+                f"Model '{self.model_name}', input '{name}': expected integer dtype "
+                f"{spec.dtype.name}, received floating dtype {np.dtype(x.dtype).name}."
+            )
+        return jnp.asarray(x, dtype=spec.dtype)
+
+    def run(self, inputs):
+        env = {id(t): x for t, x in zip(self.flat_inputs, self.flatten_inputs(inputs))}
+        for node in self.nodes:
+            call_args, call_kwargs = jax.tree_util.tree_map(
+                lambda t: env[id(t)] if is_symbolic(t) else t,
+                (node.call_args, node.call_kwargs),
+                is_leaf=is_symbolic,
+            )
+            result = node.layer(*call_args, **call_kwargs)
+            for t, value in zip(_flat(node.outputs), jax.tree_util.tree_leaves(result)):
+                env[id(t)] = value
+        return jax.tree_util.tree_map(lambda t: env[id(t)], self.outputs, is_leaf=is_symbolic)
+
+
+def input_layers(layers):
+    return [layer for layer in layers if isinstance(layer, InputLayer)]

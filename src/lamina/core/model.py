@@ -1,0 +1,207 @@
+"""Model: a Layer that can be trained. Functional when given `inputs`/`outputs`, else subclassed.
+
+`Model(inputs, outputs)` stores a `Graph` and runs it in `call`; a subclass overrides `call`.
+This `__init__` is the one place where the functional path is chosen (no `__new__` tricks).
+Training methods are thin delegations to `lamina.training`.
+"""
+from lamina import trainability
+from lamina.core import trainability_version
+from lamina.core import tree
+from lamina.core.functional import Graph
+from lamina.core.layer import Layer
+from lamina.errors import ConfigurationError
+
+
+class Model(Layer):
+    """A trainable container of layers.
+
+    Args:
+        inputs, outputs: symbolic tensors (single, list or dict) for a functional model.
+        name, trainable, dtype: as for `Layer`. `trainable=False` is a gate over this
+            model's scope: sublayers keep their own flags (DESIGN rule 1).
+    """
+
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, dtype=None):
+        super().__init__(name=name, trainable=trainable, dtype=dtype)
+        self._graph = None
+        self._trainer = None
+        self._predict_step = None
+        if (inputs is None) != (outputs is None):
+            raise ConfigurationError(
+                f"Model '{self.name}': a functional model needs both `inputs` and `outputs`; "
+                f"received inputs={inputs!r}, outputs={outputs!r}."
+            )
+        if inputs is not None:
+            self._graph = Graph(inputs, outputs, self.name)
+            self.built = True
+
+    _NOT_SUBLAYERS = Layer._NOT_SUBLAYERS | {"_graph", "_trainer", "_predict_step"}
+
+    def call(self, inputs, training=None):
+        if self._graph is None:
+            raise NotImplementedError(
+                f"Model '{self.name}' has no graph and its class {type(self).__name__} does "
+                "not override `call`. Build it as `Model(inputs, outputs)` or subclass it and "
+                "define `call(self, inputs, training=None)`."
+            )
+        return self._graph.run(inputs)
+
+    def _explicit_sublayers(self):
+        if self._graph is None:
+            return None
+        return [layer for layer in self._graph.layers if layer not in self._input_layers]
+
+    @property
+    def _input_layers(self):
+        return [t.node.layer for t in self._graph.flat_inputs] if self._graph else []
+
+    # -- structure -------------------------------------------------------------------
+    @property
+    def layers(self):
+        """Keras order: a functional model lists its InputLayers first."""
+        if self._graph is not None:
+            return list(self._graph.layers)
+        return tree.sublayers(self)
+
+    def get_layer(self, name=None, index=None):
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"Model '{self.name}': no layer named {name!r}. Layers: "
+            f"{[layer.name for layer in self.layers]}."
+        )
+
+    @property
+    def inputs(self):
+        return self._graph.flat_inputs if self._graph else None
+
+    @property
+    def outputs(self):
+        return self._graph.flat_outputs if self._graph else None
+
+    @property
+    def input_names(self):
+        return self._graph.input_names if self._graph else []
+
+    @property
+    def output_names(self):
+        return self._graph.output_names if self._graph else []
+
+    # -- scoped freezing (DESIGN rule 2) ---------------------------------------------
+    def _resolve_layer(self, layer, verb):
+        if isinstance(layer, str):
+            matches = [candidate for candidate in tree.all_layers(self)[1:]
+                       if candidate.name == layer]
+            if not matches:
+                raise ValueError(
+                    f"Model '{self.name}'.{verb}: no layer named {layer!r} inside this model. "
+                    f"Layers: {[c.name for c in tree.all_layers(self)[1:]]}."
+                )
+            return matches[0]
+        if not any(candidate is layer for candidate in tree.all_layers(self)[1:]):
+            name = getattr(layer, "name", repr(layer))
+            raise ValueError(
+                f"Model '{self.name}'.{verb}: expected a layer inside this model, received "
+                f"'{name}', which '{self.name}' does not contain. A model can only freeze "
+                "layers in its own scope."
+            )
+        return layer
+
+    def freeze(self, *layers):
+        """Freeze `layers` inside this model's scope only; their flags are not touched.
+
+        The layers become constants on every use path through this model (no updates, no
+        gradient into them), while other models that hold them still train them.
+        """
+        for layer in layers:
+            layer = self._resolve_layer(layer, "freeze")
+            if not any(layer is f for f in self._scoped_freezes):
+                self._scoped_freezes.append(layer)
+        trainability_version.bump()
+
+    def unfreeze(self, *layers):
+        """Undo `freeze` for `layers` (all scoped freezes when called with no argument)."""
+        if not layers:
+            self._scoped_freezes.clear()
+        for layer in layers:
+            layer = self._resolve_layer(layer, "unfreeze")
+            self._scoped_freezes[:] = [f for f in self._scoped_freezes if f is not layer]
+        trainability_version.bump()
+
+    @property
+    def frozen_layers(self):
+        """The layers this model has frozen in its own scope."""
+        return list(self._scoped_freezes)
+
+    def explain(self):
+        """Per variable: is it trained when this model trains, and if not, why not."""
+        from lamina.utils.explain import explain
+
+        return explain(self)
+
+    def trainability(self):
+        """The resolution every consumer reads (see `lamina.trainability`)."""
+        return trainability.resolve(self)
+
+    def summary(self, print_fn=None, line_length=None):
+        from lamina.utils.summary import summary
+
+        return summary(self, print_fn=print_fn, line_length=line_length)
+
+    # -- training (delegated) --------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, seed=None):
+        from lamina.training.trainer import Trainer
+
+        self._trainer = Trainer(self, optimizer, loss, metrics, loss_weights, seed)
+
+    @property
+    def compiled(self):
+        return self._trainer is not None
+
+    @property
+    def optimizer(self):
+        return self._require_trainer("optimizer").optimizer
+
+    def _require_trainer(self, what):
+        if self._trainer is None:
+            raise RuntimeError(
+                f"Model '{self.name}' must be compiled before `{what}`: call "
+                f"`{self.name}.compile(optimizer=..., loss=...)` first."
+            )
+        return self._trainer
+
+    def fit(self, x=None, y=None, **kwargs):
+        from lamina.training import loop
+
+        return loop.fit(self._require_trainer("fit"), x, y, **kwargs)
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        from lamina.training import loop
+
+        return loop.evaluate(self._require_trainer("evaluate"), x, y, **kwargs)
+
+    def predict(self, x, batch_size=32, verbose="auto", callbacks=None):
+        from lamina.training import loop
+
+        return loop.predict(self, x, batch_size=batch_size, verbose=verbose, callbacks=callbacks)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        return self._require_trainer("train_on_batch").train_on_batch(x, y, sample_weight,
+                                                                      return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        return self._require_trainer("test_on_batch").test_on_batch(x, y, sample_weight,
+                                                                    return_dict)
+
+    def predict_on_batch(self, x):
+        from lamina.training import predict as predict_lib
+
+        return predict_lib.predict_on_batch(self, x)
+
+    def get_config(self):
+        config = super().get_config()
+        config["layers"] = [layer.name for layer in self.layers]
+        return config

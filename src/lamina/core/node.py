@@ -1,0 +1,124 @@
+"""Symbolic tensors and nodes: how calling layers on `lamina.Input` records a graph.
+
+A `Node` is one call event: a layer, the arguments it was called with (which hold symbolic
+tensors) and the symbolic outputs. Nodes are not layers: calling one layer twice makes two
+nodes and no cycle. Output shapes come from `jax.eval_shape` of the real `call`, so a layer
+never needs a separate shape function.
+"""
+import itertools
+
+import jax
+import jax.numpy as jnp
+
+from lamina.core.layer import Layer
+from lamina.errors import ConfigurationError
+
+# stands in for an unknown (None) dimension while shapes are traced
+_PLACEHOLDER = 1
+
+
+class SymbolicTensor:
+    """A placeholder for a tensor in a functional model (Keras's `KerasTensor`)."""
+
+    def __init__(self, shape, dtype, node=None, index=0, name=None):
+        self.shape = tuple(shape)
+        self.dtype = jnp.dtype(dtype)
+        self.node = node
+        self.index = index
+        self.name = name
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<SymbolicTensor shape={self.shape} dtype={self.dtype.name} name={self.name}>"
+
+
+class Node:
+    def __init__(self, layer, call_args, call_kwargs, outputs):
+        self.layer = layer
+        self.call_args = call_args
+        self.call_kwargs = call_kwargs
+        self.outputs = outputs
+
+    @property
+    def input_tensors(self):
+        return [t for t in jax.tree_util.tree_leaves((self.call_args, self.call_kwargs),
+                                                     is_leaf=is_symbolic) if is_symbolic(t)]
+
+    @property
+    def is_input(self):
+        return isinstance(self.layer, InputLayer)
+
+
+def is_symbolic(x):
+    return isinstance(x, SymbolicTensor)
+
+
+def any_symbolic(tree):
+    return any(is_symbolic(t) for t in jax.tree_util.tree_leaves(tree, is_leaf=is_symbolic))
+
+
+def _spec(t):
+    shape = tuple(_PLACEHOLDER if d is None else d for d in t.shape)
+    return jax.ShapeDtypeStruct(shape, t.dtype)
+
+
+def symbolic_call(layer, args, kwargs):
+    """Call `layer` on symbolic tensors: build it, trace its output shapes, record a Node."""
+    leaves = jax.tree_util.tree_leaves((args, kwargs), is_leaf=is_symbolic)
+    batch_unknown = any(is_symbolic(t) and t.shape and t.shape[0] is None for t in leaves)
+    if not layer.built:
+        shapes = jax.tree_util.tree_map(lambda t: t.shape, args[0], is_leaf=is_symbolic)
+        layer._build_once(shapes)
+    flat, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=is_symbolic)
+    positions = [i for i, t in enumerate(flat) if is_symbolic(t)]
+
+    def run(*arrays):
+        filled = list(flat)
+        for i, array in zip(positions, arrays):
+            filled[i] = array
+        call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, filled)
+        call_kwargs.setdefault("training", False)
+        return layer(*call_args, **call_kwargs)
+
+    out_specs = jax.eval_shape(run, *[_spec(flat[i]) for i in positions])
+    node = Node(layer, args, kwargs, None)
+
+    counter = itertools.count()
+
+    def to_symbolic(spec):
+        shape = list(spec.shape)
+        if batch_unknown and shape and shape[0] == _PLACEHOLDER:
+            shape[0] = None
+        return SymbolicTensor(shape, spec.dtype, node, next(counter), layer.name)
+
+    node.outputs = jax.tree_util.tree_map(to_symbolic, out_specs)
+    layer._inbound_nodes.append(node)
+    return node.outputs
+
+
+class InputLayer(Layer):
+    """The layer behind `lamina.Input`; it holds no variables and passes its input through."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
+        if shape is None:
+            raise ConfigurationError("InputLayer: expected `shape=` (without the batch size).")
+        super().__init__(name=name, dtype=dtype or "float32", **kwargs)
+        self.shape = (batch_size,) + tuple(shape)
+        self.built = True
+        tensor = SymbolicTensor(self.shape, self.dtype, None, 0, self.name)
+        tensor.node = Node(self, (), {}, tensor)
+        self._inbound_nodes.append(tensor.node)
+
+    def call(self, inputs):
+        return inputs
+
+    def get_config(self):
+        return {"name": self.name, "batch_shape": self.shape, "dtype": self.dtype}
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None):
+    """A symbolic input tensor of `shape` (without the batch dimension)."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name).output

@@ -1,0 +1,81 @@
+"""The call scope: which values variables read, where updates go, and the current use path.
+
+Every top-level call of a layer opens a `CallScope`; nested layer calls push frames onto it.
+A frame records the layer, the `training` value it runs with (and whether the caller passed
+it explicitly) and whether the *use path* from the scope's root to this layer is open
+(DESIGN rule 3, evaluated by `lamina.trainability.enter`). Reading a variable inside a closed
+path returns `stop_gradient(value)` (rule 4).
+
+A pure scope (`values` given) substitutes values and collects updates instead of mutating
+variables, so the whole model is a pure function under `jax.jit` / `jax.grad`.
+"""
+import contextvars
+import dataclasses
+
+import jax
+
+_CURRENT = contextvars.ContextVar("lamina_call_scope", default=None)
+
+
+@dataclasses.dataclass
+class Frame:
+    layer: object
+    training: object
+    training_explicit: bool
+    path: object  # lamina.trainability.PathState
+
+
+class CallScope:
+    def __init__(self, values=None):
+        self.values = values  # uid -> array, or None for an eager call on stored values
+        self.updates = {}  # uid -> new array (pure scopes only)
+        self.frames = []
+
+    # -- variable access -------------------------------------------------------------
+    def read(self, variable):
+        uid = variable.uid
+        if uid in self.updates:
+            value = self.updates[uid]
+        elif self.values is not None and uid in self.values:
+            value = self.values[uid]
+        else:
+            value = variable._value
+        if self.frames and not self.frames[-1].path.open:
+            value = jax.lax.stop_gradient(value)
+        return value
+
+    def write(self, variable, value):
+        """Record an update; returns False when the caller should store it directly."""
+        if self.values is None:
+            return False
+        self.updates[variable.uid] = value
+        return True
+
+    # -- frames --------------------------------------------------------------------------
+    @property
+    def frame(self):
+        return self.frames[-1] if self.frames else None
+
+
+def current():
+    return _CURRENT.get()
+
+
+def current_frame():
+    scope = _CURRENT.get()
+    return scope.frame if scope is not None else None
+
+
+class activate:
+    """Context manager making `scope` the current one."""
+
+    def __init__(self, scope):
+        self.scope = scope
+
+    def __enter__(self):
+        self._token = _CURRENT.set(self.scope)
+        return self.scope
+
+    def __exit__(self, *exc):
+        _CURRENT.reset(self._token)
+        return False

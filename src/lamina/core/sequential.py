@@ -1,0 +1,81 @@
+"""Sequential: a thin builder of a functional graph from a list of layers."""
+from lamina.core import node as node_lib
+from lamina.core.functional import Graph
+from lamina.core.model import Model
+from lamina.errors import ConfigurationError
+
+
+class Sequential(Model):
+    """A stack of layers, each called on the previous one's output.
+
+    The graph is built as soon as the input shape is known (an `Input` first, an
+    `input_shape=` on the first layer, or the first call on data) and then run by the same
+    engine as functional models. `layers` lists the layers without an input layer.
+    """
+
+    def __init__(self, layers=None, name=None, trainable=True):
+        super().__init__(name=name, trainable=trainable)
+        self._stack = []
+        self._input = None
+        self._own_nodes = []
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer):
+        if node_lib.is_symbolic(layer):
+            if self._stack or self._input is not None:
+                raise ConfigurationError(
+                    f"Sequential '{self.name}': an Input can only come first."
+                )
+            self._input = layer
+        elif isinstance(layer, node_lib.InputLayer):
+            self.add(layer.output)
+            return
+        elif hasattr(layer, "__call__") and hasattr(layer, "_variables"):
+            if self._input is None and not self._stack and layer._input_shape_arg is not None:
+                self._input = node_lib.Input(shape=layer._input_shape_arg)
+            self._stack.append(layer)
+        else:
+            raise ConfigurationError(
+                f"Sequential '{self.name}'.add: expected a Layer or an Input, received "
+                f"{layer!r} (of type {type(layer).__name__})."
+            )
+        self._rebuild()
+
+    def pop(self):
+        layer = self._stack.pop()
+        self._rebuild()
+        return layer
+
+    def _rebuild(self):
+        # forget the nodes of the previous graph so `layer.output` refers to the current one
+        for node in self._own_nodes:
+            node.layer._inbound_nodes.remove(node)
+        self._own_nodes = []
+        self._graph = None
+        self.built = False
+        if self._input is None or not self._stack:
+            return
+        x = self._input
+        for layer in self._stack:
+            x = layer(x)
+            self._own_nodes.append(layer._inbound_nodes[-1])
+        self._graph = Graph(self._input, x, self.name)
+        self.built = True
+
+    def build(self, input_shape):
+        if self._graph is None:
+            self._input = node_lib.Input(shape=tuple(input_shape)[1:])
+            self._rebuild()
+
+    def _explicit_sublayers(self):
+        return list(self._stack)
+
+    @property
+    def layers(self):
+        return list(self._stack)
+
+    def call(self, inputs, training=None):
+        if self._graph is None:
+            raise ConfigurationError(f"Sequential '{self.name}' has no layers.")
+        return self._graph.run(inputs)

@@ -1,0 +1,38 @@
+"""Exception classes and the long messages that teach how to fix a mistake."""
+
+
+class LaminaError(Exception):
+    """Base class of every error lamina raises on purpose."""
+
+
+class InputSpecError(LaminaError, ValueError):
+    """An input does not match what a layer or model expects (shape, rank, dtype, length)."""
+
+
+class NotTrainableError(LaminaError, RuntimeError):
+    """Training was asked for a model in which no variable would be updated."""
+
+
+class ConfigurationError(LaminaError, ValueError):
+    """An argument (a name, an option, a structure) is not one lamina understands."""
+
+
+class GraphError(LaminaError, ValueError):
+    """A functional model's graph is malformed (disconnected tensors, unknown layers)."""
+
+
+MSG_NOTHING_TRAINABLE = """\
+Model '{root}' has no variable that a training step would update, so training it would
+silently do nothing. Every use path from '{root}' to a trainable variable is closed:
+{reasons}
+If you froze a sub-model only so that another model trains *through* it (the Keras 2 GAN
+recipe `D.trainable = False` before building the combined model), keep the flag True and
+freeze it in the enclosing model's scope instead:
+    D.trainable = True
+    combined.freeze(D)       # D is a constant inside `combined`, D still trains on its own
+Otherwise set `trainable = True` on one of the objects named above."""
+
+
+def expected_received(what, expected, received):
+    """One line in the house style: what was expected, what was received (value and type)."""
+    return f"{what}: expected {expected}, received {received!r} (of type {type(received).__name__})."

@@ -1,0 +1,74 @@
+"""Dense and Activation."""
+import jax.numpy as jnp
+
+from lamina import activations, initializers
+from lamina.core.layer import Layer
+from lamina.errors import InputSpecError
+
+
+class Dense(Layer):
+    """`activation(inputs @ kernel + bias)` over the last axis.
+
+    Args:
+        units: output size.
+        activation: name or callable (default linear).
+        use_bias: add a bias vector.
+        kernel_initializer, bias_initializer: names, instances or callables.
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units <= 0:
+            raise ValueError(f"Dense '{self.name}': expected a positive integer `units`, "
+                             f"received {units!r}.")
+        self.units = units
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        self.input_dim = input_shape[-1]
+        self.kernel = self.add_weight((self.input_dim, self.units), self.kernel_initializer,
+                                      name="kernel")
+        self.bias = (self.add_weight((self.units,), self.bias_initializer, name="bias")
+                     if self.use_bias else None)
+
+    def check_input(self, inputs):
+        if not hasattr(inputs, "shape") or inputs.ndim < 1 or inputs.shape[-1] != self.input_dim:
+            shape = getattr(inputs, "shape", None)
+            raise InputSpecError(
+                f"Dense '{self.name}': expected input with last dimension {self.input_dim}, "
+                f"received shape {tuple(shape) if shape is not None else shape}."
+            )
+
+    def call(self, inputs):
+        x = jnp.matmul(inputs.astype(self.dtype), self.kernel.value)
+        if self.bias is not None:
+            x = x + self.bias.value
+        return self.activation(x)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.name_of(self.kernel_initializer),
+            "bias_initializer": initializers.name_of(self.bias_initializer),
+        }
+
+
+class Activation(Layer):
+    """Applies an activation function (a name from `lamina.activations` or a callable)."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}

@@ -1,0 +1,136 @@
+"""Trainability resolution: which variables a training step of a root model updates, and why.
+
+This is the one place where DESIGN section 2 is computed. Everything that needs to know
+what trains (weight lists, `summary`, `explain`, the optimizer, the compiled step and the
+runtime stop-gradient scopes) reads `resolve(root)` or the path functions below; no object
+caches an "effective" flag.
+
+Terms: a *use path* is the chain root -> container -> ... -> layer through which the root
+calls a layer (the containers' direct sublayers define the chain).
+
+| rule | what the code does                                                         |
+|------|----------------------------------------------------------------------------|
+| 1    | flags are read, never written: `Layer.trainable` only sets its own flag     |
+| 2    | `container.freeze(layer)` adds `layer` to the container's scoped freezes    |
+| 3    | a path is open iff every object on it has `trainable == True` and no       |
+|      | container on it froze a later element (`enter`); a variable is trained iff |
+|      | its own flag is True and one path to its layer is open (`resolve`)         |
+| 4    | reads inside a closed path are `stop_gradient`ed (`core/scope.py`)          |
+| 5    | `Resolution.key` identifies the configuration; compiled steps are cached   |
+|      | on it                                                                      |
+| 7    | `PathState.open` of the current frame tells BatchNormalization its mode    |
+| 9    | `explain` turns the recorded reasons into a report                         |
+"""
+import dataclasses
+
+from lamina.core import tree
+
+
+@dataclasses.dataclass(frozen=True)
+class PathState:
+    """The state of one use path, from the root to the last layer entered."""
+
+    layers: tuple  # the objects on the path, root first
+    open: bool
+    reasons: tuple  # why the path is closed (empty when open)
+    frozen_by: dict  # id(layer) -> container that froze it, for containers on the path
+
+    @property
+    def ids(self):
+        return tuple(id(layer) for layer in self.layers)
+
+    @property
+    def names(self):
+        return " > ".join(layer.name for layer in self.layers)
+
+
+def _flag_reason(obj):
+    return f"'{obj.name}.trainable' is False"
+
+
+def root_path(root):
+    """The path that holds only the root."""
+    reasons = () if root.trainable else (_flag_reason(root),)
+    frozen_by = {id(layer): root for layer in root._scoped_freezes}
+    return PathState((root,), root.trainable, reasons, frozen_by)
+
+
+def enter(parent, layer):
+    """The path `parent` extended by `layer` (rule 3)."""
+    reasons = list(parent.reasons)
+    if not layer.trainable:
+        reasons.append(_flag_reason(layer))
+    freezer = parent.frozen_by.get(id(layer))
+    if freezer is not None:
+        reasons.append(f"'{freezer.name}' froze '{layer.name}' in its scope ({freezer.name}.freeze)")
+    frozen_by = parent.frozen_by
+    if layer._scoped_freezes:
+        frozen_by = dict(frozen_by)
+        for frozen in layer._scoped_freezes:
+            frozen_by.setdefault(id(frozen), layer)
+    return PathState(parent.layers + (layer,), not reasons, tuple(reasons), frozen_by)
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolution:
+    """The trainable / frozen partition of one root model's variables."""
+
+    root: object
+    variables: tuple  # every variable reachable from the root, in `weights` order
+    paths: dict  # variable uid -> tuple of PathState reaching its layer
+    layer_paths: dict  # id(layer) -> tuple of PathState reaching it
+
+    @property
+    def trained(self):
+        """Variables a training step of the root updates (rule 3)."""
+        return tuple(v for v in self.variables if self.is_trained(v))
+
+    @property
+    def not_trained(self):
+        return tuple(v for v in self.variables if not self.is_trained(v))
+
+    def is_trained(self, variable):
+        return variable.trainable and any(p.open for p in self.paths[variable.uid])
+
+    def layer_is_trained(self, layer):
+        """True when some use path to `layer` is open (its trainable variables train)."""
+        return any(p.open for p in self.layer_paths.get(id(layer), ()))
+
+    def reasons(self, variable):
+        """Why `variable` is not trained (empty when it is)."""
+        if self.is_trained(variable):
+            return ()
+        if not variable.trainable:
+            return (f"variable '{variable.path}' is not trainable (its own flag)",)
+        return tuple(f"path {p.names}: " + "; ".join(p.reasons) for p in self.paths[variable.uid])
+
+    @property
+    def key(self):
+        """Hashable identity of this configuration (which variables train, which paths close)."""
+        closed = frozenset(p.ids for ps in self.layer_paths.values() for p in ps if not p.open)
+        return (tuple(v.uid for v in self.trained), closed)
+
+
+def resolve(root):
+    """Walk every use path from `root` and record the state of each (pure: reads flags only)."""
+    variables, paths, layer_paths = [], {}, {}
+
+    def walk(layer, state):
+        layer_paths.setdefault(id(layer), []).append(state)
+        for variable in layer._variables:
+            if variable.uid not in paths:
+                variables.append(variable)
+                paths[variable.uid] = []
+            paths[variable.uid].append(state)
+        for child in tree.sublayers(layer):
+            if id(child) in state.ids:
+                raise RecursionError(f"Layer '{child.name}' contains itself via {state.names}.")
+            walk(child, enter(state, child))
+
+    walk(root, root_path(root))
+    return Resolution(
+        root,
+        tuple(variables),
+        {uid: tuple(ps) for uid, ps in paths.items()},
+        {key: tuple(ps) for key, ps in layer_paths.items()},
+    )

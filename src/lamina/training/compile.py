@@ -1,0 +1,76 @@
+"""Resolve `compile()` arguments once into typed per-output entries."""
+import dataclasses
+
+from lamina import losses as losses_lib
+from lamina import metrics as metrics_lib
+from lamina.errors import ConfigurationError
+
+
+@dataclasses.dataclass
+class OutputSpec:
+    """What the step computes for one model output."""
+
+    name: str
+    loss: object  # a lamina.losses.Loss, or None when the output has no loss
+    weight: float
+    metrics: list
+
+
+def _per_output(value, names, what):
+    """Spread a compile argument over the outputs: one value for all, a list, or a dict."""
+    if isinstance(value, dict):
+        unknown = [k for k in value if k not in names]
+        if unknown:
+            raise ConfigurationError(
+                f"compile({what}=...): keys {unknown} are not model outputs; outputs are {names}."
+            )
+        return [value.get(name) for name in names]
+    if isinstance(value, (list, tuple)) and len(names) > 1:
+        if len(value) != len(names):
+            raise ConfigurationError(
+                f"compile({what}=...): expected one entry per output ({len(names)}: {names}), "
+                f"received {len(value)}."
+            )
+        return list(value)
+    return [value] * len(names)
+
+
+def resolve_outputs(output_names, loss, metrics, loss_weights):
+    """The list of `OutputSpec`, one per output, in output order."""
+    if loss is None:
+        raise ConfigurationError(
+            "compile(loss=None): a loss is needed to train. Pass a name such as "
+            "'sparse_categorical_crossentropy', a lamina.losses.Loss or a function."
+        )
+    losses = [losses_lib.get(item) if item is not None else None
+              for item in _per_output(loss, output_names, "loss")]
+    weights = _per_output(1.0 if loss_weights is None else loss_weights, output_names,
+                          "loss_weights")
+    if metrics is None:
+        metrics = []
+    if isinstance(metrics, dict) or (
+        len(output_names) > 1 and metrics and all(isinstance(m, (list, tuple)) for m in metrics)
+    ):
+        per_output_metrics = _per_output(metrics, output_names, "metrics")
+    else:
+        per_output_metrics = [metrics] * len(output_names)
+    specs = []
+    for name, out_loss, weight, out_metrics in zip(output_names, losses, weights,
+                                                   per_output_metrics):
+        if isinstance(out_metrics, (str, metrics_lib.Metric)) or callable(out_metrics):
+            out_metrics = [out_metrics]
+        resolved = [metrics_lib.get(m, out_loss) for m in (out_metrics or [])]
+        specs.append(OutputSpec(name, out_loss, 1.0 if weight is None else float(weight),
+                                resolved))
+    return specs
+
+
+def log_names(specs):
+    """Log keys in order: "loss", then per-output losses and metrics (Keras naming)."""
+    names = ["loss"]
+    multi = len(specs) > 1
+    if multi:
+        names += [f"{s.name}_loss" for s in specs if s.loss is not None]
+    for s in specs:
+        names += [f"{s.name}_{m.name}" if multi else m.name for m in s.metrics]
+    return names

@@ -1,0 +1,120 @@
+"""Pure steps: the model as a function of its variable values, and the jitted train step.
+
+`apply` runs a model in a pure `CallScope`: variables read the values given, and
+assignments (moving statistics, seeds) come back as `updates`. `make_train_step` closes over
+one trainability configuration: gradients are taken only w.r.t. the trained variables, the
+optax update touches only their optimizer entries, and frozen variables are plain inputs
+(never outputs), so they are bit-for-bit unchanged and cost no weight-gradient work.
+"""
+import jax
+import jax.numpy as jnp
+import optax
+
+from lamina.core import scope as scope_lib
+from lamina.training import opt_state as opt_state_lib
+
+
+def apply(model, values, inputs, training):
+    """(outputs, updates) of `model(inputs)` with variables reading `values` (uid -> array)."""
+    scope = scope_lib.CallScope(values)
+    with scope_lib.activate(scope):
+        outputs = model(inputs, training=training)
+    return outputs, scope.updates
+
+
+def flatten_outputs(outputs, names):
+    if isinstance(outputs, dict):
+        return [outputs[name] for name in names]
+    if isinstance(outputs, (list, tuple)):
+        return list(outputs)
+    return [outputs]
+
+
+def compute_loss(specs, y_true, y_pred, sample_weight):
+    """Total weighted loss and the per-output losses (None where an output has no loss)."""
+    total, per_output = 0.0, []
+    for spec, t, p in zip(specs, y_true, y_pred):
+        if spec.loss is None:
+            per_output.append(None)
+            continue
+        value = spec.loss(t, p, sample_weight)
+        per_output.append(value)
+        total = total + spec.weight * value
+    return total, per_output
+
+
+def init_metric_state(specs):
+    loss_states = [s.loss is not None for s in specs]
+    return {
+        "loss": (jnp.zeros(()), jnp.zeros(())),
+        "output_losses": [(jnp.zeros(()), jnp.zeros(())) if has else None for has in loss_states],
+        "metrics": [[m.init() for m in s.metrics] for s in specs],
+    }
+
+
+def update_metrics(specs, state, loss, per_output, y_true, y_pred, sample_weight):
+    # losses are averaged over samples, like Keras's loss tracker (batches weighted by size)
+    n = jnp.asarray(y_pred[0].shape[0], jnp.float32)
+
+    def add(pair, value):
+        return (pair[0] + value * n, pair[1] + n)
+
+    return {
+        "loss": add(state["loss"], loss),
+        "output_losses": [add(st, value) if st is not None else None
+                          for st, value in zip(state["output_losses"], per_output)],
+        "metrics": [[m.update(st, t, p, sample_weight) for m, st in zip(s.metrics, states)]
+                    for s, states, t, p in zip(specs, state["metrics"], y_true, y_pred)],
+    }
+
+
+def results(specs, state):
+    """Log values (scalars) in `compile.log_names` order."""
+    def mean(pair):
+        return pair[0] / jnp.maximum(pair[1], 1.0)
+
+    values = [mean(state["loss"])]
+    if len(specs) > 1:
+        values += [mean(st) for st in state["output_losses"] if st is not None]
+    for s, states in zip(specs, state["metrics"]):
+        values += [m.result(st) for m, st in zip(s.metrics, states)]
+    return values
+
+
+def make_train_step(model, tx, specs, output_names, all_keys):
+    """A jitted step for one configuration; `all_keys` are the optimizer state's variables."""
+
+    def step(trained, frozen, opt_state, metric_state, x, y, sample_weight):
+        def loss_fn(trained):
+            y_pred, updates = apply(model, {**frozen, **trained}, x, True)
+            y_pred = flatten_outputs(y_pred, output_names)
+            loss, per_output = compute_loss(specs, y, y_pred, sample_weight)
+            return loss, (y_pred, updates, per_output)
+
+        (loss, (y_pred, updates, per_output)), grads = jax.value_and_grad(
+            loss_fn, has_aux=True)(trained)
+        sub_state = opt_state_lib.restrict(opt_state, all_keys, trained.keys())
+        deltas, sub_state = tx.update(grads, sub_state, trained)
+        trained = optax.apply_updates(trained, deltas)
+        opt_state = opt_state_lib.merge(opt_state, sub_state, all_keys)
+        metric_state = update_metrics(specs, metric_state, loss, per_output, y, y_pred,
+                                      sample_weight)
+        return trained, updates, opt_state, metric_state, results(specs, metric_state)
+
+    return jax.jit(step, donate_argnums=(0, 2, 3))
+
+
+def make_test_step(model, specs, output_names):
+    def step(values, metric_state, x, y, sample_weight):
+        y_pred, _ = apply(model, values, x, False)
+        y_pred = flatten_outputs(y_pred, output_names)
+        loss, per_output = compute_loss(specs, y, y_pred, sample_weight)
+        metric_state = update_metrics(specs, metric_state, loss, per_output, y, y_pred,
+                                      sample_weight)
+        return metric_state, results(specs, metric_state)
+
+    return jax.jit(step, donate_argnums=(1,))
+
+
+def make_predict_step(model):
+    return jax.jit(lambda values, x: apply(model, values, x, False)[0])

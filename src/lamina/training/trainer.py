@@ -1,0 +1,146 @@
+"""Trainer: what `compile()` creates. It owns the optimizer state and the compiled steps.
+
+Each step reads the live trainability resolution of the model (re-resolved only when a flag,
+a scoped freeze or the set of variables changed), picks the compiled step for that
+configuration from a cache (compiling it once), runs it, and writes the results back into
+the model's variables.
+"""
+import jax
+import jax.numpy as jnp
+
+from lamina import errors
+from lamina import optimizers as optimizers_lib
+from lamina import trainability
+from lamina.core import trainability_version
+from lamina.training import compile as compile_lib
+from lamina.training import opt_state as opt_state_lib
+from lamina.training import step as step_lib
+from lamina.training.data import flatten_targets, to_arrays
+
+
+class Trainer:
+    def __init__(self, model, optimizer, loss, metrics, loss_weights, seed=None):
+        self.model = model
+        self.optimizer = optimizers_lib.get(optimizer)
+        self.tx = self.optimizer.build()
+        self._compile_args = (loss, metrics, loss_weights)
+        self.seed = seed
+        self.specs = None
+        self.output_names = None
+        self.opt_state = None
+        self._opt_keys = frozenset()
+        self.metric_state = None
+        self._train_steps = {}
+        self._test_step = None
+        self._version = None
+        self._resolution = None
+        self.iterations = 0
+
+    # -- set-up ----------------------------------------------------------------------
+    def ensure_ready(self, x):
+        """Build the model (from `x` if needed) and resolve compile() against its outputs."""
+        if self.specs is not None:
+            return
+        model = self.model
+        if model._graph is not None:
+            names = model.output_names
+        else:
+            spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x)
+            out = jax.eval_shape(lambda inputs: model(inputs, training=False), spec)
+            names = (list(out) if isinstance(out, dict)
+                     else [f"output_{i + 1}" for i in range(len(out))]
+                     if isinstance(out, (list, tuple)) else ["output"])
+        self.output_names = names
+        self.specs = compile_lib.resolve_outputs(names, *self._compile_args)
+        self.log_names = compile_lib.log_names(self.specs)
+        self.reset_metrics()
+
+    def reset_metrics(self):
+        self.metric_state = step_lib.init_metric_state(self.specs)
+
+    def resolution(self):
+        version = trainability_version.current()
+        if version != self._version:
+            self._resolution = trainability.resolve(self.model)
+            self._version = version
+        return self._resolution
+
+    def _ensure_opt_state(self, resolution):
+        keys = frozenset(v.uid for v in resolution.variables if v.trainable)
+        if keys - self._opt_keys:
+            params = {v.uid: v.value for v in resolution.variables if v.uid in keys | self._opt_keys}
+            self.opt_state = opt_state_lib.extend(self.tx, self.opt_state, params)
+            self._opt_keys = frozenset(params)
+
+    def _empty_resolution_error(self, resolution):
+        reasons = sorted({r for v in resolution.variables if v.kind == "weight"
+                          for r in resolution.reasons(v)})
+        text = "\n".join(f"  - {r}" for r in reasons) or "  - the model has no weights"
+        return errors.NotTrainableError(
+            errors.MSG_NOTHING_TRAINABLE.format(root=self.model.name, reasons=text))
+
+    # -- steps -----------------------------------------------------------------------
+    def train_step(self, x, y, sample_weight):
+        """One optimisation step on a batch; returns the running logs (device scalars)."""
+        self.ensure_ready(x)
+        resolution = self.resolution()
+        trained_vars = resolution.trained
+        if not trained_vars:
+            raise self._empty_resolution_error(resolution)
+        self._ensure_opt_state(resolution)
+        key = (resolution.key, self._opt_keys)
+        step = self._train_steps.get(key)
+        if step is None:
+            step = step_lib.make_train_step(self.model, self.tx, self.specs, self.output_names,
+                                            self._opt_keys)
+            self._train_steps[key] = step
+        trained = {v.uid: v._value for v in trained_vars}
+        frozen = {v.uid: v._value for v in resolution.not_trained}
+        trained, updates, self.opt_state, self.metric_state, logs = step(
+            trained, frozen, self.opt_state, self.metric_state, x, y, sample_weight)
+        for v in trained_vars:
+            v._value = trained[v.uid]
+        if updates:
+            by_uid = {v.uid: v for v in resolution.variables}
+            for uid, value in updates.items():
+                by_uid[uid]._value = value
+        self.iterations += 1
+        return logs
+
+    def test_step(self, x, y, sample_weight):
+        self.ensure_ready(x)
+        if self._test_step is None:
+            self._test_step = step_lib.make_test_step(self.model, self.specs, self.output_names)
+        values = {v.uid: v._value for v in self.resolution().variables}
+        self.metric_state, logs = self._test_step(values, self.metric_state, x, y, sample_weight)
+        return logs
+
+    def logs_dict(self, logs):
+        return {name: float(value) for name, value in zip(self.log_names, logs)}
+
+    # -- batch API -------------------------------------------------------------------
+    def _batch(self, x, y, sample_weight):
+        x = to_arrays(x)
+        self.ensure_ready(x)
+        y = flatten_targets(y, self.output_names, self.specs)
+        if sample_weight is not None:
+            sample_weight = jnp.asarray(sample_weight)
+        return x, y, sample_weight
+
+    def _format(self, logs, return_dict):
+        logs = self.logs_dict(logs)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def train_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        x, y, sample_weight = self._batch(x, y, sample_weight)
+        self.reset_metrics()
+        return self._format(self.train_step(x, y, sample_weight), return_dict)
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        x, y, sample_weight = self._batch(x, y, sample_weight)
+        self.reset_metrics()
+        return self._format(self.test_step(x, y, sample_weight), return_dict)
+

@@ -1,0 +1,1 @@
+"""Reports built on the trainability resolution: summary and explain."""
