@@ -22,6 +22,7 @@ calls a layer (the containers' direct sublayers define the chain).
 | 9    | `explain` turns the recorded reasons into a report                         |
 """
 import dataclasses
+import functools
 
 from lamina.core import tree
 
@@ -80,12 +81,12 @@ class Resolution:
     paths: dict  # variable uid -> tuple of PathState reaching its layer
     layer_paths: dict  # id(layer) -> tuple of PathState reaching it
 
-    @property
+    @functools.cached_property
     def trained(self):
         """Variables a training step of the root updates (rule 3)."""
         return tuple(v for v in self.variables if self.is_trained(v))
 
-    @property
+    @functools.cached_property
     def not_trained(self):
         return tuple(v for v in self.variables if not self.is_trained(v))
 

@@ -26,6 +26,7 @@ class Model(Layer):
         self._graph = None
         self._trainer = None
         self._predict_step = None
+        self._predict_variables = None
         if (inputs is None) != (outputs is None):
             raise ConfigurationError(
                 f"Model '{self.name}': a functional model needs both `inputs` and `outputs`; "
@@ -35,7 +36,8 @@ class Model(Layer):
             self._graph = Graph(inputs, outputs, self.name)
             self.built = True
 
-    _NOT_SUBLAYERS = Layer._NOT_SUBLAYERS | {"_graph", "_trainer", "_predict_step"}
+    _NOT_SUBLAYERS = Layer._NOT_SUBLAYERS | {"_graph", "_trainer", "_predict_step",
+                                             "_predict_variables"}
 
     def call(self, inputs, training=None):
         if self._graph is None:

@@ -97,6 +97,8 @@ def make_train_step(model, tx, specs, output_names, all_keys):
         deltas, sub_state = tx.update(grads, sub_state, trained)
         trained = optax.apply_updates(trained, deltas)
         opt_state = opt_state_lib.merge(opt_state, sub_state, all_keys)
+        if metric_state is None:  # train_on_batch: metrics restart at this batch
+            metric_state = init_metric_state(specs)
         metric_state = update_metrics(specs, metric_state, loss, per_output, y, y_pred,
                                       sample_weight)
         return trained, updates, opt_state, metric_state, results(specs, metric_state)
@@ -109,6 +111,8 @@ def make_test_step(model, specs, output_names):
         y_pred, _ = apply(model, values, x, False)
         y_pred = flatten_outputs(y_pred, output_names)
         loss, per_output = compute_loss(specs, y, y_pred, sample_weight)
+        if metric_state is None:  # test_on_batch: metrics restart at this batch
+            metric_state = init_metric_state(specs)
         metric_state = update_metrics(specs, metric_state, loss, per_output, y, y_pred,
                                       sample_weight)
         return metric_state, results(specs, metric_state)

@@ -34,6 +34,7 @@ class Trainer:
         self._test_step = None
         self._version = None
         self._resolution = None
+        self._plan = None
         self.iterations = 0
 
     # -- set-up ----------------------------------------------------------------------
@@ -59,9 +60,11 @@ class Trainer:
         self.metric_state = step_lib.init_metric_state(self.specs)
 
     def resolution(self):
+        """The model's current resolution, recomputed only after a trainability change."""
         version = trainability_version.current()
         if version != self._version:
             self._resolution = trainability.resolve(self.model)
+            self._plan = None
             self._version = version
         return self._resolution
 
@@ -79,40 +82,52 @@ class Trainer:
         return errors.NotTrainableError(
             errors.MSG_NOTHING_TRAINABLE.format(root=self.model.name, reasons=text))
 
-    # -- steps -----------------------------------------------------------------------
-    def train_step(self, x, y, sample_weight):
-        """One optimisation step on a batch; returns the running logs (device scalars)."""
-        self.ensure_ready(x)
+    def _current_plan(self):
+        """(trained variables, other variables, compiled step) for the live configuration."""
         resolution = self.resolution()
-        trained_vars = resolution.trained
-        if not trained_vars:
-            raise self._empty_resolution_error(resolution)
-        self._ensure_opt_state(resolution)
-        key = (resolution.key, self._opt_keys)
-        step = self._train_steps.get(key)
-        if step is None:
-            step = step_lib.make_train_step(self.model, self.tx, self.specs, self.output_names,
-                                            self._opt_keys)
-            self._train_steps[key] = step
+        if self._plan is None:
+            trained = resolution.trained
+            if not trained:
+                raise self._empty_resolution_error(resolution)
+            self._ensure_opt_state(resolution)
+            key = (resolution.key, self._opt_keys)
+            step = self._train_steps.get(key)
+            if step is None:
+                step = step_lib.make_train_step(self.model, self.tx, self.specs,
+                                                self.output_names, self._opt_keys)
+                self._train_steps[key] = step
+            self._plan = (trained, resolution.not_trained,
+                          {v.uid: v for v in resolution.variables}, step)
+        return self._plan
+
+    # -- steps -----------------------------------------------------------------------
+    def train_step(self, x, y, sample_weight, reset_metrics=False):
+        """One optimisation step on a batch; returns the running logs (device scalars).
+
+        With `reset_metrics` the metrics restart from zero inside the step (no eager
+        allocation of a fresh metric state per call).
+        """
+        self.ensure_ready(x)
+        trained_vars, other_vars, by_uid, step = self._current_plan()
         trained = {v.uid: v._value for v in trained_vars}
-        frozen = {v.uid: v._value for v in resolution.not_trained}
+        frozen = {v.uid: v._value for v in other_vars}
+        metric_state = None if reset_metrics else self.metric_state
         trained, updates, self.opt_state, self.metric_state, logs = step(
-            trained, frozen, self.opt_state, self.metric_state, x, y, sample_weight)
+            trained, frozen, self.opt_state, metric_state, x, y, sample_weight)
         for v in trained_vars:
             v._value = trained[v.uid]
-        if updates:
-            by_uid = {v.uid: v for v in resolution.variables}
-            for uid, value in updates.items():
-                by_uid[uid]._value = value
+        for uid, value in updates.items():
+            by_uid[uid]._value = value
         self.iterations += 1
         return logs
 
-    def test_step(self, x, y, sample_weight):
+    def test_step(self, x, y, sample_weight, reset_metrics=False):
         self.ensure_ready(x)
         if self._test_step is None:
             self._test_step = step_lib.make_test_step(self.model, self.specs, self.output_names)
         values = {v.uid: v._value for v in self.resolution().variables}
-        self.metric_state, logs = self._test_step(values, self.metric_state, x, y, sample_weight)
+        metric_state = None if reset_metrics else self.metric_state
+        self.metric_state, logs = self._test_step(values, metric_state, x, y, sample_weight)
         return logs
 
     def logs_dict(self, logs):
@@ -136,11 +151,9 @@ class Trainer:
 
     def train_on_batch(self, x, y, sample_weight=None, return_dict=False):
         x, y, sample_weight = self._batch(x, y, sample_weight)
-        self.reset_metrics()
-        return self._format(self.train_step(x, y, sample_weight), return_dict)
+        return self._format(self.train_step(x, y, sample_weight, reset_metrics=True), return_dict)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         x, y, sample_weight = self._batch(x, y, sample_weight)
-        self.reset_metrics()
-        return self._format(self.test_step(x, y, sample_weight), return_dict)
+        return self._format(self.test_step(x, y, sample_weight, reset_metrics=True), return_dict)
 
