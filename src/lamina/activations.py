@@ -13,6 +13,11 @@ def leaky_relu(x, negative_slope=0.2):
     return jax.nn.leaky_relu(x, negative_slope)
 
 
+def gelu(x, approximate=False):
+    """Gaussian error linear unit; exact (erf) by default, like Keras."""
+    return jax.nn.gelu(x, approximate=approximate)
+
+
 def softmax(x, axis=-1):
     return jax.nn.softmax(x, axis=axis)
 
@@ -24,7 +29,7 @@ _REGISTRY = {
     "sigmoid": jax.nn.sigmoid,
     "tanh": jnp.tanh,
     "softmax": softmax,
-    "gelu": jax.nn.gelu,
+    "gelu": gelu,
     "silu": jax.nn.silu,
     "swish": jax.nn.silu,
     "elu": jax.nn.elu,

@@ -32,6 +32,13 @@ freeze it in the enclosing model's scope instead:
     combined.freeze(D)       # D is a constant inside `combined`, D still trains on its own
 Otherwise set `trainable = True` on one of the objects named above."""
 
+MSG_TRACED_ASSIGN = """\
+Variable '{path}' was assigned a traced value outside a lamina training or inference step
+(for example a BatchNormalization statistic update inside your own `jax.jit`). Storing it
+would leak a tracer. Call the model through `model.fit` / `train_on_batch` / `predict`, or
+run your own jitted function over `lamina.training.step.apply(model, values, inputs,
+training)`, which returns the updates instead of storing them."""
+
 
 def expected_received(what, expected, received):
     """One line in the house style: what was expected, what was received (value and type)."""

@@ -12,6 +12,17 @@ from lamina.errors import ConfigurationError
 EPSILON = 1e-7
 
 
+def match_rank(a, b):
+    """`a` squeezed or expanded by one trailing axis of size 1 to the rank of `b` (Keras)."""
+    if a.ndim == b.ndim - 1 and b.shape[-1] == 1:
+        return a[..., None]
+    if a.ndim == b.ndim + 1 and a.shape[-1] == 1:
+        return a[..., 0]
+    if a.ndim < b.ndim:  # weights (batch,) against per-sample values (batch, steps)
+        return a.reshape(a.shape + (1,) * (b.ndim - a.ndim))
+    return a
+
+
 def _reduce_last(x):
     return jnp.mean(x, axis=-1) if x.ndim > 1 else x
 
@@ -69,13 +80,12 @@ class Loss:
     def __call__(self, y_true, y_pred, sample_weight=None):
         y_pred = jnp.asarray(y_pred)
         y_true = jnp.asarray(y_true, dtype=y_pred.dtype if not self._int_labels else None)
-        if not self._int_labels and y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
-            y_true = y_true[..., None]  # labels (batch,) against predictions (batch, 1)
+        if not self._int_labels:
+            y_true = match_rank(y_true, y_pred)
         per_sample = self.call(y_true, y_pred)
         if sample_weight is not None:
-            sample_weight = jnp.asarray(sample_weight, per_sample.dtype)
-            per_sample = per_sample * sample_weight.reshape(
-                sample_weight.shape + (1,) * (per_sample.ndim - sample_weight.ndim))
+            sample_weight = match_rank(jnp.asarray(sample_weight, per_sample.dtype), per_sample)
+            per_sample = per_sample * sample_weight
         return jnp.sum(per_sample) / per_sample.size
 
     _int_labels = False

@@ -36,10 +36,10 @@ class MeanMetricWrapper(Metric):
         self.fn = fn
 
     def update(self, state, y_true, y_pred, sample_weight=None):
-        values = self.fn(y_true, y_pred).astype(jnp.float32)
+        values = self.fn(losses_lib.match_rank(y_true, y_pred), y_pred).astype(jnp.float32)
         values = values.reshape(values.shape[0], -1).mean(axis=1) if values.ndim > 1 else values
         weight = (jnp.ones_like(values) if sample_weight is None
-                  else jnp.asarray(sample_weight, jnp.float32).reshape(values.shape))
+                  else losses_lib.match_rank(jnp.asarray(sample_weight, jnp.float32), values))
         total, count = state
         return (total + jnp.sum(values * weight), count + jnp.sum(weight))
 

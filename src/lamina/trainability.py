@@ -105,11 +105,17 @@ class Resolution:
             return (f"variable '{variable.path}' is not trainable (its own flag)",)
         return tuple(f"path {p.names}: " + "; ".join(p.reasons) for p in self.paths[variable.uid])
 
-    @property
+    @functools.cached_property
+    def structure_key(self):
+        """Hashable identity of the model's structure: its use paths and variables."""
+        paths = tuple(p.ids for ps in self.layer_paths.values() for p in ps)
+        return (paths, tuple(v.uid for v in self.variables))
+
+    @functools.cached_property
     def key(self):
-        """Hashable identity of this configuration (which variables train, which paths close)."""
+        """Hashable identity of this configuration: structure, what trains, which paths close."""
         closed = frozenset(p.ids for ps in self.layer_paths.values() for p in ps if not p.open)
-        return (tuple(v.uid for v in self.trained), closed)
+        return (self.structure_key, tuple(v.uid for v in self.trained), closed)
 
 
 def resolve(root):

@@ -20,12 +20,17 @@ from lamina.core.variables import Variable
 from lamina.errors import ConfigurationError, InputSpecError
 
 
-def _to_array(x):
-    if isinstance(x, (jax.Array, np.ndarray)) or np.isscalar(x):
-        return jnp.asarray(x)
+def _to_array(layer, x):
     if isinstance(x, jax.core.Tracer):
         return x
-    return jnp.asarray(np.asarray(x))
+    if not isinstance(x, jax.Array):
+        x = np.asarray(x)
+        if x.dtype.kind not in "biuf":
+            raise InputSpecError(
+                f"Layer '{layer.name}': expected a numeric array (dtype {layer.dtype}), received dtype "
+                f"{x.dtype.name} (shape {x.shape})."
+            )
+    return jnp.asarray(x)
 
 
 def _shapes(inputs):
@@ -120,7 +125,7 @@ class Layer:
             training = parent.training if parent is not None else False
         path = (trainability.enter(parent.path, self) if parent is not None
                 else trainability.root_path(self))
-        inputs = jax.tree_util.tree_map(_to_array, args[0])
+        inputs = jax.tree_util.tree_map(lambda x: _to_array(self, x), args[0])
         if not self.built:
             self._build_once(_shapes(inputs))
         self.check_input(inputs)

@@ -25,8 +25,10 @@ class Model(Layer):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self._graph = None
         self._trainer = None
-        self._predict_step = None
-        self._predict_variables = None
+        self.history = None
+        self.stop_training = False
+        self._predict_steps = {}  # structure key -> jitted inference function
+        self._predict_resolution = None
         if (inputs is None) != (outputs is None):
             raise ConfigurationError(
                 f"Model '{self.name}': a functional model needs both `inputs` and `outputs`; "
@@ -36,8 +38,8 @@ class Model(Layer):
             self._graph = Graph(inputs, outputs, self.name)
             self.built = True
 
-    _NOT_SUBLAYERS = Layer._NOT_SUBLAYERS | {"_graph", "_trainer", "_predict_step",
-                                             "_predict_variables"}
+    _NOT_SUBLAYERS = Layer._NOT_SUBLAYERS | {"_graph", "_trainer", "_predict_steps",
+                                             "_predict_resolution"}
 
     def call(self, inputs, training=None):
         if self._graph is None:
@@ -75,6 +77,27 @@ class Model(Layer):
             f"Model '{self.name}': no layer named {name!r}. Layers: "
             f"{[layer.name for layer in self.layers]}."
         )
+
+    @property
+    def input(self):
+        """The symbolic input(s) (Keras: a single tensor for a single-input model)."""
+        self._require_graph("input")
+        inputs = self._graph.inputs
+        return inputs[0] if isinstance(inputs, (list, tuple)) and len(inputs) == 1 else inputs
+
+    @property
+    def output(self):
+        """The symbolic output(s) (a single tensor for a single-output model)."""
+        self._require_graph("output")
+        outputs = self._graph.outputs
+        return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
+
+    def _require_graph(self, what):
+        if self._graph is None:
+            raise ConfigurationError(
+                f"Model '{self.name}' has no {what}: only functional models, and Sequential "
+                "models whose input shape is known, have symbolic inputs and outputs."
+            )
 
     @property
     def inputs(self):
@@ -204,6 +227,22 @@ class Model(Layer):
         return predict_lib.predict_on_batch(self, x)
 
     def get_config(self):
-        config = super().get_config()
-        config["layers"] = [layer.name for layer in self.layers]
+        """Keras-shaped config. Functional models include their graph and scoped freezes."""
+        config = {"name": self.name, "trainable": self.trainable}
+        if self._graph is not None:
+            from lamina.core.graph_config import graph_config
+
+            config.update(graph_config(self._graph))
+            config["frozen_layers"] = [layer.name for layer in self._scoped_freezes]
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        if "nodes" not in config:
+            return cls(**config)
+        from lamina.core.graph_config import graph_from_config
+
+        inputs, outputs, layers = graph_from_config(config)
+        model = cls(inputs, outputs, name=config["name"], trainable=config["trainable"])
+        model.freeze(*[layers[name] for name in config.get("frozen_layers", [])])
+        return model

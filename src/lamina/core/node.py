@@ -10,6 +10,7 @@ import itertools
 import jax
 import jax.numpy as jnp
 
+from lamina.core import scope as scope_lib
 from lamina.core.layer import Layer
 from lamina.errors import ConfigurationError
 
@@ -81,7 +82,9 @@ def symbolic_call(layer, args, kwargs):
             filled[i] = array
         call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, filled)
         call_kwargs.setdefault("training", False)
-        return layer(*call_args, **call_kwargs)
+        # a pure scope: state updates made while tracing shapes are discarded
+        with scope_lib.activate(scope_lib.CallScope(values={})):
+            return layer(*call_args, **call_kwargs)
 
     out_specs = jax.eval_shape(run, *[_spec(flat[i]) for i in positions])
     node = Node(layer, args, kwargs, None)
@@ -102,7 +105,10 @@ def symbolic_call(layer, args, kwargs):
 class InputLayer(Layer):
     """The layer behind `lamina.Input`; it holds no variables and passes its input through."""
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None,
+                 **kwargs):
+        if batch_shape is not None:
+            batch_size, shape = batch_shape[0], batch_shape[1:]
         if shape is None:
             raise ConfigurationError("InputLayer: expected `shape=` (without the batch size).")
         super().__init__(name=name, dtype=dtype or "float32", **kwargs)
@@ -116,7 +122,7 @@ class InputLayer(Layer):
         return inputs
 
     def get_config(self):
-        return {"name": self.name, "batch_shape": self.shape, "dtype": self.dtype}
+        return {"name": self.name, "batch_shape": list(self.shape), "dtype": self.dtype}
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None):

@@ -1,5 +1,6 @@
 """Sequential: a thin builder of a functional graph from a list of layers."""
 from lamina.core import node as node_lib
+from lamina.core import trainability_version
 from lamina.core.functional import Graph
 from lamina.core.model import Model
 from lamina.errors import ConfigurationError
@@ -54,6 +55,7 @@ class Sequential(Model):
         self._own_nodes = []
         self._graph = None
         self.built = False
+        trainability_version.bump()  # the structure changed: resolve and trace again
         if self._input is None or not self._stack:
             return
         x = self._input
@@ -74,6 +76,24 @@ class Sequential(Model):
     @property
     def layers(self):
         return list(self._stack)
+
+    def get_config(self):
+        from lamina.saving import registry
+
+        config = {"name": self.name, "trainable": self.trainable,
+                  "layers": [registry.serialize(layer) for layer in self._stack]}
+        if self._input is not None:
+            config["input"] = registry.serialize(self._input.node.layer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        from lamina.saving import registry
+
+        layers = [registry.deserialize(entry) for entry in config["layers"]]
+        if "input" in config:
+            layers.insert(0, registry.deserialize(config["input"]))
+        return cls(layers, name=config["name"], trainable=config["trainable"])
 
     def call(self, inputs, training=None):
         if self._graph is None:

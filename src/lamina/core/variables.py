@@ -13,6 +13,7 @@ import numpy as np
 
 from lamina.core import scope as scope_lib
 from lamina.core import trainability_version
+from lamina.errors import MSG_TRACED_ASSIGN, LaminaError
 
 _UIDS = itertools.count()
 
@@ -66,6 +67,8 @@ class Variable:
             )
         scope = scope_lib.current()
         if scope is None or not scope.write(self, new_value):
+            if isinstance(new_value, jax.core.Tracer):
+                raise LaminaError(MSG_TRACED_ASSIGN.format(path=self.path))
             self._value = new_value
 
     def set_stored(self, array):

@@ -9,3 +9,11 @@ from lamina.layers.normalization import BatchNormalization as BatchNormalization
 from lamina.layers.regularization import Dropout as Dropout
 from lamina.layers.reshaping import Flatten as Flatten
 from lamina.layers.reshaping import Reshape as Reshape
+
+from lamina.core.model import Model as _Model  # noqa: E402
+from lamina.core.sequential import Sequential as _Sequential  # noqa: E402
+from lamina.saving import register_serializable as _register  # noqa: E402
+
+for _cls in (Layer, InputLayer, Activation, Dense, Add, Concatenate, BatchNormalization, Dropout,
+             Flatten, Reshape, _Model, _Sequential):
+    _register()(_cls)

@@ -18,6 +18,13 @@ class Reshape(Layer):
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
         self.target_shape = tuple(target_shape)
+        if sum(d == -1 for d in self.target_shape) > 1 or any(
+            d == 0 or d < -1 for d in self.target_shape
+        ):
+            raise InputSpecError(
+                f"Reshape '{self.name}': expected positive dimensions and at most one -1, "
+                f"received target_shape {self.target_shape}."
+            )
 
     def call(self, inputs):
         size = math.prod(inputs.shape[1:])

@@ -14,12 +14,29 @@ def _is_array(a):
     return hasattr(a, "shape") and hasattr(a, "dtype")
 
 
-def to_arrays(tree):
-    """Leaves as arrays (numpy arrays and jax arrays stay as they are)."""
-    return jax.tree_util.tree_map(lambda a: a if _is_array(a) else np.asarray(a), tree)
+def _numeric(a, owner):
+    a = a if _is_array(a) else np.asarray(a)
+    if np.dtype(a.dtype).kind not in "biuf":
+        graph = getattr(owner, "_graph", None)
+        expected = ([t.dtype.name for t in graph.flat_inputs] if graph is not None
+                    else getattr(owner, "dtype", "a numeric dtype"))
+        raise InputSpecError(
+            f"Model '{getattr(owner, 'name', owner)}': expected numeric arrays (inputs of "
+            f"dtype {expected}), received dtype {np.dtype(a.dtype).name} "
+            f"(shape {tuple(a.shape)})."
+        )
+    return a
 
 
-def flatten_targets(y, output_names, specs):
+def to_arrays(tree, owner="?"):
+    """Leaves as numeric arrays (numpy and jax arrays are kept as they are).
+
+    `owner` (the model) is named in errors.
+    """
+    return jax.tree_util.tree_map(lambda a: _numeric(a, owner), tree)
+
+
+def flatten_targets(y, output_names, specs, owner="?"):
     """Targets as a list in output order (dicts matched by output name)."""
     if isinstance(y, dict):
         needed = [s.name for s in specs if s.loss is not None]
@@ -30,14 +47,14 @@ def flatten_targets(y, output_names, specs):
                 f"Targets: expected a dict keyed by the model's outputs {output_names}, "
                 f"received keys {list(y)} (missing {missing}, unexpected {unexpected})."
             )
-        return [to_arrays(y[name]) if name in y else None for name in output_names]
+        return [to_arrays(y[name], owner) if name in y else None for name in output_names]
     if isinstance(y, (list, tuple)) and len(output_names) > 1:
         if len(y) != len(output_names):
             raise InputSpecError(
                 f"Targets: expected {len(output_names)} arrays for outputs {output_names}, "
                 f"received {len(y)}."
             )
-        return [to_arrays(t) for t in y]
+        return [to_arrays(t, owner) for t in y]
     if isinstance(y, (list, tuple)) and len(y) == 1:
         y = y[0]
     if y is None:
@@ -45,7 +62,7 @@ def flatten_targets(y, output_names, specs):
             "Targets: expected `y` (an array, a list or a dict keyed by output names), "
             "received None."
         )
-    return [to_arrays(y)]
+    return [to_arrays(y, owner)]
 
 
 def num_samples(*trees):
@@ -71,10 +88,11 @@ def take(tree, index):
 class ArrayData:
     """(x, y, sample_weight) in memory, with batching and a validation split."""
 
-    def __init__(self, x, y=None, sample_weight=None):
-        self.x = to_arrays(x)
-        self.y = to_arrays(y)
-        self.sample_weight = to_arrays(sample_weight)
+    def __init__(self, x, y=None, sample_weight=None, owner="?"):
+        self.owner = owner
+        self.x = to_arrays(x, owner)
+        self.y = to_arrays(y, owner)
+        self.sample_weight = to_arrays(sample_weight, owner)
         parts = [("x", self.x)]
         if y is not None:
             parts.append(("y", self.y))
@@ -100,7 +118,7 @@ class ArrayData:
     def _subset(self, index):
         sw = take(self.sample_weight, index) if self.sample_weight is not None else None
         y = take(self.y, index) if self.y is not None else None
-        return ArrayData(take(self.x, index), y, sw)
+        return ArrayData(take(self.x, index), y, sw, self.owner)
 
     def batches(self, batch_size, shuffle=False, rng=None):
         """Yield (x, y, sample_weight) batches; the last one may be smaller."""

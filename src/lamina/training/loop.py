@@ -9,7 +9,7 @@ from lamina.training.data import ArrayData, flatten_targets
 from lamina.training.progress import Progress, resolve_verbose
 
 
-def _validation(validation_data):
+def _validation(validation_data, owner):
     if isinstance(validation_data, ArrayData):
         return validation_data
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -17,7 +17,7 @@ def _validation(validation_data):
             "validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, "
             f"sample_weight), received {type(validation_data).__name__}."
         )
-    return ArrayData(*validation_data)
+    return ArrayData(*validation_data, owner=owner)
 
 
 def _batch_size(batch_size):
@@ -35,15 +35,16 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     model = trainer.model
     batch_size = _batch_size(batch_size)
     verbose = resolve_verbose(verbose)
-    data = ArrayData(x, y, sample_weight)
     if y is None:
         raise InputSpecError("fit: expected targets `y`, received None.")
+    data = ArrayData(x, y, sample_weight, model)
     val = None
     if validation_data is not None:
-        val = _validation(validation_data)
+        val = _validation(validation_data, model)
     elif validation_split:
         data, val = data.split(validation_split)
     history = callbacks_lib.History()
+    model.history = history
     steps = data.num_batches(batch_size)
     params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
     cbs = callbacks_lib.CallbackList(list(callbacks or []) + [history], model, params)
@@ -59,11 +60,13 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
         step_logs = None
         for index, (xb, yb, swb) in enumerate(data.batches(batch_size, shuffle, rng)):
             cbs.on_train_batch_begin(index)
-            yb = flatten_targets(yb, trainer.output_names, trainer.specs)
+            yb = flatten_targets(yb, trainer.output_names, trainer.specs, model)
             step_logs = trainer.train_step(xb, yb, swb)
             progress.update(index + 1, lambda: trainer.logs_dict(step_logs))
             # device scalars: reading them (float) is left to callbacks that need them
             cbs.on_train_batch_end(index, dict(zip(trainer.log_names, step_logs)))
+            if model.stop_training:
+                break
         logs = trainer.logs_dict(step_logs)
         if val is not None:
             val_logs = evaluate(trainer, val, batch_size=batch_size, verbose=0,
@@ -80,7 +83,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
 def evaluate(trainer, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
              callbacks=None, return_dict=False, _progress=True):
     """Loss and metrics over `x, y` (the model in inference mode)."""
-    data = x if isinstance(x, ArrayData) else ArrayData(x, y, sample_weight)
+    data = x if isinstance(x, ArrayData) else ArrayData(x, y, sample_weight, trainer.model)
     if data.y is None:
         raise InputSpecError("evaluate: expected targets `y`, received None.")
     batch_size = _batch_size(batch_size)
@@ -93,7 +96,7 @@ def evaluate(trainer, x=None, y=None, batch_size=None, verbose="auto", sample_we
     logs = None
     for index, (xb, yb, swb) in enumerate(data.batches(batch_size)):
         cbs.on_test_batch_begin(index)
-        yb = flatten_targets(yb, trainer.output_names, trainer.specs)
+        yb = flatten_targets(yb, trainer.output_names, trainer.specs, trainer.model)
         logs = trainer.test_step(xb, yb, swb)
         progress.update(index + 1, lambda: trainer.logs_dict(logs))
         cbs.on_test_batch_end(index)
@@ -108,7 +111,7 @@ def evaluate(trainer, x=None, y=None, batch_size=None, verbose="auto", sample_we
 
 def predict(model, x, batch_size=32, verbose="auto", callbacks=None):
     """Outputs for every sample of `x`, concatenated over batches (numpy)."""
-    data = ArrayData(x)
+    data = ArrayData(x, owner=model)
     batch_size = _batch_size(batch_size)
     steps = data.num_batches(batch_size)
     cbs = callbacks_lib.CallbackList(callbacks, model, {"steps": steps})

@@ -31,11 +31,19 @@ class Trainer:
         self._opt_keys = frozenset()
         self.metric_state = None
         self._train_steps = {}
-        self._test_step = None
+        self._test_steps = {}
         self._version = None
         self._resolution = None
         self._plan = None
         self.iterations = 0
+        if loss is None:
+            raise errors.ConfigurationError(
+                f"Model '{model.name}'.compile(loss=None): a loss is needed to train. Pass a "
+                "name such as 'sparse_categorical_crossentropy', a lamina.losses.Loss or a "
+                "function (y_true, y_pred) -> per-sample loss."
+            )
+        if model._graph is not None:  # outputs are known: resolve names now, fail fast
+            self._resolve_compile(model.output_names)
 
     # -- set-up ----------------------------------------------------------------------
     def ensure_ready(self, x):
@@ -43,14 +51,14 @@ class Trainer:
         if self.specs is not None:
             return
         model = self.model
-        if model._graph is not None:
-            names = model.output_names
-        else:
-            spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x)
-            out = jax.eval_shape(lambda inputs: model(inputs, training=False), spec)
-            names = (list(out) if isinstance(out, dict)
-                     else [f"output_{i + 1}" for i in range(len(out))]
-                     if isinstance(out, (list, tuple)) else ["output"])
+        spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x)
+        out = jax.eval_shape(lambda inputs: step_lib.apply(model, {}, inputs, False)[0], spec)
+        names = (list(out) if isinstance(out, dict)
+                 else [f"output_{i + 1}" for i in range(len(out))]
+                 if isinstance(out, (list, tuple)) else ["output"])
+        self._resolve_compile(names)
+
+    def _resolve_compile(self, names):
         self.output_names = names
         self.specs = compile_lib.resolve_outputs(names, *self._compile_args)
         self.log_names = compile_lib.log_names(self.specs)
@@ -123,11 +131,14 @@ class Trainer:
 
     def test_step(self, x, y, sample_weight, reset_metrics=False):
         self.ensure_ready(x)
-        if self._test_step is None:
-            self._test_step = step_lib.make_test_step(self.model, self.specs, self.output_names)
-        values = {v.uid: v._value for v in self.resolution().variables}
+        resolution = self.resolution()
+        step = self._test_steps.get(resolution.structure_key)
+        if step is None:
+            step = step_lib.make_test_step(self.model, self.specs, self.output_names)
+            self._test_steps[resolution.structure_key] = step
+        values = {v.uid: v._value for v in resolution.variables}
         metric_state = None if reset_metrics else self.metric_state
-        self.metric_state, logs = self._test_step(values, metric_state, x, y, sample_weight)
+        self.metric_state, logs = step(values, metric_state, x, y, sample_weight)
         return logs
 
     def logs_dict(self, logs):
@@ -135,9 +146,9 @@ class Trainer:
 
     # -- batch API -------------------------------------------------------------------
     def _batch(self, x, y, sample_weight):
-        x = to_arrays(x)
+        x = to_arrays(x, self.model)
         self.ensure_ready(x)
-        y = flatten_targets(y, self.output_names, self.specs)
+        y = flatten_targets(y, self.output_names, self.specs, self.model)
         if sample_weight is not None:
             sample_weight = jnp.asarray(sample_weight)
         return x, y, sample_weight

@@ -1,0 +1,55 @@
+"""The registry: the only way a class name found in a config becomes a class.
+
+Nothing is imported from a name read from a config; built-in layers and models register
+themselves, user classes register with `@lamina.saving.register_serializable()`.
+"""
+from lamina.errors import ConfigurationError
+
+_CLASSES = {}
+
+
+def register_serializable(name=None):
+    """Class decorator: make `cls` constructible from its `get_config()` by name."""
+
+    def decorate(cls):
+        key = name or cls.__name__
+        existing = _CLASSES.get(key)
+        if existing is not None and existing is not cls:
+            raise ConfigurationError(
+                f"register_serializable: the name {key!r} is already taken by "
+                f"{existing.__module__}.{existing.__qualname__}; pass name=... to register "
+                f"{cls.__module__}.{cls.__qualname__} under another name."
+            )
+        _CLASSES[key] = cls
+        return cls
+
+    return decorate
+
+
+def get_class(name):
+    cls = _CLASSES.get(name)
+    if cls is None:
+        raise ConfigurationError(
+            f"Unknown class {name!r} in a config. Registered classes: {', '.join(sorted(_CLASSES))}. "
+            "Register your own with @lamina.saving.register_serializable()."
+        )
+    return cls
+
+
+def serialize(obj):
+    """`{"class_name": ..., "config": ...}` for a registered object."""
+    name = type(obj).__name__
+    if _CLASSES.get(name) is not type(obj):
+        registered = [k for k, v in _CLASSES.items() if v is type(obj)]
+        if not registered:
+            raise ConfigurationError(
+                f"Cannot serialize {type(obj).__qualname__}: the class is not registered. "
+                "Decorate it with @lamina.saving.register_serializable()."
+            )
+        name = registered[0]
+    return {"class_name": name, "config": obj.get_config()}
+
+
+def deserialize(config):
+    """The object described by `{"class_name": ..., "config": ...}`."""
+    return get_class(config["class_name"]).from_config(config["config"])
