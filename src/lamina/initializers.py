@@ -1,11 +1,25 @@
 """Weight initialisers with Keras names, resolved once from strings through a registry."""
 import math
 
-import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lamina import random as lrandom
 from lamina.errors import ConfigurationError
+
+
+def _cast(values, dtype):
+    return jnp.asarray(np.asarray(values, dtype=np.float64).astype(jnp.dtype(dtype)))
+
+
+def _truncated_normal(rng, shape):
+    """Standard normal samples redrawn until they fall within two standard deviations."""
+    values = rng.standard_normal(shape)
+    outside = np.abs(values) > 2.0
+    while outside.any():
+        values[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(values) > 2.0
+    return values
 
 
 def _fans(shape):
@@ -24,11 +38,11 @@ class Initializer:
         self.seed = seed
         self._calls = 0
 
-    def _key(self):
+    def _rng(self):
         if self.seed is None:
-            return lrandom.next_key()
+            return lrandom.next_generator()
         self._calls += 1
-        return jax.random.fold_in(jax.random.PRNGKey(self.seed), self._calls)
+        return np.random.default_rng([self.seed, self._calls])
 
     def __call__(self, shape, dtype="float32"):
         raise NotImplementedError
@@ -39,12 +53,12 @@ class Initializer:
 
 class Zeros(Initializer):
     def __call__(self, shape, dtype="float32"):
-        return jnp.zeros(shape, dtype)
+        return jnp.asarray(np.zeros(shape, jnp.dtype(dtype)))
 
 
 class Ones(Initializer):
     def __call__(self, shape, dtype="float32"):
-        return jnp.ones(shape, dtype)
+        return jnp.asarray(np.ones(shape, jnp.dtype(dtype)))
 
 
 class _VarianceScaling(Initializer):
@@ -54,13 +68,13 @@ class _VarianceScaling(Initializer):
         fan_in, fan_out = _fans(tuple(shape))
         denom = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
         variance = self.scale / max(1.0, denom)
-        key = self._key()
+        rng = self._rng()
         if self.distribution == "uniform":
             limit = math.sqrt(3.0 * variance)
-            return jax.random.uniform(key, shape, dtype, -limit, limit)
+            return _cast(rng.uniform(-limit, limit, shape), dtype)
         # truncated normal at two standard deviations, corrected like Keras
         stddev = math.sqrt(variance) / 0.87962566103423978
-        return jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype) * stddev
+        return _cast(_truncated_normal(rng, shape) * stddev, dtype)
 
 
 class GlorotUniform(_VarianceScaling):
@@ -93,7 +107,7 @@ class RandomNormal(Initializer):
         self.mean, self.stddev = mean, stddev
 
     def __call__(self, shape, dtype="float32"):
-        return self.mean + self.stddev * jax.random.normal(self._key(), shape, dtype)
+        return _cast(self.mean + self.stddev * self._rng().standard_normal(shape), dtype)
 
     def get_config(self):
         return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
@@ -105,7 +119,7 @@ class RandomUniform(Initializer):
         self.minval, self.maxval = minval, maxval
 
     def __call__(self, shape, dtype="float32"):
-        return jax.random.uniform(self._key(), shape, dtype, self.minval, self.maxval)
+        return _cast(self._rng().uniform(self.minval, self.maxval, shape), dtype)
 
     def get_config(self):
         return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
@@ -117,7 +131,7 @@ class Constant(Initializer):
         self.value = value
 
     def __call__(self, shape, dtype="float32"):
-        return jnp.full(shape, self.value, dtype)
+        return jnp.asarray(np.full(shape, self.value, jnp.dtype(dtype)))
 
     def get_config(self):
         return {"value": self.value}

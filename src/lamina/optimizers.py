@@ -11,10 +11,26 @@ from lamina.errors import ConfigurationError
 
 
 class Optimizer:
-    """Base: subclasses name an optax alias and map Keras argument names onto it."""
+    """Base: subclasses name an optax alias and map Keras argument names onto it.
+
+    `learning_rate` is live: setting it after `compile()` changes the rate the next step
+    uses (it is written into the injected hyperparameters of every model compiled with this
+    optimizer), without recompiling.
+    """
 
     def __init__(self, learning_rate=0.001):
-        self.learning_rate = learning_rate
+        self._learning_rate = learning_rate
+        self._listeners = []
+
+    @property
+    def learning_rate(self):
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self._learning_rate = value
+        for listener in self._listeners:
+            listener(value)
 
     def _transform(self, learning_rate):
         raise NotImplementedError
@@ -23,7 +39,8 @@ class Optimizer:
         return optax.inject_hyperparams(self._transform)(learning_rate=self.learning_rate)
 
     def get_config(self):
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        config = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        return {"learning_rate": self.learning_rate, **config}
 
 
 class SGD(Optimizer):
@@ -77,6 +94,19 @@ class OptaxOptimizer(Optimizer):
     def __init__(self, transform):
         super().__init__(learning_rate=None)
         self.transform = transform
+
+    @property
+    def learning_rate(self):
+        return None
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if value is not None:
+            raise ConfigurationError(
+                "This optimizer is a raw optax GradientTransformation, whose learning rate "
+                "lamina cannot change. Build it with optax.inject_hyperparams, or use a lamina "
+                "optimizer (lamina.optimizers.Adam(...)) to set the rate between steps."
+            )
 
     def build(self):
         return self.transform

@@ -1,12 +1,13 @@
-"""Random keys for weight initialisation: one seedable stream, folded with a counter.
+"""lamina's one seedable random stream, for weight initialisation and default seeds.
 
 This is lamina's only piece of global random state. `set_seed` makes weight
-initialisation reproducible; training randomness (dropout) lives in per-layer seed
-variables that are part of the model state.
+initialisation, default layer seeds and `fit`'s shuffling reproducible; training
+randomness (dropout) then lives in per-layer seed variables that are part of the model
+state. Initial values are drawn with numpy generators (deterministic across platforms, and
+free of an XLA compilation per new weight shape).
 """
 import os
 
-import jax
 import numpy as np
 
 
@@ -18,9 +19,9 @@ class _KeyStream:
         self._seed = int(seed)
         self._count = 0
 
-    def next_key(self):
+    def next_generator(self):
         self._count += 1
-        return jax.random.fold_in(jax.random.PRNGKey(self._seed), self._count)
+        return np.random.default_rng([self._seed, self._count])
 
     def next_seed(self):
         """A fresh integer seed (for layers created without an explicit seed)."""
@@ -36,8 +37,9 @@ def set_seed(seed):
     _STREAM.seed(seed)
 
 
-def next_key():
-    return _STREAM.next_key()
+def next_generator():
+    """A numpy Generator with its own slot of the stream."""
+    return _STREAM.next_generator()
 
 
 def next_seed():

@@ -3,6 +3,7 @@ import jax
 import numpy as np
 
 from lamina import callbacks as callbacks_lib
+from lamina import random as lrandom
 from lamina.errors import InputSpecError
 from lamina.training import predict as predict_lib
 from lamina.training.data import ArrayData, flatten_targets
@@ -48,7 +49,9 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     steps = data.num_batches(batch_size)
     params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
     cbs = callbacks_lib.CallbackList(list(callbacks or []) + [history], model, params)
-    rng = np.random.default_rng(trainer.seed if seed is None else seed)
+    if seed is None:
+        seed = trainer.seed if trainer.seed is not None else lrandom.next_seed()
+    rng = np.random.default_rng(seed)
     trainer.ensure_ready(data.first(batch_size))
     model.stop_training = False
     cbs.on_train_begin()

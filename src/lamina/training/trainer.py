@@ -23,6 +23,7 @@ class Trainer:
         self.model = model
         self.optimizer = optimizers_lib.get(optimizer)
         self.tx = self.optimizer.build()
+        self.optimizer._listeners.append(self._set_learning_rate)
         self._compile_args = (loss, metrics, loss_weights)
         self.seed = seed
         self.specs = None
@@ -82,6 +83,14 @@ class Trainer:
             params = {v.uid: v.value for v in resolution.variables if v.uid in keys | self._opt_keys}
             self.opt_state = opt_state_lib.extend(self.tx, self.opt_state, params)
             self._opt_keys = frozenset(params)
+            self._set_learning_rate(self.optimizer.learning_rate)
+
+    def _set_learning_rate(self, value):
+        """Write a new rate into the injected hyperparameters (read by the next step)."""
+        hyperparams = getattr(self.opt_state, "hyperparams", None)
+        if hyperparams is not None and "learning_rate" in hyperparams:
+            old = hyperparams["learning_rate"]
+            hyperparams["learning_rate"] = jnp.asarray(value, dtype=old.dtype)
 
     def _empty_resolution_error(self, resolution):
         reasons = sorted({r for v in resolution.variables if v.kind == "weight"
