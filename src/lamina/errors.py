@@ -17,6 +17,10 @@ class ConfigurationError(LaminaError, ValueError):
     """An argument (a name, an option, a structure) is not one lamina understands."""
 
 
+class SavingError(LaminaError, ValueError):
+    """A file could not be saved or loaded: it names the file, the member and what was wrong."""
+
+
 class GraphError(LaminaError, ValueError):
     """A functional model's graph is malformed (disconnected tensors, unknown layers)."""
 

@@ -93,6 +93,10 @@ class Loss:
     def get_config(self):
         return {"name": self.name}
 
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
 
 class MeanSquaredError(Loss):
     name = "mean_squared_error"

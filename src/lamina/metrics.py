@@ -27,6 +27,10 @@ class Metric:
     def get_config(self):
         return {"name": self.name}
 
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
 
 class MeanMetricWrapper(Metric):
     """The weighted mean over samples of `fn(y_true, y_pred) -> per-sample value`."""
@@ -82,6 +86,9 @@ class BinaryAccuracy(MeanMetricWrapper):
     def __init__(self, name="binary_accuracy", threshold=0.5):
         super().__init__(lambda t, p: _binary_accuracy(t, p, threshold), name)
         self.threshold = threshold
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold}
 
 
 class CategoricalAccuracy(MeanMetricWrapper):

@@ -1,3 +1,11 @@
 """Keras's `keras.models` names."""
 from lamina.core.model import Model as Model
 from lamina.core.sequential import Sequential as Sequential
+
+
+def load_model(filepath):
+    """Rebuild a model saved with `model.save(filepath)`: architecture, weights, flags,
+    scoped freezes, compile configuration and optimizer state."""
+    from lamina.saving import model_io
+
+    return model_io.load_model(filepath)

@@ -42,6 +42,10 @@ class Optimizer:
         config = {k: v for k, v in vars(self).items() if not k.startswith("_")}
         return {"learning_rate": self.learning_rate, **config}
 
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
 
 class SGD(Optimizer):
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):

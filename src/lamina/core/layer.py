@@ -12,6 +12,7 @@ import numpy as np
 
 from lamina import initializers
 from lamina import trainability
+from lamina.core import allocation
 from lamina.core import naming
 from lamina.core import scope as scope_lib
 from lamina.core import trainability_version
@@ -59,6 +60,7 @@ class Layer:
         self._variables = []
         self._scoped_freezes = []
         self._inbound_nodes = []
+        self._build_input_spec = None
         self.built = False
         if input_dim is not None:
             input_shape = (input_dim,)
@@ -91,6 +93,8 @@ class Layer:
         """Create a variable owned by this layer."""
         init = initializers.get(initializer)
         dtype = dtype or self.dtype
+        allocation.charge(int(np.prod(shape, dtype=np.int64)) * jnp.dtype(dtype).itemsize,
+                          f"weight '{name}' of layer '{self.name}' with shape {tuple(shape)}")
         with jax.ensure_compile_time_eval():
             value = init(tuple(shape), dtype)
         variable = Variable(value, name or f"variable_{len(self._variables)}", trainable, kind, self)
@@ -128,6 +132,9 @@ class Layer:
         inputs = jax.tree_util.tree_map(lambda x: _to_array(self, x), args[0])
         if not self.built:
             self._build_once(_shapes(inputs))
+            # what the layer was first called on, so a loaded copy can be built the same way
+            self._build_input_spec = jax.tree_util.tree_map(
+                lambda x: [list(x.shape), np.dtype(x.dtype).name], inputs)
         self.check_input(inputs)
         if self._call_takes_training:
             kwargs["training"] = training

@@ -226,6 +226,23 @@ class Model(Layer):
 
         return predict_lib.predict_on_batch(self, x)
 
+    # -- saving ----------------------------------------------------------------------
+    def save(self, filepath):
+        """Save everything needed to rebuild this model (see `lamina.models.load_model`)."""
+        from lamina.saving import model_io
+
+        model_io.save_model(self, filepath)
+
+    def save_weights(self, filepath):
+        from lamina.saving import model_io
+
+        model_io.save_weights(self, filepath)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        from lamina.saving import model_io
+
+        return model_io.load_weights(self, filepath, skip_mismatch)
+
     def get_config(self):
         """Keras-shaped config. Functional models include their graph and scoped freezes."""
         config = {"name": self.name, "trainable": self.trainable}

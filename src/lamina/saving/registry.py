@@ -9,9 +9,12 @@ _CLASSES = {}
 
 
 def register_serializable(name=None):
-    """Class decorator: make `cls` constructible from its `get_config()` by name."""
+    """Decorator: make a class constructible from its `get_config()` by name (or, applied
+    to a function, make the function savable by name)."""
 
     def decorate(cls):
+        if not isinstance(cls, type):
+            return register_function(cls, name)
         key = name or cls.__name__
         existing = _CLASSES.get(key)
         if existing is not None and existing is not cls:
@@ -24,6 +27,37 @@ def register_serializable(name=None):
         return cls
 
     return decorate
+
+
+_FUNCTIONS = {}
+
+
+def register_function(fn, name=None):
+    """Make a function (a loss, a metric, a Lambda's body) savable by name."""
+    key = name or fn.__name__
+    existing = _FUNCTIONS.get(key)
+    if existing is not None and existing is not fn:
+        raise ConfigurationError(f"register_function: the name {key!r} is already taken.")
+    _FUNCTIONS[key] = fn
+    return fn
+
+
+def get_function(name):
+    fn = _FUNCTIONS.get(name)
+    if fn is None:
+        raise ConfigurationError(
+            f"Unknown function {name!r} in a config. Registered functions: "
+            f"{', '.join(sorted(_FUNCTIONS)) or 'none'}. Register it with "
+            "lamina.saving.register_function(fn)."
+        )
+    return fn
+
+
+def function_name(fn):
+    for name, candidate in _FUNCTIONS.items():
+        if candidate is fn:
+            return name
+    return None
 
 
 def get_class(name):

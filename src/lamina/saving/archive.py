@@ -1,0 +1,203 @@
+"""The archive: a zip of named members, written atomically and read strictly.
+
+Writing: the archive is built in a temporary file in the target's directory, flushed and
+fsynced, then renamed over the target, and the directory is fsynced, so a crash leaves
+either the old file or the new one, never a partial file at the target path.
+
+Reading: only plain, stored (uncompressed) members with expected names are accepted; sizes
+are bounded and checked against the bytes on disk, and every member's SHA-256 must match
+`metadata.json`. Anything else is a `SavingError` naming the file and the member.
+"""
+import hashlib
+import io
+import json
+import os
+import stat
+import tempfile
+import zipfile
+
+from lamina.errors import SavingError
+
+FORMAT = "lamina"
+FORMAT_VERSION = 1
+METADATA = "metadata.json"
+MAX_JSON_BYTES = 64 * 1024 * 1024
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def write(path, members, extra_metadata=None):
+    """Write `members` (name -> bytes) plus a metadata member to `path`, atomically."""
+    from lamina import __version__
+
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "lamina_version": __version__,
+        "members": {name: {"sha256": sha256(data), "size": len(data)}
+                    for name, data in members.items()},
+        **(extra_metadata or {}),
+    }
+
+    def fill(f):
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
+            zf.writestr(METADATA, json.dumps(metadata, indent=1))
+            for name, data in members.items():
+                zf.writestr(name, data)
+
+    atomic_write(path, fill)
+
+
+def write_bytes(path, data):
+    """Write `data` to `path` atomically."""
+    atomic_write(path, lambda f: f.write(data))
+
+
+def atomic_write(path, fill):
+    """Call `fill(file)` on a temporary file beside `path`, fsync it, rename it over `path`.
+
+    A failure at any point removes the temporary file and leaves `path` as it was.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise SavingError(f"Cannot save to '{path}': the directory '{directory}' does not exist.")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".partial", dir=directory)
+    except OSError as err:
+        raise SavingError(f"Cannot save to '{path}': {err.strerror or err}.") from err
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fill(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        _remove_quietly(tmp)
+        raise SavingError(f"Cannot save to '{path}': {err.strerror or err}. "
+                          "Any existing file at that path was left untouched.") from err
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def read_bytes(path):
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as err:
+        raise SavingError(f"Cannot read '{path}': {err.strerror or err}.") from err
+
+
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def _fsync_directory(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _check_name(path, info, seen):
+    name = info.filename
+    if (not name or name.startswith(("/", "\\")) or "\\" in name or ".." in name.split("/")
+            or ":" in name or name.endswith("/") or "\x00" in name):
+        raise SavingError(f"'{path}': member name {name!r} is not allowed (absolute, "
+                          "traversing, a directory or otherwise unsafe).")
+    if name in seen:
+        raise SavingError(f"'{path}': member {name!r} appears twice.")
+    seen.add(name)
+    file_type = stat.S_IFMT(info.external_attr >> 16)
+    if file_type not in (0, stat.S_IFREG):
+        raise SavingError(f"'{path}': member {name!r} is not a plain file (a link or "
+                          "a special file).")
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise SavingError(f"'{path}': member {name!r} is compressed; lamina archives "
+                          "store members uncompressed (no decompression bombs).")
+    if info.flag_bits & 0x1:
+        raise SavingError(f"'{path}': member {name!r} is encrypted.")
+
+
+def read(path, allowed, max_member_bytes):
+    """Members of the archive at `path` (name -> bytes), checked strictly.
+
+    Args:
+        allowed: member names that may appear (besides metadata.json); others are refused.
+        max_member_bytes: name -> largest accepted size.
+    Returns:
+        (metadata dict, members dict).
+    """
+    path = os.fspath(path)
+    raw = read_bytes(path)
+    file_size = len(raw)
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(raw))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError,
+            NotImplementedError, OSError) as err:
+        raise SavingError(f"'{path}' is not a lamina archive (not a valid zip file: {err}).") \
+            from err
+    seen = set()
+    for info in infos:
+        _check_name(path, info, seen)
+        if info.filename != METADATA and info.filename not in allowed:
+            raise SavingError(f"'{path}': unexpected member {info.filename!r}; a lamina "
+                              f"archive holds only {sorted(allowed | {METADATA})}.")
+        limit = max_member_bytes.get(info.filename, MAX_JSON_BYTES)
+        if info.file_size > limit or info.file_size > file_size:
+            raise SavingError(f"'{path}': member {info.filename!r} declares {info.file_size:,} "
+                              f"bytes, more than allowed ({min(limit, file_size):,}).")
+    if METADATA not in seen:
+        raise SavingError(f"'{path}' is not a lamina archive: it has no {METADATA} "
+                          "(a Keras .keras file is loaded by lamina.models.load_model).")
+    members = {}
+    for info in infos:
+        try:
+            members[info.filename] = zf.read(info)
+        except (zipfile.BadZipFile, ValueError, EOFError, OSError, RuntimeError) as err:
+            raise SavingError(f"'{path}': member {info.filename!r} cannot be read: {err}.") \
+                from err
+    metadata = parse_json(path, METADATA, members.pop(METADATA))
+    _check_metadata(path, metadata, members)
+    return metadata, members
+
+
+def _check_metadata(path, metadata, members):
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise SavingError(f"'{path}': {METADATA} does not describe a lamina archive.")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise SavingError(f"'{path}': format version {metadata.get('format_version')!r} is "
+                          f"not supported (this lamina reads version {FORMAT_VERSION}).")
+    declared = metadata.get("members")
+    if not isinstance(declared, dict) or set(declared) != set(members):
+        raise SavingError(f"'{path}': {METADATA} lists members {sorted(declared or {})}, the "
+                          f"archive holds {sorted(members)}.")
+    for name, data in members.items():
+        entry = declared[name]
+        if not isinstance(entry, dict) or entry.get("sha256") != sha256(data):
+            raise SavingError(f"'{path}': member {name!r} is damaged (its checksum does not "
+                              "match metadata.json).")
+
+
+def parse_json(path, name, data):
+    if len(data) > MAX_JSON_BYTES:
+        raise SavingError(f"'{path}': member {name!r} is too large for a config.")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise SavingError(f"'{path}': member {name!r} is not valid JSON: {err}.") from err

@@ -1,0 +1,237 @@
+"""save_model / load_model / save_weights / load_weights over the lamina archive.
+
+An archive holds `config.json` (the model config in Keras's shape, the trainability state:
+every layer's and variable's own flag and every scoped freeze, and the compile
+configuration), `model.safetensors` (every variable, keyed by its path in the model) and,
+for compiled models, `optimizer.safetensors` (the optimizer state, keyed the same way).
+"""
+import jax
+import numpy as np
+
+from lamina.core import allocation, tree
+from lamina.errors import LaminaError, SavingError
+from lamina.saving import archive, compile_config, registry, tensors
+from lamina.training import step as step_lib
+
+CONFIG, WEIGHTS, OPTIMIZER = "config.json", "model.safetensors", "optimizer.safetensors"
+MODEL_MEMBERS = {CONFIG, WEIGHTS, OPTIMIZER}
+MAX_TENSOR_BYTES = 1 << 40  # bounded in practice by the file size
+
+
+# -- paths ------------------------------------------------------------------------------
+def layer_paths(model):
+    """path -> layer for every layer under `model` ("" is the model itself).
+
+    Paths label sublayers by name in functional and Sequential models and by attribute in
+    subclassed ones (`tree.named_sublayers`), so they survive a rebuild from the config.
+    """
+    out = {}
+    for path, layer in tree.labelled_layers(model):
+        if path in out:
+            raise SavingError(
+                f"Model '{model.name}': two layers share the path {path!r}. Give them "
+                "distinct names before saving."
+            )
+        out[path] = layer
+    return out
+
+
+def variable_paths(model):
+    """path -> variable ("dense/kernel", "encoder/dense/kernel"), unique within `model`."""
+    out = {}
+    for path, layer in layer_paths(model).items():
+        for variable in layer._variables:
+            key = f"{path}/{variable.name}" if path else variable.name
+            if key in out:
+                raise SavingError(
+                    f"Model '{model.name}': two variables share the path {key!r}. Give "
+                    "them distinct names before saving."
+                )
+            out[key] = variable
+    return out
+
+
+# -- trainability ------------------------------------------------------------------------
+def trainability_config(model):
+    layers = layer_paths(model)
+    path_of = {id(layer): path for path, layer in layers.items()}
+    return {
+        "layer_flags": {path: layer.trainable for path, layer in layers.items()},
+        "variable_flags": {path: v.trainable for path, v in variable_paths(model).items()},
+        "freezes": {path: [path_of[id(frozen)] for frozen in layer._scoped_freezes]
+                    for path, layer in layers.items() if layer._scoped_freezes},
+    }
+
+
+def apply_trainability(model, config, where):
+    layers, variables = layer_paths(model), variable_paths(model)
+
+    def lookup(table, path, what):
+        if path not in table:
+            raise SavingError(f"{where}: the config names {what} {path!r}, which the rebuilt "
+                              "model does not have.")
+        return table[path]
+
+    for path, flag in config["layer_flags"].items():
+        lookup(layers, path, "layer").trainable = bool(flag)
+    for path, flag in config["variable_flags"].items():
+        lookup(variables, path, "variable").trainable = bool(flag)
+    for path, frozen in config["freezes"].items():
+        container = lookup(layers, path, "layer")
+        container._scoped_freezes[:] = [lookup(layers, p, "layer") for p in frozen]
+
+
+# -- optimizer state ---------------------------------------------------------------------
+def _key_name(key, path_of_uid):
+    if isinstance(key, jax.tree_util.DictKey):
+        return f"[{path_of_uid[key.key]}]" if isinstance(key.key, int) else str(key.key)
+    if isinstance(key, jax.tree_util.GetAttrKey):
+        return key.name
+    if isinstance(key, jax.tree_util.SequenceKey):
+        return str(key.idx)
+    return str(key)
+
+
+def optimizer_arrays(model):
+    trainer = model._trainer
+    if trainer.opt_state is None:
+        return {}
+    path_of_uid = {v.uid: p for p, v in variable_paths(model).items()}
+    leaves = jax.tree_util.tree_flatten_with_path(trainer.opt_state)[0]
+    return {"/".join(_key_name(k, path_of_uid) for k in keypath): np.asarray(leaf)
+            for keypath, leaf in leaves}
+
+
+def restore_optimizer(model, arrays, where):
+    trainer = model._trainer
+    trainer._ensure_opt_state(trainer.resolution())
+    path_of_uid = {v.uid: p for p, v in variable_paths(model).items()}
+    flat, treedef = jax.tree_util.tree_flatten_with_path(trainer.opt_state)
+    names = ["/".join(_key_name(k, path_of_uid) for k in keypath) for keypath, _ in flat]
+    if set(names) != set(arrays):
+        raise SavingError(f"{where}: the optimizer state does not match the model's optimizer "
+                          f"(missing {sorted(set(names) - set(arrays))[:5]}, unexpected "
+                          f"{sorted(set(arrays) - set(names))[:5]}).")
+    leaves = []
+    for name, (_, leaf) in zip(names, flat):
+        value = arrays[name]
+        if value.shape != leaf.shape or value.dtype != leaf.dtype:
+            raise SavingError(f"{where}: optimizer entry {name!r} has shape {value.shape} "
+                              f"{value.dtype}, expected {leaf.shape} {leaf.dtype}.")
+        leaves.append(jax.numpy.asarray(value))
+    trainer.opt_state = jax.tree_util.tree_unflatten(treedef, leaves)
+    trainer._set_learning_rate(trainer.optimizer.learning_rate)
+
+
+# -- model configs -----------------------------------------------------------------------
+def model_config(model):
+    config = {"model": registry.serialize(model),
+              "build_input_spec": model._build_input_spec,
+              "trainability": trainability_config(model),
+              "compile": None, "iterations": 0}
+    if model._trainer is not None:
+        config["compile"] = compile_config.compile_config(model._trainer)
+        config["iterations"] = model._trainer.iterations
+    return config
+
+
+def build_model(config, where, weight_bytes):
+    """The model described by `config`, built, allocating at most `weight_bytes`."""
+    with allocation.budget(weight_bytes + 1024, where):
+        try:
+            model = registry.deserialize(config["model"])
+            spec = config.get("build_input_spec")
+            if not model.built and spec is not None:
+                specs = jax.tree_util.tree_map(
+                    lambda s: jax.ShapeDtypeStruct(tuple(s[0]), np.dtype(s[1])), spec,
+                    is_leaf=lambda s: isinstance(s, list) and len(s) == 2
+                    and isinstance(s[1], str))
+                jax.eval_shape(lambda x: step_lib.apply(model, {}, x, False)[0], specs)
+        except LaminaError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as err:
+            raise SavingError(f"{where}: the model config cannot be rebuilt: "
+                              f"{type(err).__name__}: {err}.") from err
+    return model
+
+
+def assign_weights(model, arrays, where, skip_mismatch=False):
+    """Set variables from `arrays` (path -> array); returns the mismatch report."""
+    variables = variable_paths(model)
+    report = {"missing": sorted(set(variables) - set(arrays)),
+              "unexpected": sorted(set(arrays) - set(variables)),
+              "mismatched": sorted(p for p in set(variables) & set(arrays)
+                                   if tuple(arrays[p].shape) != variables[p].shape
+                                   or arrays[p].dtype != variables[p].dtype)}
+    if any(report.values()) and not skip_mismatch:
+        details = "; ".join(f"{k}: {v}" for k, v in report.items() if v)
+        raise SavingError(f"{where}: the weights do not match model '{model.name}' ({details}). "
+                          "Pass skip_mismatch=True to load the matching ones.")
+    for path, variable in variables.items():
+        if path in arrays and path not in report["mismatched"]:
+            variable._value = jax.numpy.asarray(arrays[path])
+    return report
+
+
+# -- public functions --------------------------------------------------------------------
+def save_model(model, path):
+    """Write `model` (architecture, weights, flags, freezes, compile and optimizer state)."""
+    import json
+
+    members = {CONFIG: json.dumps(model_config(model), indent=1).encode(),
+               WEIGHTS: tensors.encode({p: np.asarray(v._value)
+                                        for p, v in variable_paths(model).items()})}
+    if model._trainer is not None and model._trainer.opt_state is not None:
+        members[OPTIMIZER] = tensors.encode(optimizer_arrays(model))
+    archive.write(path, members)
+
+
+def read_model(path, allowed=MODEL_MEMBERS):
+    """(model, members) from an archive: the rebuilt, weighted, compiled model."""
+    where = f"'{path}'"
+    _, members = archive.read(path, allowed, {name: MAX_TENSOR_BYTES for name in allowed
+                                              if name.endswith(".safetensors")})
+    for name in (CONFIG, WEIGHTS):
+        if name not in members:
+            raise SavingError(f"{where}: the archive has no {name!r} member.")
+    config = archive.parse_json(path, CONFIG, members[CONFIG])
+    if not isinstance(config, dict) or not {"model", "trainability"} <= set(config):
+        raise SavingError(f"{where}: {CONFIG} is not a lamina model config.")
+    weights = tensors.decode(members[WEIGHTS], f"{where}, member {WEIGHTS!r}")
+    model = build_model(config, where, tensors.total_bytes(members[WEIGHTS]))
+    assign_weights(model, weights, f"{where}, member {WEIGHTS!r}")
+    try:
+        apply_trainability(model, config["trainability"], where)
+        if config.get("compile") is not None:
+            compile_config.compile_from_config(model, config["compile"])
+            model._trainer.iterations = int(config.get("iterations", 0))
+    except LaminaError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError) as err:
+        raise SavingError(f"{where}: the config cannot be applied: {type(err).__name__}: "
+                          f"{err}.") from err
+    if OPTIMIZER in members:
+        if model._trainer is None:
+            raise SavingError(f"{where}: optimizer state without a compile config.")
+        arrays = tensors.decode(members[OPTIMIZER], f"{where}, member {OPTIMIZER!r}")
+        restore_optimizer(model, arrays, f"{where}, member {OPTIMIZER!r}")
+    return model, members
+
+
+def load_model(path):
+    """The model saved at `path` by `save_model` (or a Keras 3 `.keras` file)."""
+    return read_model(path)[0]
+
+
+def save_weights(model, path):
+    """Write only the variables (safetensors, keyed by path in the model), atomically."""
+    archive.write_bytes(path, tensors.encode({p: np.asarray(v._value)
+                                              for p, v in variable_paths(model).items()}))
+
+
+def load_weights(model, path, skip_mismatch=False):
+    """Set the model's variables from a `save_weights` file; returns the mismatch report
+    (dict with "missing", "unexpected", "mismatched" paths)."""
+    where = f"'{path}'"
+    data = archive.read_bytes(path)
+    return assign_weights(model, tensors.decode(data, where), where, skip_mismatch)
