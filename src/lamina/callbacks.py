@@ -31,7 +31,11 @@ class Callback:
 
 
 class CallbackList:
-    """Calls a hook on every callback in order."""
+    """Calls a hook on every callback that overrides it, in order.
+
+    The bound hooks are looked up once per hook name, so a per-batch hook that no callback
+    overrides costs one empty loop per batch.
+    """
 
     def __init__(self, callbacks, model, params):
         self.callbacks = list(callbacks or [])
@@ -40,13 +44,17 @@ class CallbackList:
             callback.set_params(params)
 
     def __getattr__(self, hook):
-        if not hook.startswith("on_"):
+        if not hook.startswith("on_") or not hasattr(Callback, hook):
             raise AttributeError(hook)
+        base = getattr(Callback, hook)
+        bound = [fn for fn in (getattr(c, hook) for c in self.callbacks)
+                 if getattr(fn, "__func__", None) is not base]
 
         def call(*args, **kwargs):
-            for callback in self.callbacks:
-                getattr(callback, hook)(*args, **kwargs)
+            for fn in bound:
+                fn(*args, **kwargs)
 
+        setattr(self, hook, call)  # later lookups find the attribute directly
         return call
 
 

@@ -33,6 +33,8 @@ def to_arrays(tree, owner="?"):
 
     `owner` (the model) is named in errors.
     """
+    if _is_array(tree) and np.dtype(tree.dtype).kind in "biuf":
+        return tree  # the common case, without a tree traversal per batch
     return jax.tree_util.tree_map(lambda a: _numeric(a, owner), tree)
 
 
@@ -82,6 +84,8 @@ def num_samples(*trees):
 
 
 def take(tree, index):
+    if _is_array(tree):
+        return tree[index]
     return jax.tree_util.tree_map(lambda a: a[index], tree)
 
 

@@ -81,10 +81,18 @@ def results(specs, state):
     return values
 
 
-def make_train_step(model, tx, specs, output_names, all_keys):
-    """A jitted step for one configuration; `all_keys` are the optimizer state's variables."""
+def make_train_step(model, tx, specs, output_names, all_keys, trained_uids, frozen_uids):
+    """A jitted step for one configuration.
 
-    def step(trained, frozen, opt_state, metric_state, x, y, sample_weight):
+    `trained` and `frozen` are lists of values in the order of `trained_uids` /
+    `frozen_uids` (lists flatten faster than dicts on every call); `all_keys` are the
+    variables the optimizer state covers.
+    """
+
+    def step(trained_values, frozen_values, opt_state, metric_state, x, y, sample_weight):
+        trained = dict(zip(trained_uids, trained_values))
+        frozen = dict(zip(frozen_uids, frozen_values))
+
         def loss_fn(trained):
             y_pred, updates = apply(model, {**frozen, **trained}, x, True)
             y_pred = flatten_outputs(y_pred, output_names)
@@ -101,7 +109,8 @@ def make_train_step(model, tx, specs, output_names, all_keys):
             metric_state = init_metric_state(specs)
         metric_state = update_metrics(specs, metric_state, loss, per_output, y, y_pred,
                                       sample_weight)
-        return trained, updates, opt_state, metric_state, results(specs, metric_state)
+        return ([trained[uid] for uid in trained_uids], updates, opt_state, metric_state,
+                results(specs, metric_state))
 
     return jax.jit(step, donate_argnums=(0, 2, 3))
 

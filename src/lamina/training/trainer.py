@@ -110,8 +110,9 @@ class Trainer:
             key = (resolution.key, self._opt_keys)
             step = self._train_steps.get(key)
             if step is None:
-                step = step_lib.make_train_step(self.model, self.tx, self.specs,
-                                                self.output_names, self._opt_keys)
+                step = step_lib.make_train_step(
+                    self.model, self.tx, self.specs, self.output_names, self._opt_keys,
+                    [v.uid for v in trained], [v.uid for v in resolution.not_trained])
                 self._train_steps[key] = step
             self._plan = (trained, resolution.not_trained,
                           {v.uid: v for v in resolution.variables}, step)
@@ -126,13 +127,12 @@ class Trainer:
         """
         self.ensure_ready(x)
         trained_vars, other_vars, by_uid, step = self._current_plan()
-        trained = {v.uid: v._value for v in trained_vars}
-        frozen = {v.uid: v._value for v in other_vars}
         metric_state = None if reset_metrics else self.metric_state
         trained, updates, self.opt_state, self.metric_state, logs = step(
-            trained, frozen, self.opt_state, metric_state, x, y, sample_weight)
-        for v in trained_vars:
-            v._value = trained[v.uid]
+            [v._value for v in trained_vars], [v._value for v in other_vars], self.opt_state,
+            metric_state, x, y, sample_weight)
+        for v, value in zip(trained_vars, trained):
+            v._value = value
         for uid, value in updates.items():
             by_uid[uid]._value = value
         self.iterations += 1

@@ -1,0 +1,253 @@
+"""lamina vs the hand-written JAX + optax loops (and Keras 3 when installed), in one process.
+
+    python benchmarks/run.py --reps 3 --out results.jsonl
+    python benchmarks/run.py --quick                 # smoke run, numbers meaningless
+
+For each repetition and workload the implementations run one after another in the same
+process, the order reversed on every other repetition (lamina, jax / jax, lamina). The
+reference is the anchors' `impl_jax.py`, imported unchanged from the shared folder; W3 is
+compared with its "unfused" variant (three jitted calls per iteration, host sync on both
+losses), the structure `train_on_batch` has. See benchmarks/README.md.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import workloads as W  # noqa: E402
+
+# targets from the performance issue: lamina / reference (throughput ratios)
+TARGETS = {"w1": 0.95, "w2": 0.95, "w3": 0.90}
+TARGET_W2_OVER_W1 = 1.8
+JAX_VARIANT = {"w1": "default", "w2": "default", "w3": "unfused"}
+METRIC = {"w1": "samples_per_s", "w2": "samples_per_s", "w3": "iters_per_s"}
+
+
+def fmt(values, pattern):
+    return " / ".join("-" if v is None else pattern.format(v) for v in values)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--reps", type=int, default=3, help="repetitions (order alternates)")
+    p.add_argument("--workloads", default="w1,w2,w3", help="comma-separated subset of w1,w2,w3")
+    p.add_argument("--quick", action="store_true", help="tiny sizes (smoke run)")
+    p.add_argument("--out", default=None, help="append JSON lines (runs + summary) here")
+    p.add_argument("--anchors", default=None, help="folder of the anchor benchmarks "
+                   "(default: $LAMINA_ANCHORS or ../shared/anchors next to the repository)")
+    p.add_argument("--keras", choices=["auto", "yes", "no"], default="auto",
+                   help="also run Keras 3 (JAX backend) if `import keras` works (auto)")
+    p.add_argument("--w3-fused", action="store_true",
+                   help="also run the fused hand-written W3 (one jitted call per iteration)")
+    args = p.parse_args(argv)
+    args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    bad = [w for w in args.workloads if w not in METRIC]
+    if bad:
+        p.error(f"--workloads: unknown {bad}; expected a subset of w1,w2,w3")
+    return args
+
+
+def load_keras(mode, anchors):
+    """The anchors' impl_keras module, or (None, reason)."""
+    if mode == "no":
+        return None, "disabled (--keras no)"
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    try:
+        import keras  # noqa: F401
+    except Exception as exc:  # not installed, or a broken backend
+        if mode == "yes":
+            raise
+        return None, f"skipped: import keras failed ({type(exc).__name__}: {exc})"
+    if keras.backend.backend() != "jax":
+        return None, f"skipped: KERAS_BACKEND={keras.backend.backend()} (want jax)"
+    return W.load_anchor("impl_keras", anchors), None
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.C = W.common(args.anchors)
+        self.sizes = self.C.sizes(SimpleNamespace(quick=args.quick))
+        self.impl_jax = W.load_anchor("impl_jax", args.anchors)
+        self.impl_keras, self.keras_note = load_keras(args.keras, args.anchors)
+        import jax
+        import optax
+
+        import lamina
+
+        self.versions = dict(lamina=lamina.__version__, jax=jax.__version__,
+                             optax=optax.__version__, python=platform.python_version(),
+                             devices=[str(d) for d in jax.devices()], cpus=os.cpu_count())
+        if self.impl_keras is not None:
+            import keras
+
+            self.versions["keras"] = keras.__version__
+        self.records = []
+
+    def impls(self, workload):
+        """(name, callable) pairs for one workload, in the rep-1 order."""
+        C, s, args = self.C, self.sizes, self.args
+        jax_args = SimpleNamespace(quick=args.quick, variant=JAX_VARIANT[workload],
+                                   workload=workload)
+        jax_fn = {"w1": lambda: self.impl_jax.w_mlp(jax_args, False),
+                  "w2": lambda: self.impl_jax.w_mlp(jax_args, True),
+                  "w3": lambda: self.impl_jax.w_gan(jax_args)}[workload]
+        out = [("lamina", lambda: W.LAMINA[workload](s, C)), ("jax", jax_fn)]
+        if workload == "w3" and args.w3_fused:
+            fused_args = SimpleNamespace(quick=args.quick, variant="default", workload="w3")
+            out.append(("jax-fused", lambda: self.impl_jax.w_gan(fused_args)))
+        if self.impl_keras is not None:
+            k = self.impl_keras
+            keras_args = SimpleNamespace(quick=args.quick, variant="default", workload=workload)
+            out.append(("keras-jax", {"w1": lambda: k.w_mlp(keras_args, False),
+                                      "w2": lambda: k.w_mlp(keras_args, True),
+                                      "w3": lambda: k.w_gan(keras_args)}[workload]))
+        return out
+
+    def run_one(self, workload, impl, fn, rep, position):
+        steal0 = self.C.cpu_ticks()
+        load0 = os.getloadavg()[0]
+        t = time.perf_counter()
+        try:
+            result, error = fn(), None
+        except Exception:  # record and go on: one failing implementation must not hide the rest
+            result, error = {}, traceback.format_exc()
+            print(error, file=sys.stderr)
+        wall = time.perf_counter() - t
+        steal, total = (a - b for a, b in zip(self.C.cpu_ticks(), steal0))
+        rec = dict(kind="run", workload=workload, impl=impl,
+                   variant=JAX_VARIANT[workload] if impl == "jax" else "default",
+                   rep=rep, position=position, quick=self.args.quick, wall_s=wall,
+                   steal_frac=(steal / total) if total else None,
+                   loadavg_1min=[load0, os.getloadavg()[0]], error=error, **result)
+        rec["value"] = rec.get(METRIC[workload])
+        self.emit(rec)
+        sanity = rec.get("sanity", {})
+        flag = "ok" if sanity and all(sanity.values()) and not error else "FAILED"
+        shown = "-" if rec["value"] is None else f"{rec['value']:,.1f}"
+        print(f"  rep {rep} {workload} {impl:<10} {shown:>12} {METRIC[workload]}  "
+              f"sanity {flag}  ({wall:.1f}s)", flush=True)
+        return rec
+
+    def emit(self, rec):
+        self.records.append(rec)
+        if self.args.out:
+            with open(self.args.out, "a") as f:
+                f.write(json.dumps(rec, default=float) + "\n")
+
+    def run(self):
+        print(f"sizes: {self.sizes}  versions: {self.versions}")
+        if self.keras_note:
+            print(f"keras: {self.keras_note}")
+        for rep in range(1, self.args.reps + 1):
+            for workload in self.args.workloads:
+                order = self.impls(workload)
+                if rep % 2 == 0:
+                    order = order[::-1]
+                for position, (impl, fn) in enumerate(order):
+                    self.run_one(workload, impl, fn, rep, position)
+        return self.summarise()
+
+    # -- summary ---------------------------------------------------------------------------
+    def value(self, workload, impl, rep):
+        for r in self.records:
+            if (r["kind"], r["workload"], r["impl"], r["rep"]) == ("run", workload, impl, rep):
+                return r["value"]
+        return None
+
+    def sanity_ok(self, workload, impl):
+        runs = [r for r in self.records if r["kind"] == "run" and r["workload"] == workload
+                and r["impl"] == impl]
+        return bool(runs) and all(not r["error"] and r.get("sanity") and all(r["sanity"].values())
+                                  for r in runs)
+
+    def summarise(self):
+        reps = range(1, self.args.reps + 1)
+        lines, summary = [], dict(kind="summary", quick=self.args.quick, reps=self.args.reps,
+                                  versions=self.versions, workloads={})
+        head = ("| workload | impl | median | per rep | ratio vs jax per rep | median ratio | "
+                "target | sanity |")
+        lines += [head, "|" + "---|" * 8]
+        impl_names = sorted({r["impl"] for r in self.records if r["kind"] == "run"},
+                            key=lambda n: ["lamina", "jax", "jax-fused", "keras-jax"].index(n))
+        for workload in self.args.workloads:
+            entry = summary["workloads"][workload] = {"metric": METRIC[workload]}
+            for impl in impl_names:
+                vals = [self.value(workload, impl, r) for r in reps]
+                if all(v is None for v in vals):
+                    continue
+                ratios = [v / j if v and j else None
+                          for v, j in zip(vals, (self.value(workload, "jax", r) for r in reps))]
+                good = [x for x in ratios if x is not None]
+                med = statistics.median(good) if good else None
+                good_vals = [v for v in vals if v is not None]
+                target = TARGETS[workload] if impl == "lamina" else None
+                entry[impl] = dict(values=vals, median=statistics.median(good_vals) if good_vals
+                                   else None, ratios=ratios, median_ratio=med,
+                                   sanity_ok=self.sanity_ok(workload, impl))
+                verdict = ""
+                if target is not None and med is not None:
+                    entry[impl]["target"] = target
+                    entry[impl]["meets_target"] = med >= target
+                    verdict = f">= {target:.2f}: {'yes' if med >= target else 'NO'}"
+                lines.append(
+                    f"| {workload} | {impl} | {entry[impl]['median'] or 0:,.1f} "
+                    f"{'it/s' if workload == 'w3' else 'samples/s'} | {fmt(vals, '{:,.0f}')} | "
+                    f"{fmt(ratios, '{:.3f}')} | {'-' if med is None else f'{med:.3f}'} | "
+                    f"{verdict or '-'} | {'ok' if entry[impl]['sanity_ok'] else 'FAILED'} |")
+        if "w1" in self.args.workloads and "w2" in self.args.workloads:
+            lines.append("")
+            speed = summary["w2_over_w1"] = {}
+            for impl in impl_names:
+                per = [(self.value("w2", impl, r) or 0) / w1 if (w1 := self.value("w1", impl, r))
+                       else None for r in reps]
+                good = [x for x in per if x]
+                if not good:
+                    continue
+                med = statistics.median(good)
+                speed[impl] = dict(per_rep=per, median=med)
+                verdict = ""
+                if impl == "lamina":
+                    speed[impl].update(target=TARGET_W2_OVER_W1,
+                                       meets_target=med >= TARGET_W2_OVER_W1)
+                    verdict = (f"  (target >= {TARGET_W2_OVER_W1}: "
+                               f"{'yes' if med >= TARGET_W2_OVER_W1 else 'NO'})")
+                lines.append(f"W2/W1 speed-up {impl}: per rep "
+                             f"{' / '.join('-' if x is None else f'{x:.2f}' for x in per)}, "
+                             f"median {med:.2f}{verdict}")
+        steal = [r["steal_frac"] for r in self.records if r["kind"] == "run" and r["steal_frac"]]
+        if steal:
+            lines.append(f"CPU steal per run: max {max(steal):.1%} (noisy machine if > 3%)")
+        loads = [x for r in self.records if r["kind"] == "run" for x in r["loadavg_1min"]]
+        if loads:
+            busy = max(loads) > (os.cpu_count() or 1)
+            lines.append(f"1-min load average during runs: {min(loads):.1f} - {max(loads):.1f} "
+                         f"on {os.cpu_count()} CPUs"
+                         + (" (above the CPU count: other processes compete, per-rep ratios "
+                            "are noise-dominated)" if busy else ""))
+        summary["table"] = lines
+        self.emit(summary)
+        print("\n" + "\n".join(lines))
+        return summary
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    summary = Runner(args).run()
+    failed = [f"{w}/{i}" for w, e in summary["workloads"].items() for i, v in e.items()
+              if isinstance(v, dict) and not v["sanity_ok"]]
+    if failed:
+        print(f"SANITY FAILED: {failed}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
