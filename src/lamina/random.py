@@ -6,6 +6,7 @@ randomness (dropout) then lives in per-layer seed variables that are part of the
 state. Initial values are drawn with numpy generators (deterministic across platforms, and
 free of an XLA compilation per new weight shape).
 """
+import contextlib
 import os
 
 import numpy as np
@@ -30,6 +31,17 @@ class _KeyStream:
 
 
 _STREAM = _KeyStream()
+
+
+@contextlib.contextmanager
+def preserved():
+    """Draws made inside this block leave the stream as it was (used while loading files,
+    whose loaded values replace whatever was drawn)."""
+    state = (_STREAM._seed, _STREAM._count)
+    try:
+        yield
+    finally:
+        _STREAM._seed, _STREAM._count = state
 
 
 def set_seed(seed):

@@ -57,12 +57,12 @@ _ACTIVATIONS = frozenset({
     "selu", "softplus", "softsign", "leaky_relu", "log_softmax", "hard_sigmoid", "exponential",
 })
 
-# Keras initializer class -> lamina initializer class name, for initializers whose only
-# option is a seed.
+# Keras initializer classes whose only option is a seed -> lamina's name for the same
+# initializer (lamina has a class of the same name).
 _SEEDED_INITIALIZERS = {
-    "GlorotUniform": "GlorotUniform", "GlorotNormal": "GlorotNormal",
-    "HeUniform": "HeUniform", "HeNormal": "HeNormal",
-    "LecunUniform": "LecunUniform", "LecunNormal": "LecunNormal",
+    "GlorotUniform": "glorot_uniform", "GlorotNormal": "glorot_normal",
+    "HeUniform": "he_uniform", "HeNormal": "he_normal",
+    "LecunUniform": "lecun_uniform", "LecunNormal": "lecun_normal",
 }
 # (scale, mode, distribution) of Keras VarianceScaling -> the lamina initializer equal to it
 # (lamina's "normal" variants are truncated at two standard deviations, like Keras's
@@ -78,7 +78,7 @@ _VARIANCE_SCALING = {
 _INITIALIZER_STRINGS = {
     "glorot_uniform": "GlorotUniform", "glorot_normal": "GlorotNormal",
     "he_uniform": "HeUniform", "he_normal": "HeNormal", "lecun_uniform": "LecunUniform",
-    "lecun_normal": "LecunNormal", "zeros": "Zeros", "ones": "Ones",
+    "lecun_normal": "LecunNormal", "zeros": "Zeros", "ones": "Ones", "constant": "Constant",
     "random_normal": "RandomNormal", "random_uniform": "RandomUniform",
 }
 
@@ -431,17 +431,17 @@ class _Importer:
 
         config_bytes, weights_bytes = _read_archive(self.path, self.max_weights_bytes)
         config = _parse_json(self.path, config_bytes)
-        self.weights = _WeightsFile(self.path, weights_bytes)
+        self.h5 = _WeightsFile(self.path, weights_bytes)
         try:
             # the config cannot make lamina allocate more than the file's weights (plus a
             # little for state Keras does not save) before the weights are checked
-            with allocation.budget(self.weights.total_bytes + _ALLOCATION_SLACK,
+            with allocation.budget(self.h5.total_bytes + _ALLOCATION_SLACK,
                                    f"'{self.path}'"):
                 model = self._model(config, "the model", "", 0)
             for group_path, name, layer in self.targets:
                 self._set_weights(group_path, name, layer)
         finally:
-            self.weights.close()
+            self.h5.close()
         return model
 
     # -- entries -----------------------------------------------------------------------
@@ -525,8 +525,8 @@ class _Importer:
                 if layers or input_layer is not None:
                     self.fail(child_where, "an InputLayer can only come first in a Sequential.")
                 # Sequential.layers leaves out its InputLayer, and so do the weight groups
-                input_layer = self._layer("InputLayer", entry.get("config"), child_where)
                 self._class_of(entry, child_where)
+                input_layer = self._layer("InputLayer", entry.get("config"), child_where)
                 continue
             layers.append(self._child(entry, child_where, h5_path, depth, used)[0])
         if input_layer is None and build_shape is not None:
@@ -700,8 +700,8 @@ class _Importer:
                 "activation": self._activation(options),
                 "use_bias": options.bool("use_bias", True),
                 "kernel_initializer": self._initializer(options, "kernel_initializer",
-                                                        "GlorotUniform"),
-                "bias_initializer": self._initializer(options, "bias_initializer", "Zeros"),
+                                                        "glorot_uniform"),
+                "bias_initializer": self._initializer(options, "bias_initializer", "zeros"),
             }
             options.unsupported("kernel_regularizer", "bias_regularizer",
                                 "activity_regularizer", "kernel_constraint", "bias_constraint",
@@ -745,11 +745,11 @@ class _Importer:
                       "epsilon": options.number("epsilon", 1e-3),
                       "center": options.bool("center", True),
                       "scale": options.bool("scale", True)}
-            for key, default in (("beta_initializer", "Zeros"), ("gamma_initializer", "Ones"),
-                                 ("moving_mean_initializer", "Zeros"),
-                                 ("moving_variance_initializer", "Ones")):
+            for key, default in (("beta_initializer", "zeros"), ("gamma_initializer", "ones"),
+                                 ("moving_mean_initializer", "zeros"),
+                                 ("moving_variance_initializer", "ones")):
                 if self._initializer(options, key, default) != default:
-                    options.fail(f"'{key}' must be {default} (lamina's BatchNormalization "
+                    options.fail(f"'{key}' must be {default!r} (lamina's BatchNormalization "
                                  "has fixed initializers).")
             options.unsupported("beta_regularizer", "gamma_regularizer", "beta_constraint",
                                 "gamma_constraint", "renorm_clipping")
@@ -846,7 +846,8 @@ class _Importer:
         return value
 
     def _initializer(self, options, key, default):
-        """A lamina initializer (or for a default one, its Keras class name as a string)."""
+        """A lamina initializer: its name when it has no options (`default` when absent),
+        else an instance."""
         from lamina import initializers
 
         value = options.take(key, None)
@@ -877,18 +878,16 @@ class _Importer:
                          "lamina equivalent.")
         if class_name in ("Zeros", "Ones"):
             sub.done()
-            if class_name == default:
-                return default
-            return getattr(initializers, class_name)()
+            return class_name.lower()
         seed = sub.take("seed", None)
         if seed is not None and not _is_int(seed):
             sub.fail(f"'seed' must be an integer or null, received {seed!r}.")
         if class_name in _SEEDED_INITIALIZERS:
             sub.unsupported("input_axes", "output_axes")
             sub.done()
-            if class_name == default and seed is None:
-                return default
-            return getattr(initializers, _SEEDED_INITIALIZERS[class_name])(seed=seed)
+            if seed is None:
+                return _SEEDED_INITIALIZERS[class_name]
+            return getattr(initializers, class_name)(seed=seed)
         if class_name == "RandomNormal":
             init = initializers.RandomNormal(mean=sub.number("mean", 0.0),
                                              stddev=sub.number("stddev", 0.05), seed=seed)
@@ -908,7 +907,7 @@ class _Importer:
     def _set_weights(self, group_path, keras_name, layer):
         weights = layer.weights
         vars_path = f"{group_path}/vars"
-        found = sorted((p for p in self.weights.datasets if p.startswith(vars_path + "/")
+        found = sorted((p for p in self.h5.datasets if p.startswith(vars_path + "/")
                         and "/" not in p[len(vars_path) + 1:]))
         expected = [f"{vars_path}/{i}" for i in range(len(weights))]
         where = f"'{self.path}': member '{WEIGHTS}': group '/{vars_path}' (layer '{keras_name}')"
@@ -918,13 +917,13 @@ class _Importer:
                               f"{type(layer).__name__} has {len(weights)} "
                               f"({[v.name for v in weights]}). The file does not match its "
                               "config.")
-        stored_name = self.weights.group_name(vars_path)
+        stored_name = self.h5.group_name(vars_path)
         if weights and stored_name is not None and stored_name != keras_name:
             raise SavingError(f"{where} belongs to layer '{stored_name}' according to the "
                               f"file, not to '{keras_name}'. The file does not match its config.")
         values = []
         for variable, obj_path in zip(weights, expected):
-            value = self.weights.read(obj_path)
+            value = self.h5.read(obj_path)
             if tuple(value.shape) != tuple(variable.shape):
                 raise SavingError(f"'{self.path}': member '{WEIGHTS}': dataset '/{obj_path}' "
                                   f"has shape {tuple(value.shape)}; '{variable.path}' needs "

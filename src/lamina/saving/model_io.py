@@ -8,6 +8,7 @@ for compiled models, `optimizer.safetensors` (the optimizer state, keyed the sam
 import jax
 import numpy as np
 
+from lamina import random as lrandom
 from lamina.core import allocation, tree
 from lamina.errors import LaminaError, SavingError
 from lamina.saving import archive, compile_config, registry, tensors
@@ -137,7 +138,7 @@ def model_config(model):
 
 def build_model(config, where, weight_bytes):
     """The model described by `config`, built, allocating at most `weight_bytes`."""
-    with allocation.budget(weight_bytes + 1024, where):
+    with allocation.budget(weight_bytes + 1024, where), lrandom.preserved():
         try:
             model = registry.deserialize(config["model"])
             spec = config.get("build_input_spec")
