@@ -153,7 +153,16 @@ _REGISTRY = {
 
 
 def get(identifier):
-    """An initialiser from a name, an instance or a callable `(shape, dtype) -> array`."""
+    """An initialiser from a name, a `{"class_name", "config"}` dict (see `serialize`), an
+    instance or a callable `(shape, dtype) -> array`."""
+    if isinstance(identifier, dict) and set(identifier) == {"class_name", "config"}:
+        cls = _REGISTRY.get(identifier["class_name"])
+        if cls is None:
+            raise ConfigurationError(
+                f"Unknown initializer {identifier['class_name']!r}. Valid names: "
+                f"{', '.join(sorted(_REGISTRY))}."
+            )
+        return cls(**identifier["config"])
     if isinstance(identifier, str):
         cls = _REGISTRY.get(identifier)
         if cls is None:
@@ -169,9 +178,10 @@ def get(identifier):
     )
 
 
-def name_of(initializer):
-    """The registry name of a built-in initialiser (for `get_config`)."""
+def serialize(initializer):
+    """A name (no arguments) or `{"class_name", "config"}` for a built-in initialiser."""
     for name, cls in _REGISTRY.items():
         if type(initializer) is cls:
-            return name
-    return type(initializer).__name__
+            config = initializer.get_config()
+            return {"class_name": name, "config": config} if config else name
+    return getattr(initializer, "__name__", type(initializer).__name__)

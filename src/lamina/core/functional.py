@@ -3,12 +3,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lamina.core import structure as structure_lib
 from lamina.core.node import InputLayer, is_symbolic
 from lamina.errors import GraphError, InputSpecError
 
 
 def _flat(structure):
-    return jax.tree_util.tree_leaves(structure, is_leaf=is_symbolic)
+    return structure_lib.flatten(structure, is_symbolic)
 
 
 class Graph:
@@ -141,9 +142,11 @@ class Graph:
                 is_leaf=is_symbolic,
             )
             result = node.layer(*call_args, **call_kwargs)
-            for t, value in zip(_flat(node.outputs), jax.tree_util.tree_leaves(result)):
+            # both sides in jax's (sorted-key) order: node.outputs was built by jax.tree_util
+            leaves = jax.tree_util.tree_leaves(node.outputs, is_leaf=is_symbolic)
+            for t, value in zip(leaves, jax.tree_util.tree_leaves(result)):
                 env[id(t)] = value
-        return jax.tree_util.tree_map(lambda t: env[id(t)], self.outputs, is_leaf=is_symbolic)
+        return structure_lib.map_structure(lambda t: env[id(t)], self.outputs, is_symbolic)
 
 
 def input_layers(layers):

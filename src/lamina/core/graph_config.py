@@ -6,6 +6,7 @@ are not counted) and `tensor_index` is the leaf position in that call's outputs.
 """
 import jax
 
+from lamina.core import structure as structure_lib
 from lamina.core.node import is_symbolic
 from lamina.errors import GraphError
 from lamina.saving import registry
@@ -29,7 +30,7 @@ def graph_config(graph):
             refs[id(t)] = [node.layer.name, index, i]
 
     def ref_tree(structure):
-        return jax.tree_util.tree_map(lambda t: refs[id(t)], structure, is_leaf=is_symbolic)
+        return structure_lib.map_structure(lambda t: refs[id(t)], structure, is_symbolic)
 
     return {
         "layers": [{**registry.serialize(layer), "name": layer.name} for layer in graph.layers],
@@ -74,6 +75,6 @@ def graph_from_config(config):
             tensors[(layer.name, index, i)] = t
 
     def rebuild(structure):
-        return jax.tree_util.tree_map(lookup, structure, is_leaf=_is_ref)
+        return structure_lib.map_structure(lookup, structure, _is_ref)
 
     return rebuild(config["input_layers"]), rebuild(config["output_layers"]), layers

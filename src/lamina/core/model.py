@@ -250,7 +250,8 @@ class Model(Layer):
             from lamina.core.graph_config import graph_config
 
             config.update(graph_config(self._graph))
-            config["frozen_layers"] = [layer.name for layer in self._scoped_freezes]
+            path_of = {id(layer): path for path, layer in tree.labelled_layers(self)}
+            config["frozen_layers"] = [path_of[id(layer)] for layer in self._scoped_freezes]
         return config
 
     @classmethod
@@ -259,7 +260,13 @@ class Model(Layer):
             return cls(**config)
         from lamina.core.graph_config import graph_from_config
 
-        inputs, outputs, layers = graph_from_config(config)
+        inputs, outputs, _ = graph_from_config(config)
         model = cls(inputs, outputs, name=config["name"], trainable=config["trainable"])
-        model.freeze(*[layers[name] for name in config.get("frozen_layers", [])])
+        by_path = dict(tree.labelled_layers(model))
+        missing = [p for p in config.get("frozen_layers", []) if p not in by_path]
+        if missing:
+            raise ConfigurationError(
+                f"Model '{model.name}' config freezes layers {missing}, which it does not contain."
+            )
+        model.freeze(*[by_path[p] for p in config.get("frozen_layers", [])])
         return model

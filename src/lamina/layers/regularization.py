@@ -40,7 +40,7 @@ class Dropout(Layer):
         if not 0 <= rate < 1:
             raise ValueError(f"Dropout '{self.name}': expected 0 <= rate < 1, received {rate!r}.")
         self.rate = float(rate)
-        self.noise_shape = noise_shape
+        self.noise_shape = tuple(noise_shape) if noise_shape is not None else None
         self.seed = seed
         self.seed_generator = SeedGenerator(self, seed)
         self.built = True

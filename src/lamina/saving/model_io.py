@@ -5,6 +5,8 @@ every layer's and variable's own flag and every scoped freeze, and the compile
 configuration), `model.safetensors` (every variable, keyed by its path in the model) and,
 for compiled models, `optimizer.safetensors` (the optimizer state, keyed the same way).
 """
+import re
+
 import jax
 import numpy as np
 
@@ -12,6 +14,7 @@ from lamina import random as lrandom
 from lamina.core import allocation, tree
 from lamina.errors import LaminaError, SavingError
 from lamina.saving import archive, compile_config, registry, tensors
+from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
 
 CONFIG, WEIGHTS, OPTIMIZER = "config.json", "model.safetensors", "optimizer.safetensors"
@@ -105,8 +108,21 @@ def optimizer_arrays(model):
 
 def restore_optimizer(model, arrays, where):
     trainer = model._trainer
-    trainer._ensure_opt_state(trainer.resolution())
-    path_of_uid = {v.uid: p for p, v in variable_paths(model).items()}
+    variables = variable_paths(model)
+    # the saved state may cover variables frozen since (rule 6 keeps their slots)
+    saved = {p for name in arrays for p in re.findall(r"\[([^\]]+)\]", name)}
+    unknown = sorted(saved - set(variables))
+    if unknown:
+        raise SavingError(f"{where}: optimizer state for variables {unknown[:5]} that the "
+                          "model does not have.")
+    resolution = trainer.resolution()
+    uids = {variables[p].uid for p in saved} | {v.uid for v in resolution.variables
+                                                if v.trainable}
+    trainer.opt_state = opt_state_lib.extend(
+        trainer.tx, None, {v.uid: v.value for v in resolution.variables if v.uid in uids})
+    trainer._opt_keys = frozenset(uids)
+    trainer._plan = None
+    path_of_uid = {v.uid: p for p, v in variables.items()}
     flat, treedef = jax.tree_util.tree_flatten_with_path(trainer.opt_state)
     names = ["/".join(_key_name(k, path_of_uid) for k in keypath) for keypath, _ in flat]
     if set(names) != set(arrays):
