@@ -73,3 +73,7 @@ class History(Callback):
         self.epoch.append(epoch)
         for name, value in (logs or {}).items():
             self.history.setdefault(name, []).append(value)
+
+
+from lamina.checkpointing import BackupAndRestore as BackupAndRestore  # noqa: E402
+from lamina.checkpointing import ModelCheckpoint as ModelCheckpoint  # noqa: E402

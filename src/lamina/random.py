@@ -33,15 +33,24 @@ class _KeyStream:
 _STREAM = _KeyStream()
 
 
+def get_state():
+    """The stream's position, JSON-able (saved in training checkpoints)."""
+    return {"seed": _STREAM._seed, "count": _STREAM._count}
+
+
+def set_state(state):
+    _STREAM._seed, _STREAM._count = int(state["seed"]), int(state["count"])
+
+
 @contextlib.contextmanager
 def preserved():
     """Draws made inside this block leave the stream as it was (used while loading files,
     whose loaded values replace whatever was drawn)."""
-    state = (_STREAM._seed, _STREAM._count)
+    state = get_state()
     try:
         yield
     finally:
-        _STREAM._seed, _STREAM._count = state
+        set_state(state)
 
 
 def set_seed(seed):

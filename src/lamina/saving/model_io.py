@@ -5,6 +5,7 @@ every layer's and variable's own flag and every scoped freeze, and the compile
 configuration), `model.safetensors` (every variable, keyed by its path in the model) and,
 for compiled models, `optimizer.safetensors` (the optimizer state, keyed the same way).
 """
+import json
 import re
 
 import jax
@@ -191,16 +192,20 @@ def assign_weights(model, arrays, where, skip_mismatch=False):
 
 
 # -- public functions --------------------------------------------------------------------
-def save_model(model, path):
-    """Write `model` (architecture, weights, flags, freezes, compile and optimizer state)."""
-    import json
-
-    members = {CONFIG: json.dumps(model_config(model), indent=1).encode(),
+def model_members(model, config=None):
+    """The archive members of `model`: config, weights and (if any) optimizer state."""
+    config = model_config(model) if config is None else config
+    members = {CONFIG: json.dumps(config, indent=1).encode(),
                WEIGHTS: tensors.encode({p: np.asarray(v._value)
                                         for p, v in variable_paths(model).items()})}
     if model._trainer is not None and model._trainer.opt_state is not None:
         members[OPTIMIZER] = tensors.encode(optimizer_arrays(model))
-    archive.write(path, members)
+    return members
+
+
+def save_model(model, path):
+    """Write `model` (architecture, weights, flags, freezes, compile and optimizer state)."""
+    archive.write(path, model_members(model))
 
 
 def read_model(path, allowed=MODEL_MEMBERS):

@@ -7,6 +7,7 @@ from lamina import random as lrandom
 from lamina.errors import InputSpecError
 from lamina.training import predict as predict_lib
 from lamina.training.data import ArrayData, flatten_targets
+from lamina.training.position import FitPosition
 from lamina.training.progress import Progress, resolve_verbose
 
 
@@ -54,20 +55,29 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     rng = np.random.default_rng(seed)
     trainer.ensure_ready(data.first(batch_size))
     model.stop_training = False
+    # shared with callbacks that checkpoint (safe points) and resume (BackupAndRestore)
+    position = trainer.fit_position = FitPosition(rng, initial_epoch, cbs.callbacks)
     cbs.on_train_begin()
+    position.safe_point("train_begin")  # a callback may resume here: position.resume(...)
     logs = {}
-    for epoch in range(initial_epoch, epochs):
-        trainer.reset_metrics()
+    for epoch in range(position.epoch, epochs):
+        skip = position.begin_epoch(epoch)  # batches done before a resume
+        if not skip:
+            trainer.reset_metrics()  # (a resume restored the epoch's running metrics)
         cbs.on_epoch_begin(epoch)
         progress = Progress(verbose, steps, f"Epoch {epoch + 1}/{epochs}")
-        step_logs = None
+        step_logs = position.logs if skip else None
         for index, (xb, yb, swb) in enumerate(data.batches(batch_size, shuffle, rng)):
+            if index < skip:
+                continue
             cbs.on_train_batch_begin(index)
             yb = flatten_targets(yb, trainer.output_names, trainer.specs, model)
             step_logs = trainer.train_step(xb, yb, swb)
+            position.batch_done(index, step_logs)
             progress.update(index + 1, lambda: trainer.logs_dict(step_logs))
             # device scalars: reading them (float) is left to callbacks that need them
             cbs.on_train_batch_end(index, dict(zip(trainer.log_names, step_logs)))
+            position.safe_point("batch_end")
             if model.stop_training:
                 break
         logs = trainer.logs_dict(step_logs)
@@ -77,6 +87,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
             logs.update({f"val_{k}": v for k, v in val_logs.items()})
         progress.finish(logs)
         cbs.on_epoch_end(epoch, logs)
+        position.safe_point("epoch_end")
         if model.stop_training:
             break
     cbs.on_train_end(logs)

@@ -37,6 +37,7 @@ class Trainer:
         self._resolution = None
         self._plan = None
         self.iterations = 0
+        self.fit_position = None  # set by fit; read by checkpointing callbacks
         if loss is None:
             raise errors.ConfigurationError(
                 f"Model '{model.name}'.compile(loss=None): a loss is needed to train. Pass a "
