@@ -15,6 +15,7 @@ from safetensors.numpy import save as _save
 from lamina.errors import SavingError
 
 MAX_HEADER_BYTES = 16 * 1024 * 1024
+MAX_RANK = 32  # numpy allows 64 dimensions; no lamina weight comes close
 DTYPES = {
     "F16": np.float16, "F32": np.float32, "F64": np.float64,
     "I8": np.int8, "I16": np.int16, "I32": np.int32, "I64": np.int64,
@@ -54,7 +55,8 @@ def decode(data, where):
         if dtype is None:
             fail(f"tensor {name!r} has dtype {entry['dtype']!r}, not one of {sorted(DTYPES)}.")
         shape, offsets = entry["shape"], entry["data_offsets"]
-        if (not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape)
+        if (not isinstance(shape, list) or len(shape) > MAX_RANK
+                or not all(type(d) is int and d >= 0 for d in shape)
                 or not isinstance(offsets, list) or len(offsets) != 2
                 or not all(type(o) is int for o in offsets)):
             fail(f"tensor {name!r} has a malformed shape or data_offsets.")
