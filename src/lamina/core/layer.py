@@ -5,6 +5,7 @@ inputs are converted, the layer is built once from their shapes, the call runs i
 the current `CallScope` (training flag and use-path state), and the frame is popped.
 """
 import inspect
+import math
 
 import jax
 import jax.numpy as jnp
@@ -93,8 +94,15 @@ class Layer:
         """Create a variable owned by this layer."""
         init = initializers.get(initializer)
         dtype = dtype or self.dtype
-        allocation.charge(int(np.prod(shape, dtype=np.int64)) * jnp.dtype(dtype).itemsize,
-                          f"weight '{name}' of layer '{self.name}' with shape {tuple(shape)}")
+        shape = tuple(shape)
+        if not all(isinstance(d, (int, np.integer)) and d >= 0 for d in shape):
+            raise ConfigurationError(
+                f"Layer '{self.name}': weight '{name}' needs a shape of non-negative integers, "
+                f"received {shape}."
+            )
+        # Python integers: no overflow for hostile shapes read from a file
+        allocation.charge(math.prod(int(d) for d in shape) * jnp.dtype(dtype).itemsize,
+                          f"weight '{name}' of layer '{self.name}' with shape {shape}")
         with jax.ensure_compile_time_eval():
             value = init(tuple(shape), dtype)
         variable = Variable(value, name or f"variable_{len(self._variables)}", trainable, kind, self)

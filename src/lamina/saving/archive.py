@@ -85,12 +85,26 @@ def atomic_write(path, fill):
 
 
 def read_bytes(path):
+    """The bytes of the regular file at `path` (no FIFOs, devices or directories)."""
     path = os.fspath(path)
     try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as err:
-        raise SavingError(f"Cannot read '{path}': {err.strerror or err}.") from err
+        with open(path, "rb", opener=_open_regular) as f:
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(size + 1)
+    except (OSError, ValueError) as err:
+        raise SavingError(f"Cannot read '{path}': {getattr(err, 'strerror', None) or err}.") \
+            from err
+    if len(data) != size:
+        raise SavingError(f"Cannot read '{path}': the file changed while it was read.")
+    return data
+
+
+def _open_regular(path, flags):
+    fd = os.open(path, flags | os.O_NONBLOCK)  # a FIFO must not block the open
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"'{path}' is not a regular file")
+    return fd
 
 
 def _remove_quietly(path):

@@ -21,14 +21,18 @@ How Keras names the weight groups (`keras/src/saving/saving_lib.py`): a Sequenti
 functional model's layers are stored under `<model path>/layers/<n>`, where `<n>` is the
 snake-cased class name made unique within that list ("dense", "dense_1", ...), in
 `model.layers` order (a functional model lists its InputLayers, a Sequential model does
-not); a layer's variables are in `<its path>/vars`. Layer names are *not* used in paths;
-the group's `name` attribute, when present, is checked against the config.
+not); a layer's variables are in `<its path>/vars`. Layer names are *not* used in paths.
+No HDF5 attribute is read (Keras writes the layer name on each `vars` group, as a variable-
+length string whose bytes live in the file's global heap; a damaged heap can hang HDF5), so
+the weights are matched to layers by path, count and shape.
 """
+import contextlib
 import io
 import math
 import os
 import re
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -48,6 +52,9 @@ _ALLOCATION_SLACK = 1024 * 1024
 # filters (deflate, szip, lzf, plugins) are refused: Keras writes none, and a compressed
 # chunk can expand far beyond its declared size inside the filter.
 _SAFE_FILTERS = {2: "shuffle", 3: "fletcher32"}
+
+# what h5py raises on damaged files (OverflowError: sizes that do not fit a C integer)
+_H5_ERRORS = (OSError, ValueError, TypeError, RuntimeError, KeyError, OverflowError)
 
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
@@ -166,7 +173,7 @@ def _read_member(path, zf, info, limit, archive_size):
         with zf.open(info) as member:
             # the reader stops at the declared size and checks the CRC at the end
             data = member.read(limit + 1)
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError, RuntimeError,
+    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, OSError, RuntimeError,
             NotImplementedError) as err:
         raise SavingError(f"'{path}': member '{name}' cannot be read: {err}.") from err
     if len(data) > limit:
@@ -205,7 +212,7 @@ class _WeightsFile:
         self.h5py = _import_h5py(path)
         try:
             self.file = self.h5py.File(io.BytesIO(data), "r")
-        except (OSError, ValueError, TypeError, RuntimeError) as err:
+        except _H5_ERRORS as err:
             raise SavingError(f"'{path}': member '{WEIGHTS}' is not a valid HDF5 file: "
                               f"{err}.") from err
         try:
@@ -218,10 +225,9 @@ class _WeightsFile:
             raise
 
     def close(self):
-        try:
+        # closing a damaged file must not hide the error being raised
+        with contextlib.suppress(*_H5_ERRORS):
             self.file.close()
-        except Exception:  # closing a damaged file must not hide the error being raised
-            pass
 
     def fail(self, obj_path, message):
         raise SavingError(f"'{self.path}': member '{WEIGHTS}': '/{obj_path}' {message}")
@@ -235,13 +241,13 @@ class _WeightsFile:
                 self.fail(group_path, f"is nested more than {MAX_H5_DEPTH} groups deep.")
             try:
                 names = list(group)
-            except (OSError, ValueError, TypeError, RuntimeError, KeyError) as err:
+            except _H5_ERRORS as err:
                 self.fail(group_path, f"cannot be listed: {err}.")
             for name in names:
                 obj_path = f"{group_path}/{name}" if group_path else name
                 try:
                     link = group.get(name, getlink=True)
-                except (OSError, ValueError, TypeError, RuntimeError, KeyError) as err:
+                except _H5_ERRORS as err:
                     self.fail(obj_path, f"is a link lamina cannot read ({err}); refused.")
                 if isinstance(link, h5py.ExternalLink):
                     self.fail(obj_path, f"is an external link to '{link.filename}:{link.path}'; "
@@ -254,9 +260,11 @@ class _WeightsFile:
                               f"({type(link).__name__}); refused.")
                 try:
                     obj = group.get(name)
-                    links = h5py.h5o.get_info(obj.id).rc
-                except (OSError, ValueError, TypeError, RuntimeError, KeyError) as err:
+                    links = h5py.h5o.get_info(obj.id).rc if obj is not None else None
+                except _H5_ERRORS as err:
                     self.fail(obj_path, f"cannot be opened: {err}.")
+                if obj is None:
+                    self.fail(obj_path, "is listed but cannot be opened (a damaged file).")
                 if links != 1:
                     self.fail(obj_path, f"is reachable through {links} hard links; Keras "
                               "writes every object once and lamina refuses aliases and cycles.")
@@ -276,7 +284,7 @@ class _WeightsFile:
             shape = ds.shape
             plist = ds.id.get_create_plist()
             filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
-        except (OSError, ValueError, TypeError, RuntimeError, KeyError) as err:
+        except _H5_ERRORS as err:
             self.fail(obj_path, f"is a dataset lamina cannot inspect: {err}.")
         if virtual:
             self.fail(obj_path, "is a virtual dataset (its data lives in other files); refused.")
@@ -300,21 +308,8 @@ class _WeightsFile:
     def read(self, obj_path):
         try:
             return np.asarray(self.datasets[obj_path][()])
-        except (OSError, ValueError, TypeError, RuntimeError) as err:
+        except _H5_ERRORS as err:
             self.fail(obj_path, f"cannot be read: {err}.")
-
-    def group_name(self, group_path):
-        """The `name` attribute Keras writes on `vars` groups (None when absent)."""
-        group = self.groups.get(group_path)
-        if group is None:
-            return None
-        try:
-            name = group.attrs.get("name")
-        except (OSError, ValueError, TypeError, RuntimeError, KeyError):
-            return None
-        if isinstance(name, bytes):
-            name = name.decode("utf-8", "replace")
-        return name if isinstance(name, str) else None
 
 
 def _declared_bytes(ds):
@@ -434,7 +429,10 @@ class _Importer:
         self.h5 = _WeightsFile(self.path, weights_bytes)
         try:
             # the config cannot make lamina allocate more than the file's weights (plus a
-            # little for state Keras does not save) before the weights are checked
+            # little for state Keras does not save) before the weights are checked. Building
+            # draws from lamina's random stream like building the model by hand would (not
+            # `random.preserved()`): Keras does not save Dropout's RNG state, so an imported
+            # Dropout keeps the seed it drew, and the next Dropout must not draw it again.
             with allocation.budget(self.h5.total_bytes + _ALLOCATION_SLACK,
                                    f"'{self.path}'"):
                 model = self._model(config, "the model", "", 0)
@@ -534,6 +532,8 @@ class _Importer:
         try:
             return Sequential(([input_layer] if input_layer is not None else []) + layers,
                               name=name, trainable=trainable)
+        except SavingError:  # the allocation budget, with its own message
+            raise
         except LaminaError as err:
             self.fail(where, f"lamina cannot build this Sequential model: {err}")
 
@@ -596,6 +596,8 @@ class _Importer:
         outputs = self._tensor_structure(output_spec, "output_layers", where, nodes)
         try:
             return Model(inputs, outputs, name=name, trainable=trainable)
+        except SavingError:
+            raise
         except LaminaError as err:
             self.fail(where, f"lamina cannot build this functional model: {err}")
 
@@ -663,6 +665,8 @@ class _Importer:
 
         try:
             outputs = layer(inputs)
+        except SavingError:
+            raise
         except LaminaError as err:
             self.fail(where, f"calling the layer failed: {err}")
         except (TypeError, ValueError, IndexError) as err:
@@ -687,8 +691,16 @@ class _Importer:
 
     # -- layers ------------------------------------------------------------------------
     def _layer(self, class_name, config, where):
-        from lamina.layers import (Activation, Add, BatchNormalization, Concatenate, Dense,
-                                   Dropout, Flatten, Reshape)
+        from lamina.layers import (
+            Activation,
+            Add,
+            BatchNormalization,
+            Concatenate,
+            Dense,
+            Dropout,
+            Flatten,
+            Reshape,
+        )
 
         options = _Options(self, where, config)
         if class_name == "InputLayer":
@@ -762,6 +774,8 @@ class _Importer:
         options.done()
         try:
             return cls(**kwargs, **common)
+        except SavingError:
+            raise
         except LaminaError as err:
             options.fail(f"lamina refuses these arguments: {err}")
         except (TypeError, ValueError) as err:
@@ -907,8 +921,8 @@ class _Importer:
     def _set_weights(self, group_path, keras_name, layer):
         weights = layer.weights
         vars_path = f"{group_path}/vars"
-        found = sorted((p for p in self.h5.datasets if p.startswith(vars_path + "/")
-                        and "/" not in p[len(vars_path) + 1:]))
+        found = sorted(p for p in self.h5.datasets if p.startswith(vars_path + "/")
+                        and "/" not in p[len(vars_path) + 1:])
         expected = [f"{vars_path}/{i}" for i in range(len(weights))]
         where = f"'{self.path}': member '{WEIGHTS}': group '/{vars_path}' (layer '{keras_name}')"
         if sorted(expected) != found:
@@ -917,10 +931,6 @@ class _Importer:
                               f"{type(layer).__name__} has {len(weights)} "
                               f"({[v.name for v in weights]}). The file does not match its "
                               "config.")
-        stored_name = self.h5.group_name(vars_path)
-        if weights and stored_name is not None and stored_name != keras_name:
-            raise SavingError(f"{where} belongs to layer '{stored_name}' according to the "
-                              f"file, not to '{keras_name}'. The file does not match its config.")
         values = []
         for variable, obj_path in zip(weights, expected):
             value = self.h5.read(obj_path)

@@ -5,8 +5,10 @@ every layer's and variable's own flag and every scoped freeze, and the compile
 configuration), `model.safetensors` (every variable, keyed by its path in the model) and,
 for compiled models, `optimizer.safetensors` (the optimizer state, keyed the same way).
 """
+import io
 import json
 import re
+import zipfile
 
 import jax
 import numpy as np
@@ -21,6 +23,9 @@ from lamina.training import step as step_lib
 CONFIG, WEIGHTS, OPTIMIZER = "config.json", "model.safetensors", "optimizer.safetensors"
 MODEL_MEMBERS = {CONFIG, WEIGHTS, OPTIMIZER}
 MAX_TENSOR_BYTES = 1 << 40  # bounded in practice by the file size
+# what a well-formed JSON config with wrong types or values makes constructors raise
+CONFIG_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError,
+                 RecursionError)
 
 
 # -- paths ------------------------------------------------------------------------------
@@ -167,7 +172,7 @@ def build_model(config, where, weight_bytes):
                 jax.eval_shape(lambda x: step_lib.apply(model, {}, x, False)[0], specs)
         except LaminaError:
             raise
-        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as err:
+        except CONFIG_ERRORS as err:
             raise SavingError(f"{where}: the model config cannot be rebuilt: "
                               f"{type(err).__name__}: {err}.") from err
     return model
@@ -227,21 +232,41 @@ def read_model(path, allowed=MODEL_MEMBERS):
         if config.get("compile") is not None:
             compile_config.compile_from_config(model, config["compile"])
             model._trainer.iterations = int(config.get("iterations", 0))
+        if OPTIMIZER in members:
+            if model._trainer is None:
+                raise SavingError(f"{where}: optimizer state without a compile config.")
+            arrays = tensors.decode(members[OPTIMIZER], f"{where}, member {OPTIMIZER!r}")
+            restore_optimizer(model, arrays, f"{where}, member {OPTIMIZER!r}")
     except LaminaError:
         raise
-    except (TypeError, ValueError, KeyError, AttributeError) as err:
+    except CONFIG_ERRORS as err:
         raise SavingError(f"{where}: the config cannot be applied: {type(err).__name__}: "
                           f"{err}.") from err
-    if OPTIMIZER in members:
-        if model._trainer is None:
-            raise SavingError(f"{where}: optimizer state without a compile config.")
-        arrays = tensors.decode(members[OPTIMIZER], f"{where}, member {OPTIMIZER!r}")
-        restore_optimizer(model, arrays, f"{where}, member {OPTIMIZER!r}")
     return model, members
 
 
+def _is_keras_archive(data):
+    """True for a zip whose metadata.json names a Keras version (and not lamina's format)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            info = zf.getinfo(archive.METADATA)
+            if (info.file_size > 1 << 20 or info.compress_type != zipfile.ZIP_STORED
+                    or info.flag_bits & 0x1):
+                return False
+            metadata = json.loads(zf.read(info))
+    except (KeyError, OSError, zipfile.BadZipFile, ValueError, EOFError, NotImplementedError,
+            RuntimeError):
+        return False  # read_model reports the problem
+    return (isinstance(metadata, dict) and "keras_version" in metadata
+            and metadata.get("format") != archive.FORMAT)
+
+
 def load_model(path):
-    """The model saved at `path` by `save_model` (or a Keras 3 `.keras` file)."""
+    """The model saved at `path` by `save_model`, or imported from a Keras 3 `.keras` file."""
+    if _is_keras_archive(archive.read_bytes(path)):
+        from lamina.saving.keras_import import load_keras_model
+
+        return load_keras_model(path)
     return read_model(path)[0]
 
 

@@ -16,6 +16,7 @@ from lamina.errors import SavingError
 
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 MAX_RANK = 32  # numpy allows 64 dimensions; no lamina weight comes close
+MAX_DIM = 2**40  # bounds zero-size tensors too, whose byte count cannot
 DTYPES = {
     "F16": np.float16, "F32": np.float32, "F64": np.float64,
     "I8": np.int8, "I16": np.int16, "I32": np.int32, "I64": np.int64,
@@ -51,12 +52,13 @@ def decode(data, where):
     for name, entry in header.items():
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
             fail(f"tensor {name!r} has a malformed entry.")
-        dtype = DTYPES.get(entry["dtype"])
+        dtype = DTYPES.get(entry["dtype"]) if isinstance(entry["dtype"], str) else None
         if dtype is None:
             fail(f"tensor {name!r} has dtype {entry['dtype']!r}, not one of {sorted(DTYPES)}.")
         shape, offsets = entry["shape"], entry["data_offsets"]
         if (not isinstance(shape, list) or len(shape) > MAX_RANK
-                or not all(type(d) is int and d >= 0 for d in shape)
+                or not all(type(d) is int and 0 <= d <= MAX_DIM for d in shape)
+                or math.prod(d for d in shape if d) > MAX_DIM
                 or not isinstance(offsets, list) or len(offsets) != 2
                 or not all(type(o) is int for o in offsets)):
             fail(f"tensor {name!r} has a malformed shape or data_offsets.")
