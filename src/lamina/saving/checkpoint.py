@@ -192,19 +192,8 @@ def apply_checkpoint(model, path, training, members):
 
 
 def _restore_metrics(trainer, arrays, where):
-    flat, treedef = jax.tree_util.tree_flatten_with_path(trainer.metric_state)
-    names = [jax.tree_util.keystr(path) for path, _ in flat]
-    if set(names) != set(arrays):
-        raise SavingError(f"{where}: the saved metric state does not match the compiled "
-                          f"metrics (expected {names}, found {sorted(arrays)}).")
-    leaves = []
-    for name, (_, leaf) in zip(names, flat):
-        value = arrays[name]
-        if value.shape != leaf.shape or value.dtype != leaf.dtype:
-            raise SavingError(f"{where}: metric entry {name!r} has shape {value.shape} "
-                              f"{value.dtype}, expected {leaf.shape} {leaf.dtype}.")
-        leaves.append(jax.numpy.asarray(value))
-    trainer.metric_state = jax.tree_util.tree_unflatten(treedef, leaves)
+    trainer.metric_state = model_io.fill_tree(trainer.metric_state, jax.tree_util.keystr,
+                                              arrays, where, "metric")
 
 
 def load_checkpoint(path):

@@ -129,21 +129,29 @@ def restore_optimizer(model, arrays, where):
     trainer._opt_keys = frozenset(uids)
     trainer._plan = None
     path_of_uid = {v.uid: p for p, v in variables.items()}
-    flat, treedef = jax.tree_util.tree_flatten_with_path(trainer.opt_state)
-    names = ["/".join(_key_name(k, path_of_uid) for k in keypath) for keypath, _ in flat]
+    trainer.opt_state = fill_tree(
+        trainer.opt_state, lambda keypath: "/".join(_key_name(k, path_of_uid) for k in keypath),
+        arrays, where, "optimizer")
+    trainer._set_learning_rate(trainer.optimizer.learning_rate)
+
+
+def fill_tree(tree, name_of, arrays, where, what):
+    """`tree` with each leaf replaced by `arrays[name_of(keypath)]`, checked strictly: the
+    names must match exactly and every array must have its leaf's shape and dtype."""
+    flat, treedef = jax.tree_util.tree_flatten_with_path(tree)
+    names = [name_of(keypath) for keypath, _ in flat]
     if set(names) != set(arrays):
-        raise SavingError(f"{where}: the optimizer state does not match the model's optimizer "
+        raise SavingError(f"{where}: the saved {what} state does not match the model's "
                           f"(missing {sorted(set(names) - set(arrays))[:5]}, unexpected "
                           f"{sorted(set(arrays) - set(names))[:5]}).")
     leaves = []
     for name, (_, leaf) in zip(names, flat):
         value = arrays[name]
         if value.shape != leaf.shape or value.dtype != leaf.dtype:
-            raise SavingError(f"{where}: optimizer entry {name!r} has shape {value.shape} "
+            raise SavingError(f"{where}: {what} entry {name!r} has shape {value.shape} "
                               f"{value.dtype}, expected {leaf.shape} {leaf.dtype}.")
         leaves.append(jax.numpy.asarray(value))
-    trainer.opt_state = jax.tree_util.tree_unflatten(treedef, leaves)
-    trainer._set_learning_rate(trainer.optimizer.learning_rate)
+    return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
 # -- model configs -----------------------------------------------------------------------
