@@ -11,6 +11,7 @@ from lamina import metrics as metrics
 from lamina import models as models
 from lamina import optimizers as optimizers
 from lamina import random as random
+from lamina import saving as saving
 from lamina.core.model import Model as Model
 from lamina.core.naming import reset_names as reset_names
 from lamina.core.node import Input as Input
