@@ -26,35 +26,22 @@ No HDF5 attribute is read (Keras writes the layer name on each `vars` group, as 
 length string whose bytes live in the file's global heap; a damaged heap can hang HDF5), so
 the weights are matched to layers by path, count and shape.
 """
-import contextlib
-import io
 import math
 import os
 import re
-import zipfile
-import zlib
 
 import numpy as np
 
 from lamina.errors import LaminaError, SavingError
+from lamina.saving.keras_files import (CONFIG, WEIGHTS, _parse_json, _read_archive,
+                                       _WeightsFile)
 
-CONFIG = "config.json"
-WEIGHTS = "model.weights.h5"
-MAX_CONFIG_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_WEIGHTS_BYTES = 8 * 1024 ** 3
 MAX_MODEL_NESTING = 32
-MAX_H5_DEPTH = 64
 # bytes that building the model may allocate beyond the weights the file holds (the Dropout
 # seed state and other small variables Keras does not save)
 _ALLOCATION_SLACK = 1024 * 1024
 
-# HDF5 filters that cannot expand data: shuffle and the fletcher32 checksum. Compression
-# filters (deflate, szip, lzf, plugins) are refused: Keras writes none, and a compressed
-# chunk can expand far beyond its declared size inside the filter.
-_SAFE_FILTERS = {2: "shuffle", 3: "fletcher32"}
-
-# what h5py raises on damaged files (OverflowError: sizes that do not fit a C integer)
-_H5_ERRORS = (OSError, ValueError, TypeError, RuntimeError, KeyError, OverflowError)
 
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
@@ -122,198 +109,6 @@ def load_keras_model(path, max_weights_bytes=DEFAULT_MAX_WEIGHTS_BYTES):
         raise SavingError(
             f"'{path}': cannot import this Keras file ({type(err).__name__}: {err})."
         ) from err
-
-
-# -- the zip archive ------------------------------------------------------------------------
-def _read_archive(path, max_weights_bytes):
-    """(config bytes, weights bytes), read by exact member name under size limits."""
-    try:
-        archive_size = os.path.getsize(path)
-        zf = zipfile.ZipFile(path)
-    except OSError as err:
-        raise SavingError(f"Cannot read '{path}': {err.strerror or err}.") from err
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError,
-            NotImplementedError) as err:
-        raise SavingError(f"'{path}' is not a Keras .keras file (not a valid zip file: "
-                          f"{err}).") from err
-    with zf:
-        infos = {}
-        for info in zf.infolist():
-            if info.filename in (CONFIG, WEIGHTS) and info.filename in infos:
-                raise SavingError(f"'{path}': member '{info.filename}' appears twice.")
-            infos[info.filename] = info
-        if CONFIG not in infos:
-            raise SavingError(f"'{path}' is not a Keras .keras file: it has no {CONFIG}.")
-        if WEIGHTS not in infos:
-            sharded = any(name.endswith(".weights.json") for name in infos)
-            raise SavingError(
-                f"'{path}': no member '{WEIGHTS}'"
-                + (" (its weights are sharded, which lamina does not import; save the "
-                   "model without `max_shard_size`)." if sharded else ".")
-            )
-        config = _read_member(path, zf, infos[CONFIG], MAX_CONFIG_BYTES, archive_size)
-        weights = _read_member(path, zf, infos[WEIGHTS], max_weights_bytes, archive_size)
-    return config, weights
-
-
-def _read_member(path, zf, info, limit, archive_size):
-    name = info.filename
-    if info.flag_bits & 0x1:
-        raise SavingError(f"'{path}': member '{name}' is encrypted.")
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise SavingError(f"'{path}': member '{name}' uses an unsupported compression "
-                          f"method ({info.compress_type}).")
-    if info.file_size > limit:
-        raise SavingError(f"'{path}': member '{name}' declares {info.file_size:,} bytes, more "
-                          f"than the {limit:,} accepted.")
-    if info.compress_type == zipfile.ZIP_STORED and info.file_size > archive_size:
-        raise SavingError(f"'{path}': member '{name}' declares {info.file_size:,} bytes, more "
-                          f"than the file's {archive_size:,}.")
-    try:
-        with zf.open(info) as member:
-            # the reader stops at the declared size and checks the CRC at the end
-            data = member.read(limit + 1)
-    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, OSError, RuntimeError,
-            NotImplementedError) as err:
-        raise SavingError(f"'{path}': member '{name}' cannot be read: {err}.") from err
-    if len(data) > limit:
-        raise SavingError(f"'{path}': member '{name}' holds more than the {limit:,} bytes "
-                          "accepted.")
-    return data
-
-
-def _parse_json(path, data):
-    import json
-
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as err:
-        raise SavingError(f"'{path}': member '{CONFIG}' is not valid JSON: {err}.") from err
-
-
-# -- the HDF5 weights file ------------------------------------------------------------------
-def _import_h5py(path):
-    try:
-        import h5py
-    except ImportError as err:
-        raise SavingError(
-            f"Cannot import '{path}': reading Keras .keras files needs the optional "
-            "dependency h5py (pip install h5py)."
-        ) from err
-    return h5py
-
-
-class _WeightsFile:
-    """The HDF5 member, opened from memory and checked whole before any data is read."""
-
-    def __init__(self, path, data):
-        self.path = path
-        self.size = len(data)
-        self.h5py = _import_h5py(path)
-        try:
-            self.file = self.h5py.File(io.BytesIO(data), "r")
-        except _H5_ERRORS as err:
-            raise SavingError(f"'{path}': member '{WEIGHTS}' is not a valid HDF5 file: "
-                              f"{err}.") from err
-        try:
-            self.datasets = {}  # "layers/dense/vars/0" -> h5py.Dataset
-            self.groups = {"": self.file}
-            self._scan()
-            self.total_bytes = sum(_declared_bytes(ds) for ds in self.datasets.values())
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self):
-        # closing a damaged file must not hide the error being raised
-        with contextlib.suppress(*_H5_ERRORS):
-            self.file.close()
-
-    def fail(self, obj_path, message):
-        raise SavingError(f"'{self.path}': member '{WEIGHTS}': '/{obj_path}' {message}")
-
-    def _scan(self):
-        h5py = self.h5py
-        stack = [("", self.file, 0)]
-        while stack:
-            group_path, group, depth = stack.pop()
-            if depth > MAX_H5_DEPTH:
-                self.fail(group_path, f"is nested more than {MAX_H5_DEPTH} groups deep.")
-            try:
-                names = list(group)
-            except _H5_ERRORS as err:
-                self.fail(group_path, f"cannot be listed: {err}.")
-            for name in names:
-                obj_path = f"{group_path}/{name}" if group_path else name
-                try:
-                    link = group.get(name, getlink=True)
-                except _H5_ERRORS as err:
-                    self.fail(obj_path, f"is a link lamina cannot read ({err}); refused.")
-                if isinstance(link, h5py.ExternalLink):
-                    self.fail(obj_path, f"is an external link to '{link.filename}:{link.path}'; "
-                              "lamina refuses references outside the file.")
-                if isinstance(link, h5py.SoftLink):
-                    self.fail(obj_path, f"is a soft link to '{link.path}'; Keras writes none "
-                              "and lamina refuses them.")
-                if not isinstance(link, h5py.HardLink):
-                    self.fail(obj_path, f"is a link of an unknown kind "
-                              f"({type(link).__name__}); refused.")
-                try:
-                    obj = group.get(name)
-                    links = h5py.h5o.get_info(obj.id).rc if obj is not None else None
-                except _H5_ERRORS as err:
-                    self.fail(obj_path, f"cannot be opened: {err}.")
-                if obj is None:
-                    self.fail(obj_path, "is listed but cannot be opened (a damaged file).")
-                if links != 1:
-                    self.fail(obj_path, f"is reachable through {links} hard links; Keras "
-                              "writes every object once and lamina refuses aliases and cycles.")
-                if isinstance(obj, h5py.Group):
-                    self.groups[obj_path] = obj
-                    stack.append((obj_path, obj, depth + 1))
-                elif isinstance(obj, h5py.Dataset):
-                    self._check_dataset(obj_path, obj)
-                    self.datasets[obj_path] = obj
-                # a committed datatype holds no data: nothing to read, nothing to check
-
-    def _check_dataset(self, obj_path, ds):
-        try:
-            virtual = ds.is_virtual
-            external = ds.external
-            dtype = ds.dtype
-            shape = ds.shape
-            plist = ds.id.get_create_plist()
-            filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
-        except _H5_ERRORS as err:
-            self.fail(obj_path, f"is a dataset lamina cannot inspect: {err}.")
-        if virtual:
-            self.fail(obj_path, "is a virtual dataset (its data lives in other files); refused.")
-        if external:
-            files = ", ".join(repr(entry[0]) for entry in external)
-            self.fail(obj_path, f"stores its data in external files ({files}); refused.")
-        if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
-            self.fail(obj_path, f"has the non-numeric dtype {dtype}; weights must be numbers.")
-        if shape is None:
-            self.fail(obj_path, "has no dataspace (an empty dataset); weights must be arrays.")
-        for code in filters:
-            if code not in _SAFE_FILTERS:
-                self.fail(obj_path, f"is compressed or filtered (HDF5 filter {code}); Keras "
-                          "writes uncompressed weights and lamina refuses filters that expand "
-                          "data.")
-        nbytes = _declared_bytes(ds)
-        if nbytes > self.size:
-            self.fail(obj_path, f"declares shape {shape} of {dtype} ({nbytes:,} bytes), more "
-                      f"than the {self.size:,} bytes of the whole file; refused.")
-
-    def read(self, obj_path):
-        try:
-            return np.asarray(self.datasets[obj_path][()])
-        except _H5_ERRORS as err:
-            self.fail(obj_path, f"cannot be read: {err}.")
-
-
-def _declared_bytes(ds):
-    return math.prod(int(d) for d in ds.shape) * ds.dtype.itemsize
 
 
 # -- config helpers -------------------------------------------------------------------------
