@@ -124,10 +124,14 @@ class ArrayData:
         y = take(self.y, index) if self.y is not None else None
         return ArrayData(take(self.x, index), y, sw, self.owner)
 
-    def batches(self, batch_size, shuffle=False, rng=None):
-        """Yield (x, y, sample_weight) batches; the last one may be smaller."""
+    def batches(self, batch_size, shuffle=False, rng=None, skip=0):
+        """Yield (x, y, sample_weight) batches; the last one may be smaller.
+
+        `skip` leaves out the first batches of the order (a resumed epoch); the order is
+        drawn in full either way, so the random generator advances the same.
+        """
         order = rng.permutation(self.n) if shuffle else None
-        for start in range(0, self.n, batch_size):
+        for start in range(skip * batch_size, self.n, batch_size):
             index = (order[start:start + batch_size] if order is not None
                      else slice(start, start + batch_size))
             yield (take(self.x, index),

@@ -67,9 +67,8 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
         cbs.on_epoch_begin(epoch)
         progress = Progress(verbose, steps, f"Epoch {epoch + 1}/{epochs}")
         step_logs = position.logs if skip else None
-        for index, (xb, yb, swb) in enumerate(data.batches(batch_size, shuffle, rng)):
-            if index < skip:
-                continue
+        batches = data.batches(batch_size, shuffle, rng, skip)
+        for index, (xb, yb, swb) in enumerate(batches, start=skip):
             cbs.on_train_batch_begin(index)
             yb = flatten_targets(yb, trainer.output_names, trainer.specs, model)
             step_logs = trainer.train_step(xb, yb, swb)
