@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lamina import random as lrandom
-from lamina.errors import ConfigurationError
+from lamina.named import NamedRegistry
 
 
 def _cast(values, dtype):
@@ -72,6 +72,8 @@ class _VarianceScaling(Initializer):
         if self.distribution == "uniform":
             limit = math.sqrt(3.0 * variance)
             return _cast(rng.uniform(-limit, limit, shape), dtype)
+        if self.distribution == "untruncated_normal":
+            return _cast(rng.standard_normal(shape) * math.sqrt(variance), dtype)
         # truncated normal at two standard deviations, corrected like Keras
         stddev = math.sqrt(variance) / 0.87962566103423978
         return _cast(_truncated_normal(rng, shape) * stddev, dtype)
@@ -137,7 +139,80 @@ class Constant(Initializer):
         return {"value": self.value}
 
 
-_REGISTRY = {
+class TruncatedNormal(Initializer):
+    """Normal samples redrawn until within two standard deviations of the mean."""
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def __call__(self, shape, dtype="float32"):
+        return _cast(self.mean + self.stddev * _truncated_normal(self._rng(), shape), dtype)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
+
+
+class VarianceScaling(_VarianceScaling):
+    """Samples with variance `scale / fan` (`mode` fan_in, fan_out or fan_avg) from a
+    "truncated_normal", "untruncated_normal" or "uniform" distribution."""
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        super().__init__(seed)
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError(f"VarianceScaling: expected mode fan_in, fan_out or fan_avg, "
+                             f"received {mode!r}.")
+        if distribution not in ("truncated_normal", "untruncated_normal", "normal", "uniform"):
+            raise ValueError(f"VarianceScaling: expected distribution truncated_normal, "
+                             f"untruncated_normal or uniform, received {distribution!r}.")
+        self.scale, self.mode, self.distribution = scale, mode, distribution
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                **super().get_config()}
+
+
+class Orthogonal(Initializer):
+    """An orthogonal matrix (from the QR decomposition of a normal one) times `gain`; shapes of
+    more than two dimensions are orthogonal over (product of leading dims, last dim)."""
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed)
+        self.gain = gain
+
+    def __call__(self, shape, dtype="float32"):
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal: expected a shape of at least 2 dimensions, "
+                             f"received {tuple(shape)}.")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = self._rng().standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q = q * np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return _cast(self.gain * q.reshape(shape), dtype)
+
+    def get_config(self):
+        return {"gain": self.gain, **super().get_config()}
+
+
+class Identity(Initializer):
+    """`gain` times the identity matrix (2-D shapes only)."""
+
+    def __init__(self, gain=1.0):
+        super().__init__(None)
+        self.gain = gain
+
+    def __call__(self, shape, dtype="float32"):
+        if len(shape) != 2:
+            raise ValueError(f"Identity: expected a 2-D shape, received {tuple(shape)}.")
+        return _cast(self.gain * np.eye(*shape), dtype)
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+_NAMES = NamedRegistry("initializer", {
     "zeros": Zeros,
     "ones": Ones,
     "glorot_uniform": GlorotUniform,
@@ -148,40 +223,20 @@ _REGISTRY = {
     "lecun_normal": LecunNormal,
     "random_normal": RandomNormal,
     "random_uniform": RandomUniform,
+    "truncated_normal": TruncatedNormal,
+    "variance_scaling": VarianceScaling,
+    "orthogonal": Orthogonal,
+    "identity": Identity,
     "constant": Constant,
-}
+})
 
 
 def get(identifier):
     """An initialiser from a name, a `{"class_name", "config"}` dict (see `serialize`), an
     instance or a callable `(shape, dtype) -> array`."""
-    if isinstance(identifier, dict) and set(identifier) == {"class_name", "config"}:
-        cls = _REGISTRY.get(identifier["class_name"])
-        if cls is None:
-            raise ConfigurationError(
-                f"Unknown initializer {identifier['class_name']!r}. Valid names: "
-                f"{', '.join(sorted(_REGISTRY))}."
-            )
-        return cls(**identifier["config"])
-    if isinstance(identifier, str):
-        cls = _REGISTRY.get(identifier)
-        if cls is None:
-            raise ConfigurationError(
-                f"Unknown initializer {identifier!r}. Valid names: {', '.join(sorted(_REGISTRY))}."
-            )
-        return cls()
-    if callable(identifier):
-        return identifier
-    raise ConfigurationError(
-        f"Expected an initializer name, instance or callable, received {identifier!r} "
-        f"(of type {type(identifier).__name__})."
-    )
+    return _NAMES.get(identifier)
 
 
 def serialize(initializer):
     """A name (no arguments) or `{"class_name", "config"}` for a built-in initialiser."""
-    for name, cls in _REGISTRY.items():
-        if type(initializer) is cls:
-            config = initializer.get_config()
-            return {"class_name": name, "config": config} if config else name
-    return getattr(initializer, "__name__", type(initializer).__name__)
+    return _NAMES.serialize(initializer)

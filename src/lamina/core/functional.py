@@ -133,20 +133,51 @@ class Graph:
             )
         return jnp.asarray(x, dtype=spec.dtype)
 
-    def run(self, inputs):
-        env = {id(t): x for t, x in zip(self.flat_inputs, self.flatten_inputs(inputs))}
+    def run(self, inputs, masks=None):
+        """(outputs, output masks) of the graph on concrete `inputs`.
+
+        Masks travel beside the values: a node's layer receives the mask of its first input as
+        `mask=` when its `call` takes one (unless the graph passes a mask explicitly), and its
+        outputs get `layer.compute_mask(...)`.
+        """
+        flat = self.flatten_inputs(inputs)
+        flat_masks = ([None] * len(flat) if masks is None
+                      else structure_lib.flatten(masks, lambda m: m is None))
+        env = {id(t): x for t, x in zip(self.flat_inputs, flat)}
+        env_masks = {id(t): m for t, m in zip(self.flat_inputs, flat_masks)}
         for node in self.nodes:
             call_args, call_kwargs = jax.tree_util.tree_map(
                 lambda t: env[id(t)] if is_symbolic(t) else t,
                 (node.call_args, node.call_kwargs),
                 is_leaf=is_symbolic,
             )
+            previous_mask = jax.tree_util.tree_map(
+                lambda t: env_masks.get(id(t)) if is_symbolic(t) else None,
+                node.call_args[0], is_leaf=is_symbolic)
+            has_mask = any(m is not None for m in jax.tree_util.tree_leaves(previous_mask))
+            if has_mask and node.layer._call_takes_mask and call_kwargs.get("mask") is None:
+                call_kwargs = {**call_kwargs, "mask": previous_mask}
             result = node.layer(*call_args, **call_kwargs)
+            out_mask = node.layer._output_mask(call_args[0], previous_mask if has_mask else None)
             # both sides in jax's (sorted-key) order: node.outputs was built by jax.tree_util
             leaves = jax.tree_util.tree_leaves(node.outputs, is_leaf=is_symbolic)
-            for t, value in zip(leaves, jax.tree_util.tree_leaves(result)):
+            out_masks = _per_output(out_mask, len(leaves))
+            for t, value, mask in zip(leaves, jax.tree_util.tree_leaves(result), out_masks):
                 env[id(t)] = value
-        return structure_lib.map_structure(lambda t: env[id(t)], self.outputs, is_symbolic)
+                env_masks[id(t)] = mask
+        outputs = structure_lib.map_structure(lambda t: env[id(t)], self.outputs, is_symbolic)
+        output_masks = structure_lib.map_structure(lambda t: env_masks.get(id(t)), self.outputs,
+                                                   is_symbolic)
+        return outputs, output_masks
+
+
+def _per_output(mask, count):
+    """A layer's output mask spread over its `count` output leaves."""
+    if mask is None:
+        return [None] * count
+    if isinstance(mask, (list, tuple)) and len(mask) == count:
+        return list(mask)
+    return [mask] * count
 
 
 def input_layers(layers):

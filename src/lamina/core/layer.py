@@ -11,7 +11,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lamina import initializers
+import warnings
+
+from lamina import constraints, initializers, regularizers
 from lamina import trainability
 from lamina.core import allocation
 from lamina.core import naming
@@ -47,12 +49,22 @@ class Layer:
         trainable: this layer's own flag. It gates every use path through this layer and is
             never written into sublayers (DESIGN rule 1).
         dtype: dtype of the variables (default "float32").
+        activity_regularizer: a regularizer whose penalty on this layer's outputs is added to
+            the training loss (see `add_loss`).
+
+    Masks: a layer whose `call` takes `mask=` receives the mask of its first input when it
+    runs inside a functional or Sequential model (or the mask passed explicitly). A layer with
+    `supports_masking = True` passes masks on through `compute_mask`; one without drops them
+    with a warning, as Keras does.
     """
+
+    supports_masking = False
 
     # attributes that hold layers but are not sublayers of this one
     _NOT_SUBLAYERS = frozenset({"_scoped_freezes", "_inbound_nodes"})
 
-    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None):
+    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
+                 activity_regularizer=None):
         self.name = name if name is not None else naming.unique_name(
             naming.to_snake_case(type(self).__name__)
         )
@@ -66,7 +78,11 @@ class Layer:
         if input_dim is not None:
             input_shape = (input_dim,)
         self._input_shape_arg = tuple(input_shape) if input_shape is not None else None
-        self._call_takes_training = "training" in inspect.signature(self.call).parameters
+        parameters = inspect.signature(self.call).parameters
+        self._call_takes_training = "training" in parameters
+        self._call_takes_mask = "mask" in parameters
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._eager_losses = []
 
     # -- flags ---------------------------------------------------------------------------
     @property
@@ -90,8 +106,12 @@ class Layer:
         self.built = True
 
     def add_weight(self, shape=(), initializer="glorot_uniform", dtype=None, trainable=True,
-                   name=None, kind="weight"):
-        """Create a variable owned by this layer."""
+                   name=None, kind="weight", regularizer=None, constraint=None):
+        """Create a variable owned by this layer.
+
+        `regularizer` (x -> scalar penalty) is added to the loss while the variable trains;
+        `constraint` (w -> w) is applied to it after each optimizer update.
+        """
         init = initializers.get(initializer)
         dtype = dtype or self.dtype
         shape = tuple(shape)
@@ -106,6 +126,8 @@ class Layer:
         with jax.ensure_compile_time_eval():
             value = init(tuple(shape), dtype)
         variable = Variable(value, name or f"variable_{len(self._variables)}", trainable, kind, self)
+        variable.regularizer = regularizers.get(regularizer)
+        variable.constraint = constraints.get(constraint)
         self._variables.append(variable)
         trainability_version.bump()
         return variable
@@ -127,7 +149,9 @@ class Layer:
         scope = scope_lib.current()
         if scope is None:
             with scope_lib.activate(scope_lib.CallScope()) as scope:
-                return self._call_in_scope(scope, args, kwargs, training)
+                outputs = self._call_in_scope(scope, args, kwargs, training)
+            self._eager_losses = list(scope.losses)
+            return outputs
         return self._call_in_scope(scope, args, kwargs, training)
 
     def _call_in_scope(self, scope, args, kwargs, training):
@@ -148,9 +172,55 @@ class Layer:
             kwargs["training"] = training
         scope.frames.append(scope_lib.Frame(self, training, explicit, path))
         try:
-            return self.call(inputs, *args[1:], **kwargs)
+            outputs = self.call(inputs, *args[1:], **kwargs)
         finally:
             scope.frames.pop()
+        if self.activity_regularizer is not None:
+            for output in jax.tree_util.tree_leaves(outputs):
+                scope.losses.append(self.activity_regularizer(output))
+        return outputs
+
+    def add_loss(self, value):
+        """Add a scalar to the training loss of the current call (e.g. an activity penalty).
+
+        Inside fit / evaluate the value joins the step's loss; after an eager call it is in
+        `layer.losses`.
+        """
+        scope = scope_lib.current()
+        if scope is None:
+            raise ConfigurationError(
+                f"Layer '{self.name}'.add_loss: expected to be called inside the layer's `call`, "
+                "received a call outside any layer call."
+            )
+        scope.losses.append(jnp.asarray(value))
+
+    @property
+    def losses(self):
+        """Penalties of this layer's last eager call and of its regularized trained weights."""
+        penalties = list(self._eager_losses)
+        for variable in self.trainable_weights:
+            if variable.regularizer is not None:
+                penalties.append(variable.regularizer(variable.value))
+        return penalties
+
+    # -- masks -----------------------------------------------------------------------
+    def compute_mask(self, inputs, previous_mask):
+        """The mask of this layer's outputs given its first input and that input's mask."""
+        return previous_mask if self.supports_masking else None
+
+    def _output_mask(self, inputs, previous_mask):
+        """`compute_mask`, warning once when a layer without mask support drops a mask."""
+        if self.supports_masking:
+            return self.compute_mask(inputs, previous_mask)
+        if any(m is not None for m in jax.tree_util.tree_leaves(previous_mask)):
+            if not getattr(self, "_warned_mask_dropped", False):
+                self._warned_mask_dropped = True
+                warnings.warn(
+                    f"Layer '{self.name}' ({type(self).__name__}) received an input with a mask "
+                    "but does not support masking, so the layers after it see no mask.",
+                    stacklevel=3)
+            return None
+        return self.compute_mask(inputs, previous_mask)
 
     def check_input(self, inputs):
         """Raise `InputSpecError` when `inputs` cannot be this built layer's input."""
@@ -235,7 +305,10 @@ class Layer:
 
     # -- config ----------------------------------------------------------------------
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        return config
 
     @classmethod
     def from_config(cls, config):

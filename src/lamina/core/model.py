@@ -41,14 +41,28 @@ class Model(Layer):
     _NOT_SUBLAYERS = Layer._NOT_SUBLAYERS | {"_graph", "_trainer", "_predict_steps",
                                              "_predict_resolution"}
 
-    def call(self, inputs, training=None):
+    @property
+    def supports_masking(self):
+        return self._graph is not None
+
+    def compute_mask(self, inputs, previous_mask):
+        from lamina.core import scope as scope_lib
+
+        scope = scope_lib.current()
+        return scope.output_masks.get(id(self)) if scope is not None else None
+
+    def call(self, inputs, training=None, mask=None):
         if self._graph is None:
             raise NotImplementedError(
                 f"Model '{self.name}' has no graph and its class {type(self).__name__} does "
                 "not override `call`. Build it as `Model(inputs, outputs)` or subclass it and "
                 "define `call(self, inputs, training=None)`."
             )
-        return self._graph.run(inputs)
+        from lamina.core import scope as scope_lib
+
+        outputs, output_masks = self._graph.run(inputs, mask)
+        scope_lib.current().output_masks[id(self)] = output_masks
+        return outputs
 
     def _explicit_sublayers(self):
         if self._graph is None:

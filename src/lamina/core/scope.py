@@ -29,6 +29,8 @@ class CallScope:
     def __init__(self, values=None):
         self.values = values  # uid -> array, or None for an eager call on stored values
         self.updates = {}  # uid -> new array (pure scopes only)
+        self.losses = []  # scalars added by `Layer.add_loss` (activity penalties, ...)
+        self.output_masks = {}  # id(model) -> output masks of its most recent call
         self.frames = []
 
     # -- variable access -------------------------------------------------------------

@@ -95,7 +95,7 @@ class Sequential(Model):
             layers.insert(0, registry.deserialize(config["input"]))
         return cls(layers, name=config["name"], trainable=config["trainable"])
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
         if self._graph is None:
             raise ConfigurationError(f"Sequential '{self.name}' has no layers.")
-        return self._graph.run(inputs)
+        return super().call(inputs, training=training, mask=mask)

@@ -36,6 +36,8 @@ class Variable:
         self.owner = owner
         self._trainable = bool(trainable)
         self._value = jnp.asarray(value)
+        self.regularizer = None  # x -> scalar penalty, set by Layer.add_weight
+        self.constraint = None  # w -> w applied after each optimizer update
 
     @property
     def path(self):

@@ -14,12 +14,33 @@ from lamina.core import scope as scope_lib
 from lamina.training import opt_state as opt_state_lib
 
 
-def apply(model, values, inputs, training):
-    """(outputs, updates) of `model(inputs)` with variables reading `values` (uid -> array)."""
+def run(model, values, inputs, training):
+    """(outputs, updates, added losses) of `model(inputs)` with variables reading `values`."""
     scope = scope_lib.CallScope(values)
     with scope_lib.activate(scope):
         outputs = model(inputs, training=training)
-    return outputs, scope.updates
+    return outputs, scope.updates, scope.losses
+
+
+def apply(model, values, inputs, training):
+    """(outputs, updates) of `model(inputs)` with variables reading `values` (uid -> array)."""
+    outputs, updates, _ = run(model, values, inputs, training)
+    return outputs, updates
+
+
+def penalties(added_losses, regularized, values):
+    """The sum of `add_loss` values and of the regularizers of the `regularized` variables."""
+    total = jnp.zeros((), jnp.float32)
+    for value in added_losses:
+        total = total + jnp.sum(value).astype(jnp.float32)
+    for variable in regularized:
+        total = total + jnp.asarray(variable.regularizer(values[variable.uid]), jnp.float32)
+    return total
+
+
+def constrain(constrained, values):
+    """`values` (uid -> array) with each constrained variable's constraint applied."""
+    return {**values, **{v.uid: v.constraint(values[v.uid]) for v in constrained}}
 
 
 def flatten_outputs(outputs, names):
@@ -81,12 +102,14 @@ def results(specs, state):
     return values
 
 
-def make_train_step(model, tx, specs, output_names, all_keys, trained_uids, frozen_uids):
+def make_train_step(model, tx, specs, output_names, all_keys, trained_uids, frozen_uids,
+                    regularized=(), constrained=()):
     """A jitted step for one configuration.
 
     `trained` and `frozen` are lists of values in the order of `trained_uids` /
     `frozen_uids` (lists flatten faster than dicts on every call); `all_keys` are the
-    variables the optimizer state covers.
+    variables the optimizer state covers. `regularized` trained variables add their penalty to
+    the loss; `constrained` ones get their constraint after the update.
     """
 
     def step(trained_values, frozen_values, opt_state, metric_state, x, y, sample_weight):
@@ -94,16 +117,17 @@ def make_train_step(model, tx, specs, output_names, all_keys, trained_uids, froz
         frozen = dict(zip(frozen_uids, frozen_values))
 
         def loss_fn(trained):
-            y_pred, updates = apply(model, {**frozen, **trained}, x, True)
+            y_pred, updates, added = run(model, {**frozen, **trained}, x, True)
             y_pred = flatten_outputs(y_pred, output_names)
             loss, per_output = compute_loss(specs, y, y_pred, sample_weight)
+            loss = loss + penalties(added, regularized, trained)
             return loss, (y_pred, updates, per_output)
 
         (loss, (y_pred, updates, per_output)), grads = jax.value_and_grad(
             loss_fn, has_aux=True)(trained)
         sub_state = opt_state_lib.restrict(opt_state, all_keys, trained.keys())
         deltas, sub_state = tx.update(grads, sub_state, trained)
-        trained = optax.apply_updates(trained, deltas)
+        trained = constrain(constrained, optax.apply_updates(trained, deltas))
         opt_state = opt_state_lib.merge(opt_state, sub_state, all_keys)
         if metric_state is None:  # train_on_batch: metrics restart at this batch
             metric_state = init_metric_state(specs)
@@ -115,11 +139,12 @@ def make_train_step(model, tx, specs, output_names, all_keys, trained_uids, froz
     return jax.jit(step, donate_argnums=(0, 2, 3))
 
 
-def make_test_step(model, specs, output_names):
+def make_test_step(model, specs, output_names, regularized=()):
     def step(values, metric_state, x, y, sample_weight):
-        y_pred, _ = apply(model, values, x, False)
+        y_pred, _, added = run(model, values, x, False)
         y_pred = flatten_outputs(y_pred, output_names)
         loss, per_output = compute_loss(specs, y, y_pred, sample_weight)
+        loss = loss + penalties(added, regularized, values)
         if metric_state is None:  # test_on_batch: metrics restart at this batch
             metric_state = init_metric_state(specs)
         metric_state = update_metrics(specs, metric_state, loss, per_output, y, y_pred,

@@ -113,7 +113,8 @@ class Trainer:
             if step is None:
                 step = step_lib.make_train_step(
                     self.model, self.tx, self.specs, self.output_names, self._opt_keys,
-                    [v.uid for v in trained], [v.uid for v in resolution.not_trained])
+                    [v.uid for v in trained], [v.uid for v in resolution.not_trained],
+                    _regularized(trained), [v for v in trained if v.constraint is not None])
                 self._train_steps[key] = step
             self._plan = (trained, resolution.not_trained,
                           {v.uid: v for v in resolution.variables}, step)
@@ -142,10 +143,12 @@ class Trainer:
     def test_step(self, x, y, sample_weight, reset_metrics=False):
         self.ensure_ready(x)
         resolution = self.resolution()
-        step = self._test_steps.get(resolution.structure_key)
+        regularized = _regularized(resolution.trained)
+        key = (resolution.structure_key, tuple(v.uid for v in regularized))
+        step = self._test_steps.get(key)
         if step is None:
-            step = step_lib.make_test_step(self.model, self.specs, self.output_names)
-            self._test_steps[resolution.structure_key] = step
+            step = step_lib.make_test_step(self.model, self.specs, self.output_names, regularized)
+            self._test_steps[key] = step
         values = {v.uid: v._value for v in resolution.variables}
         metric_state = None if reset_metrics else self.metric_state
         self.metric_state, logs = step(values, metric_state, x, y, sample_weight)
@@ -178,3 +181,8 @@ class Trainer:
         x, y, sample_weight = self._batch(x, y, sample_weight)
         return self._format(self.test_step(x, y, sample_weight, reset_metrics=True), return_dict)
 
+
+def _regularized(trained):
+    """The trained variables whose regularizer penalty joins the loss (DESIGN rule 3: only
+    weights that train in this configuration are penalised)."""
+    return [v for v in trained if v.regularizer is not None]

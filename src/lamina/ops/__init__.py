@@ -1,0 +1,1 @@
+"""Array operations shared by layers (convolution and pooling lowerings)."""
