@@ -1,7 +1,7 @@
 """Dense and Activation."""
 import jax.numpy as jnp
 
-from lamina import activations, initializers
+from lamina import activations, constraints, initializers, regularizers
 from lamina.core.layer import Layer
 from lamina.errors import InputSpecError
 
@@ -14,10 +14,15 @@ class Dense(Layer):
         activation: name or callable (default linear).
         use_bias: add a bias vector.
         kernel_initializer, bias_initializer: names, instances or callables.
+        kernel_regularizer, bias_regularizer: penalties added to the loss while they train.
+        kernel_constraint, bias_constraint: applied after each optimizer update.
     """
 
+    supports_masking = True
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(units, int) or units <= 0:
             raise ValueError(f"Dense '{self.name}': expected a positive integer `units`, "
@@ -27,12 +32,19 @@ class Dense(Layer):
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     def build(self, input_shape):
         self.input_dim = input_shape[-1]
-        self.kernel = self.add_weight((self.input_dim, self.units), self.kernel_initializer,
-                                      name="kernel")
-        self.bias = (self.add_weight((self.units,), self.bias_initializer, name="bias")
+        self.kernel = self.add_weight(
+            (self.input_dim, self.units), self.kernel_initializer, name="kernel",
+            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = (self.add_weight((self.units,), self.bias_initializer, name="bias",
+                                     regularizer=self.bias_regularizer,
+                                     constraint=self.bias_constraint)
                      if self.use_bias else None)
 
     def check_input(self, inputs):
@@ -57,11 +69,17 @@ class Dense(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
 
 class Activation(Layer):
     """Applies an activation function (a name from `lamina.activations` or a callable)."""
+
+    supports_masking = True
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)

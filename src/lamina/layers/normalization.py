@@ -22,6 +22,8 @@ class BatchNormalization(Layer):
         center, scale: learn `beta` / `gamma`.
     """
 
+    supports_masking = True
+
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  train_when_frozen=False, **kwargs):
         super().__init__(**kwargs)

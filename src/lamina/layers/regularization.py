@@ -35,6 +35,8 @@ class Dropout(Layer):
         seed: makes the sequence of masks reproducible.
     """
 
+    supports_masking = True
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= rate < 1:
