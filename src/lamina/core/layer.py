@@ -49,13 +49,15 @@ class Layer:
         trainable: this layer's own flag. It gates every use path through this layer and is
             never written into sublayers (DESIGN rule 1).
         dtype: dtype of the variables (default "float32").
-        activity_regularizer: a regularizer whose penalty on this layer's outputs is added to
-            the training loss (see `add_loss`).
+        activity_regularizer: a regularizer whose penalty on this layer's outputs, divided by
+            the batch size (as Keras 3), is added to the training loss (see `add_loss`).
 
     Masks: a layer whose `call` takes `mask=` receives the mask of its first input when it
     runs inside a functional or Sequential model (or the mask passed explicitly). A layer with
     `supports_masking = True` passes masks on through `compute_mask`; one without drops them
-    with a warning, as Keras does.
+    with a warning, as Keras does. A layer that consumes a mask and emits none (an RNN without
+    `return_sequences`, a masked pooling) sets `supports_masking = True` and returns None from
+    `compute_mask`, as Keras 3 does.
     """
 
     supports_masking = False
@@ -177,7 +179,10 @@ class Layer:
             scope.frames.pop()
         if self.activity_regularizer is not None:
             for output in jax.tree_util.tree_leaves(outputs):
-                scope.losses.append(self.activity_regularizer(output))
+                # divided by the batch size, as Keras 3 does, so the strength does not
+                # depend on the batch size
+                penalty = self.activity_regularizer(output)
+                scope.losses.append(penalty / output.shape[0] if output.ndim else penalty)
         return outputs
 
     def add_loss(self, value):
