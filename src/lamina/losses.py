@@ -1,7 +1,9 @@
 """Losses with Keras names: per-sample functions plus a weighted mean over the batch.
 
-A loss object is called as `loss(y_true, y_pred, sample_weight=None)` and returns the
-"sum over batch size" reduction Keras uses: `sum(per_sample * weight) / batch_size`.
+A loss object is called as `loss(y_true, y_pred, sample_weight=None, mask=None)` and returns
+the "sum over batch size" reduction Keras uses: `sum(per_sample * weight) / batch_size`. A mask
+(the model output's mask, e.g. padded time steps) averages over the valid entries only, as
+Keras 3 does.
 """
 import jax
 import jax.numpy as jnp
@@ -65,6 +67,17 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     return -jnp.take_along_axis(log_p, labels[..., None], axis=-1)[..., 0]
 
 
+def mask_weights(mask, sample_weight, per_sample):
+    """Sample weights that give valid entries `total / valid` and masked ones 0, so the
+    sum-over-batch-size mean becomes the mean over valid entries (Keras's `apply_mask`)."""
+    mask = match_rank(jnp.asarray(mask, per_sample.dtype), per_sample)
+    valid = jnp.sum(mask)
+    weights = mask * jnp.where(valid > 0, mask.size / jnp.maximum(valid, 1.0), 0.0)
+    if sample_weight is not None:
+        weights = weights * match_rank(jnp.asarray(sample_weight, per_sample.dtype), weights)
+    return weights
+
+
 class Loss:
     """Base class: subclasses define `call(y_true, y_pred) -> per-sample loss`."""
 
@@ -77,12 +90,14 @@ class Loss:
     def call(self, y_true, y_pred):
         raise NotImplementedError
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
         y_pred = jnp.asarray(y_pred)
         y_true = jnp.asarray(y_true, dtype=y_pred.dtype if not self._int_labels else None)
         if not self._int_labels:
             y_true = match_rank(y_true, y_pred)
         per_sample = self.call(y_true, y_pred)
+        if mask is not None:
+            sample_weight = mask_weights(mask, sample_weight, per_sample)
         if sample_weight is not None:
             sample_weight = match_rank(jnp.asarray(sample_weight, per_sample.dtype), per_sample)
             per_sample = per_sample * sample_weight

@@ -39,8 +39,14 @@ class MeanMetricWrapper(Metric):
         super().__init__(name)
         self.fn = fn
 
-    def update(self, state, y_true, y_pred, sample_weight=None):
+    def update(self, state, y_true, y_pred, sample_weight=None, mask=None):
         values = self.fn(losses_lib.match_rank(y_true, y_pred), y_pred).astype(jnp.float32)
+        if mask is not None:  # count only the valid entries (padded steps have weight 0)
+            mask = losses_lib.match_rank(jnp.asarray(mask, jnp.float32), values)
+            if sample_weight is not None:
+                mask = mask * losses_lib.match_rank(jnp.asarray(sample_weight, jnp.float32), mask)
+            total, count = state
+            return (total + jnp.sum(values * mask), count + jnp.sum(mask * jnp.ones_like(values)))
         values = values.reshape(values.shape[0], -1).mean(axis=1) if values.ndim > 1 else values
         weight = (jnp.ones_like(values) if sample_weight is None
                   else losses_lib.match_rank(jnp.asarray(sample_weight, jnp.float32), values))

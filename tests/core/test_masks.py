@@ -118,3 +118,26 @@ def test_masks_work_inside_the_jitted_train_step():
     grad = 2 / 3 * summed.T @ pred
     model.train_on_batch(x, y)
     np.testing.assert_allclose(dense.get_weights()[0], k - 0.1 * grad, rtol=1e-5, atol=1e-6)
+
+
+def test_output_mask_restricts_the_loss_and_metrics_to_valid_steps():
+    """Keras 3: a masked output's loss is the mean over valid entries; metrics skip padding."""
+    x, mask = _data()
+    inp = lm.Input((5, 2))
+    dense = lm.layers.Dense(1)
+    model = lm.Model(inp, dense(MaskFromZeros()(inp)))
+    model.compile(optimizer=lm.optimizers.SGD(0.0), loss="mse", metrics=["mae"])
+    y = np.random.default_rng(1).normal(size=(3, 5, 1)).astype(np.float32)
+    kernel, bias = (w.astype(np.float64) for w in dense.get_weights())
+    err = (x @ kernel + bias - y)[..., 0]
+    expected_mse = (err ** 2)[mask].mean()
+    expected_mae = np.abs(err)[mask].mean()
+    loss, mae = model.evaluate(x, y, verbose=0)
+    np.testing.assert_allclose(loss, expected_mse, rtol=1e-5)
+    np.testing.assert_allclose(mae, expected_mae, rtol=1e-5)
+    # with sample weights per sequence, as Keras: weights scale each sample's valid steps
+    sw = np.array([1.0, 0.0, 2.0], np.float32)
+    w = mask * sw[:, None]
+    expected = ((err ** 2) * w).sum() * (mask.size / mask.sum()) / mask.size
+    np.testing.assert_allclose(model.evaluate(x, y, sample_weight=sw, verbose=0)[0], expected,
+                               rtol=1e-5)

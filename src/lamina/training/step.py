@@ -15,16 +15,17 @@ from lamina.training import opt_state as opt_state_lib
 
 
 def run(model, values, inputs, training):
-    """(outputs, updates, added losses) of `model(inputs)` with variables reading `values`."""
+    """(outputs, updates, added losses, output masks) of `model(inputs)` with variables
+    reading `values`."""
     scope = scope_lib.CallScope(values)
     with scope_lib.activate(scope):
         outputs = model(inputs, training=training)
-    return outputs, scope.updates, scope.losses
+    return outputs, scope.updates, scope.losses, scope.output_masks.get(id(model))
 
 
 def apply(model, values, inputs, training):
     """(outputs, updates) of `model(inputs)` with variables reading `values` (uid -> array)."""
-    outputs, updates, _ = run(model, values, inputs, training)
+    outputs, updates, _, _ = run(model, values, inputs, training)
     return outputs, updates
 
 
@@ -44,6 +45,8 @@ def constrain(constrained, values):
 
 
 def flatten_outputs(outputs, names):
+    if outputs is None:  # no output masks
+        return [None] * len(names)
     if isinstance(outputs, dict):
         return [outputs[name] for name in names]
     if isinstance(outputs, (list, tuple)):
@@ -51,14 +54,14 @@ def flatten_outputs(outputs, names):
     return [outputs]
 
 
-def compute_loss(specs, y_true, y_pred, sample_weight):
+def compute_loss(specs, y_true, y_pred, sample_weight, masks):
     """Total weighted loss and the per-output losses (None where an output has no loss)."""
     total, per_output = 0.0, []
-    for spec, t, p in zip(specs, y_true, y_pred):
+    for spec, t, p, mask in zip(specs, y_true, y_pred, masks):
         if spec.loss is None:
             per_output.append(None)
             continue
-        value = spec.loss(t, p, sample_weight)
+        value = spec.loss(t, p, sample_weight, mask=mask)
         per_output.append(value)
         total = total + spec.weight * value
     return total, per_output
@@ -73,7 +76,7 @@ def init_metric_state(specs):
     }
 
 
-def update_metrics(specs, state, loss, per_output, y_true, y_pred, sample_weight):
+def update_metrics(specs, state, loss, per_output, y_true, y_pred, sample_weight, masks):
     # losses are averaged over samples, like Keras's loss tracker (batches weighted by size)
     n = jnp.asarray(y_pred[0].shape[0], jnp.float32)
 
@@ -84,9 +87,17 @@ def update_metrics(specs, state, loss, per_output, y_true, y_pred, sample_weight
         "loss": add(state["loss"], loss),
         "output_losses": [add(st, value) if st is not None else None
                           for st, value in zip(state["output_losses"], per_output)],
-        "metrics": [[m.update(st, t, p, sample_weight) for m, st in zip(s.metrics, states)]
-                    for s, states, t, p in zip(specs, state["metrics"], y_true, y_pred)],
+        "metrics": [[_update(m, st, t, p, sample_weight, mask)
+                     for m, st in zip(s.metrics, states)]
+                    for s, states, t, p, mask in zip(specs, state["metrics"], y_true, y_pred,
+                                                     masks)],
     }
+
+
+def _update(metric, state, y_true, y_pred, sample_weight, mask):
+    if mask is None:
+        return metric.update(state, y_true, y_pred, sample_weight)
+    return metric.update(state, y_true, y_pred, sample_weight, mask=mask)
 
 
 def results(specs, state):
@@ -117,13 +128,14 @@ def make_train_step(model, tx, specs, output_names, all_keys, trained_uids, froz
         frozen = dict(zip(frozen_uids, frozen_values))
 
         def loss_fn(trained):
-            y_pred, updates, added = run(model, {**frozen, **trained}, x, True)
+            y_pred, updates, added, masks = run(model, {**frozen, **trained}, x, True)
             y_pred = flatten_outputs(y_pred, output_names)
-            loss, per_output = compute_loss(specs, y, y_pred, sample_weight)
+            masks = flatten_outputs(masks, output_names)
+            loss, per_output = compute_loss(specs, y, y_pred, sample_weight, masks)
             loss = loss + penalties(added, regularized, trained)
-            return loss, (y_pred, updates, per_output)
+            return loss, (y_pred, updates, per_output, masks)
 
-        (loss, (y_pred, updates, per_output)), grads = jax.value_and_grad(
+        (loss, (y_pred, updates, per_output, masks)), grads = jax.value_and_grad(
             loss_fn, has_aux=True)(trained)
         sub_state = opt_state_lib.restrict(opt_state, all_keys, trained.keys())
         deltas, sub_state = tx.update(grads, sub_state, trained)
@@ -132,7 +144,7 @@ def make_train_step(model, tx, specs, output_names, all_keys, trained_uids, froz
         if metric_state is None:  # train_on_batch: metrics restart at this batch
             metric_state = init_metric_state(specs)
         metric_state = update_metrics(specs, metric_state, loss, per_output, y, y_pred,
-                                      sample_weight)
+                                      sample_weight, masks)
         return ([trained[uid] for uid in trained_uids], updates, opt_state, metric_state,
                 results(specs, metric_state))
 
@@ -141,14 +153,15 @@ def make_train_step(model, tx, specs, output_names, all_keys, trained_uids, froz
 
 def make_test_step(model, specs, output_names, regularized=()):
     def step(values, metric_state, x, y, sample_weight):
-        y_pred, _, added = run(model, values, x, False)
+        y_pred, _, added, masks = run(model, values, x, False)
         y_pred = flatten_outputs(y_pred, output_names)
-        loss, per_output = compute_loss(specs, y, y_pred, sample_weight)
+        masks = flatten_outputs(masks, output_names)
+        loss, per_output = compute_loss(specs, y, y_pred, sample_weight, masks)
         loss = loss + penalties(added, regularized, values)
         if metric_state is None:  # test_on_batch: metrics restart at this batch
             metric_state = init_metric_state(specs)
         metric_state = update_metrics(specs, metric_state, loss, per_output, y, y_pred,
-                                      sample_weight)
+                                      sample_weight, masks)
         return metric_state, results(specs, metric_state)
 
     return jax.jit(step, donate_argnums=(1,))
