@@ -10,7 +10,9 @@ import warnings
 
 import numpy as np
 
-from lamina.callbacks import Callback, History
+from lamina.callbacks.base import Callback
+from lamina.callbacks.history import History
+from lamina.callbacks.monitor import resolve_mode
 from lamina.errors import ConfigurationError
 
 
@@ -156,15 +158,10 @@ class ModelCheckpoint(Callback):
         self.save_best_only = bool(save_best_only)
         self.save_weights_only = bool(save_weights_only)
         self.save_freq = _check_save_freq("ModelCheckpoint", save_freq)
-        if mode not in ("auto", "min", "max"):
-            raise ConfigurationError(f"ModelCheckpoint: expected mode 'auto', 'min' or 'max', "
-                                     f"received {mode!r}.")
-        if mode == "auto":
-            mode = "max" if "acc" in monitor or monitor.startswith("fmeasure") else "min"
-        self.mode = mode
-        self._improved = np.less if mode == "min" else np.greater
+        self.mode = resolve_mode("ModelCheckpoint", mode, monitor)
+        self._improved = np.less if self.mode == "min" else np.greater
         self.best = (float(initial_value_threshold) if initial_value_threshold is not None
-                     else np.inf if mode == "min" else -np.inf)
+                     else np.inf if self.mode == "min" else -np.inf)
         self._epoch = 0
         self._batches_since_save = 0
         self._last_batch_seen = -1

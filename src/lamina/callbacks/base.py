@@ -1,4 +1,5 @@
-"""Callbacks: hooks the fit / evaluate / predict loops call, with Keras's names."""
+"""The callback contract: `Callback` (Keras's hook names) and `CallbackList` (calls them)."""
+import warnings
 
 
 class Callback:
@@ -40,6 +41,11 @@ class CallbackList:
     def __init__(self, callbacks, model, params):
         self.callbacks = list(callbacks or [])
         for callback in self.callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError(
+                    f"callbacks: expected lamina.callbacks.Callback instances, received "
+                    f"{callback!r} (of type {type(callback).__name__}).")
+            _warn_unknown_hooks(callback)
             callback.set_model(model)
             callback.set_params(params)
 
@@ -58,22 +64,22 @@ class CallbackList:
         return call
 
 
-class History(Callback):
-    """Records the epoch logs; `fit` returns it. `history.history["loss"]` is a list."""
-
-    def __init__(self):
-        super().__init__()
-        self.history = {}
-        self.epoch = []
-
-    def on_train_begin(self, logs=None):
-        self.history, self.epoch = {}, []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epoch.append(epoch)
-        for name, value in (logs or {}).items():
-            self.history.setdefault(name, []).append(value)
+_HOOKS = frozenset(name for name in vars(Callback) if name.startswith("on_"))
+_WARNED = set()
 
 
-from lamina.checkpointing import BackupAndRestore as BackupAndRestore  # noqa: E402
-from lamina.checkpointing import ModelCheckpoint as ModelCheckpoint  # noqa: E402
+def _warn_unknown_hooks(callback):
+    """Warn once per class about `on_*` methods that no loop calls (a misspelled hook)."""
+    cls = type(callback)
+    if cls in _WARNED:
+        return
+    _WARNED.add(cls)
+    unknown = sorted(name for klass in cls.__mro__ if klass is not Callback
+                     for name in vars(klass)
+                     if name.startswith("on_") and name not in _HOOKS
+                     and callable(getattr(callback, name)))
+    if unknown:
+        warnings.warn(
+            f"Callback {cls.__name__} defines {', '.join(unknown)}, which no training loop "
+            f"calls (a misspelled hook?). Known hooks: {', '.join(sorted(_HOOKS))}.",
+            UserWarning, stacklevel=4)

@@ -72,7 +72,7 @@ def restore_callback_states(callbacks, states):
 
 
 def _keyed(callbacks):
-    from lamina.callbacks import History
+    from lamina.callbacks.history import History
 
     seen = {}
     for callback in callbacks:

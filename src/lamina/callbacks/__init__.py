@@ -1,0 +1,13 @@
+"""Callbacks: hooks the fit / evaluate / predict loops call, with Keras's names."""
+from lamina.callbacks.base import Callback as Callback
+from lamina.callbacks.base import CallbackList as CallbackList
+from lamina.callbacks.early_stopping import EarlyStopping as EarlyStopping
+from lamina.callbacks.history import History as History
+from lamina.callbacks.learning_rate import LearningRateScheduler as LearningRateScheduler
+from lamina.callbacks.learning_rate import ReduceLROnPlateau as ReduceLROnPlateau
+from lamina.callbacks.logging import CSVLogger as CSVLogger
+from lamina.callbacks.logging import LambdaCallback as LambdaCallback
+from lamina.callbacks.logging import TerminateOnNaN as TerminateOnNaN
+from lamina.checkpointing import BackupAndRestore as BackupAndRestore  # noqa: E402
+from lamina.checkpointing import ModelCheckpoint as ModelCheckpoint  # noqa: E402
+from lamina.callbacks.tensorboard import TensorBoard as TensorBoard

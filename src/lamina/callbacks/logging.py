@@ -1,0 +1,99 @@
+"""Callbacks that record or react to logs: CSVLogger, TerminateOnNaN, LambdaCallback."""
+import csv
+import io
+import math
+import os
+import sys
+
+from lamina.callbacks.base import Callback
+from lamina.errors import ConfigurationError
+
+
+class CSVLogger(Callback):
+    """Write one CSV row per epoch (`epoch` then the logs, sorted) to `filename`.
+
+    With `append=True` rows are added to an existing file (a resumed run continues the same
+    file; the header is written only when the file is new or empty). Each row is flushed as
+    it is written, so an interrupted run keeps every finished epoch.
+    """
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.filename = os.fspath(filename)
+        self.separator = separator
+        self.append = bool(append)
+        self.keys = None
+        self._file = None
+
+    def on_train_begin(self, logs=None):
+        exists = self.append and os.path.isfile(self.filename) and os.path.getsize(
+            self.filename) > 0
+        self.keys = None
+        if exists:
+            with open(self.filename, newline="") as f:
+                header = f.readline().strip()
+            self.keys = header.split(self.separator)[1:] if header else None
+        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._header_needed = not exists
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        if self.keys is None:
+            self.keys = sorted(logs)
+        row = [epoch] + [_format(logs.get(k, "NA")) for k in self.keys]
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=self.separator, lineterminator="\n")
+        if self._header_needed:
+            writer.writerow(["epoch"] + self.keys)
+            self._header_needed = False
+        writer.writerow(row)
+        self._file.write(out.getvalue())
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _format(value):
+    return repr(float(value)) if isinstance(value, (int, float)) or hasattr(
+        value, "__float__") else value
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch's loss is NaN or infinite."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            sys.stdout.write(f"Batch {batch}: invalid loss, terminating training\n")
+            self.model.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions: `on_epoch_end=lambda epoch, logs: ...`, etc.
+
+    Any Keras hook name is accepted (on_train_begin, on_epoch_end, on_train_batch_end, ...);
+    an unknown name is an error listing the valid ones.
+    """
+
+    def __init__(self, **hooks):
+        super().__init__()
+        valid = sorted(name for name in vars(Callback) if name.startswith("on_"))
+        unknown = sorted(set(hooks) - set(valid))
+        if unknown:
+            raise ConfigurationError(f"LambdaCallback: unknown hooks {unknown}; valid: "
+                                     f"{', '.join(valid)}.")
+        for name, fn in hooks.items():
+            setattr(self, name, _with_logs(fn, 1 if "epoch" in name or "batch" in name else 0))
+
+
+def _with_logs(fn, positional):
+    """`fn` called as Keras calls LambdaCallback functions: `(epoch_or_batch, logs)` or
+    `(logs)`, with logs None when the loop passes none."""
+
+    def hook(*args, logs=None):
+        return fn(*args[:positional], args[positional] if len(args) > positional else logs)
+
+    return hook
