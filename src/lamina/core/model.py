@@ -214,8 +214,12 @@ class Model(Layer):
 
     def fit(self, x=None, y=None, **kwargs):
         from lamina.training import loop
+        from lamina.training.ema import FinalizeEma
 
-        return loop.fit(self._require_trainer("fit"), x, y, **kwargs)
+        trainer = self._require_trainer("fit")
+        if trainer.optimizer.use_ema:
+            kwargs["callbacks"] = [FinalizeEma(trainer), *(kwargs.get("callbacks") or [])]
+        return loop.fit(trainer, x, y, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
         from lamina.training import loop

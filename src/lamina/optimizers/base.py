@@ -1,33 +1,92 @@
-"""Keras-named optimizers: thin recipes that build optax transforms.
-
-Each optimizer is configuration plus `build() -> optax.GradientTransformation`. The
-learning rate is injected as a hyperparameter (`optax.inject_hyperparams`), so it is part
-of the optimizer state: readable and settable between steps without recompiling. Any raw
-optax `GradientTransformation` is accepted where an optimizer is expected.
-"""
+"""The optimizer base: Keras's shared options (clipping, decay, EMA, accumulation, a live or
+scheduled learning rate) around one optax transform per subclass, and the raw-optax wrapper."""
 import optax
 
+from lamina.core import naming
 from lamina.errors import ConfigurationError
+from lamina.optimizers import schedules, transforms
 
 
 class Optimizer:
     """Base: subclasses name an optax alias and map Keras argument names onto it.
 
+    Args (every optimizer, as Keras 3's base optimizer):
+        learning_rate: a number, or a schedule (`lamina.optimizers.schedules`, or any
+            callable `step -> rate`) evaluated at the optimizer's update count.
+        weight_decay: decoupled decay, `w -= learning_rate * weight_decay * w` per update.
+        clipnorm: clip each gradient tensor to this L2 norm.
+        clipvalue: clip each gradient element to [-clipvalue, clipvalue].
+        global_clipnorm: clip all gradients together to this global L2 norm.
+        use_ema, ema_momentum, ema_overwrite_frequency: keep an exponential moving average
+            of the weights; `fit` puts the averages into the model when it ends, and
+            every `ema_overwrite_frequency` updates when given.
+        gradient_accumulation_steps: apply the mean gradient of every N batches (the other
+            steps leave the weights unchanged).
+
     `learning_rate` is live: setting it after `compile()` changes the rate the next step
     uses (it is written into the injected hyperparameters of every model compiled with this
-    optimizer), without recompiling.
+    optimizer), without recompiling. With a schedule it reads the schedule's current value
+    and cannot be set.
     """
 
-    def __init__(self, learning_rate=0.001):
+    def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, gradient_accumulation_steps=None, name=None):
+        owner = type(self).__name__
+        if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ConfigurationError(
+                f"{owner}: expected at most one of clipnorm, clipvalue and global_clipnorm, "
+                f"received clipnorm={clipnorm!r}, clipvalue={clipvalue!r}, "
+                f"global_clipnorm={global_clipnorm!r}.")
+        for arg, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                           ("global_clipnorm", global_clipnorm),
+                           ("weight_decay", weight_decay)):
+            if value is not None and (not isinstance(value, (int, float)) or value < 0):
+                raise ConfigurationError(f"{owner}: expected a non-negative number for "
+                                         f"`{arg}`, received {value!r}.")
+        if gradient_accumulation_steps is not None and (
+                not isinstance(gradient_accumulation_steps, int)
+                or gradient_accumulation_steps < 1):
+            raise ConfigurationError(f"{owner}: expected a positive integer "
+                                     f"gradient_accumulation_steps, received "
+                                     f"{gradient_accumulation_steps!r}.")
+        if not 0 <= ema_momentum < 1:
+            raise ConfigurationError(f"{owner}: expected 0 <= ema_momentum < 1, received "
+                                     f"{ema_momentum!r}.")
+        if isinstance(learning_rate, dict):
+            learning_rate = schedules.deserialize(learning_rate)
         self._learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        self.use_ema, self.ema_momentum = bool(use_ema), ema_momentum
+        self.ema_overwrite_frequency = ema_overwrite_frequency
+        self.gradient_accumulation_steps = gradient_accumulation_steps
+        self.name = name or naming.to_snake_case(owner)
         self._listeners = []
 
     @property
+    def has_schedule(self):
+        return callable(self._learning_rate)
+
+    @property
+    def iterations(self):
+        """Steps run by the model most recently compiled with this optimizer."""
+        trainers = [getattr(fn, "__self__", None) for fn in self._listeners]
+        return next((t.iterations for t in reversed(trainers) if t is not None), 0)
+
+    @property
     def learning_rate(self):
+        if self.has_schedule:
+            return float(self._learning_rate(self.iterations))
         return self._learning_rate
 
     @learning_rate.setter
     def learning_rate(self, value):
+        if self.has_schedule:
+            raise ConfigurationError(
+                f"{type(self).__name__}: the learning rate follows the schedule "
+                f"{type(self._learning_rate).__name__} given at construction, so it cannot be "
+                "set. Build the optimizer with a number to change the rate during training.")
         self._learning_rate = value
         for listener in self._listeners:
             listener(value)
@@ -35,61 +94,48 @@ class Optimizer:
     def _transform(self, learning_rate):
         raise NotImplementedError
 
+    def _chain(self, learning_rate):
+        """The full update for one rate: clipping, the optimizer, decay, EMA, accumulation."""
+        parts = []
+        if self.clipvalue is not None:
+            parts.append(optax.clip(self.clipvalue))
+        if self.clipnorm is not None:
+            parts.append(transforms.clip_each_by_norm(self.clipnorm))
+        if self.global_clipnorm is not None:
+            parts.append(optax.clip_by_global_norm(self.global_clipnorm))
+        parts.append(self._transform(learning_rate))
+        if self.weight_decay:
+            parts.append(optax.add_decayed_weights(-learning_rate * self.weight_decay))
+        if self.use_ema:
+            parts.append(transforms.ema_weights(self.ema_momentum,
+                                                self.ema_overwrite_frequency))
+        tx = optax.chain(*parts) if len(parts) > 1 else parts[0]
+        if self.gradient_accumulation_steps and self.gradient_accumulation_steps > 1:
+            tx = optax.MultiSteps(tx, self.gradient_accumulation_steps).gradient_transformation()
+        return tx
+
     def build(self):
-        return optax.inject_hyperparams(self._transform)(learning_rate=self.learning_rate)
+        return optax.inject_hyperparams(self._chain)(learning_rate=self._learning_rate)
+
+    def averaged_weights(self, opt_state):
+        """The EMA of the weights kept in `opt_state` (uid -> array), or None without EMA."""
+        state = transforms.find_ema_state(opt_state) if self.use_ema else None
+        return None if state is None else state.average
 
     def get_config(self):
         config = {k: v for k, v in vars(self).items() if not k.startswith("_")}
-        return {"learning_rate": self.learning_rate, **config}
+        rate = self._learning_rate
+        if self.has_schedule:
+            rate = schedules.serialize(rate)
+            if not isinstance(rate, dict):
+                raise ConfigurationError(
+                    f"{type(self).__name__}: cannot save the learning-rate function "
+                    f"{rate!r}; use a lamina.optimizers.schedules class to make it savable.")
+        return {"learning_rate": rate, **config}
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-
-class SGD(Optimizer):
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
-        super().__init__(learning_rate)
-        self.momentum, self.nesterov = momentum, nesterov
-
-    def _transform(self, learning_rate):
-        return optax.sgd(learning_rate, momentum=self.momentum or None, nesterov=self.nesterov)
-
-
-class Adam(Optimizer):
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 amsgrad=False):
-        super().__init__(learning_rate)
-        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
-
-    def _transform(self, learning_rate):
-        if self.amsgrad:
-            return optax.amsgrad(learning_rate, self.beta_1, self.beta_2, self.epsilon)
-        return optax.adam(learning_rate, self.beta_1, self.beta_2, self.epsilon)
-
-
-class AdamW(Adam):
-    """Adam with decoupled weight decay (Keras default `weight_decay=0.004`)."""
-
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-7, amsgrad=False):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad)
-        self.weight_decay = weight_decay
-
-    def _transform(self, learning_rate):
-        return optax.adamw(learning_rate, self.beta_1, self.beta_2, self.epsilon,
-                           weight_decay=self.weight_decay)
-
-
-class RMSprop(Optimizer):
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
-                 centered=False):
-        super().__init__(learning_rate)
-        self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
-
-    def _transform(self, learning_rate):
-        return optax.rmsprop(learning_rate, decay=self.rho, eps=self.epsilon,
-                             momentum=self.momentum or None, centered=self.centered)
 
 
 class OptaxOptimizer(Optimizer):
@@ -114,25 +160,3 @@ class OptaxOptimizer(Optimizer):
 
     def build(self):
         return self.transform
-
-
-_REGISTRY = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
-
-
-def get(identifier):
-    """An `Optimizer` from a name, an instance or an optax GradientTransformation."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _REGISTRY.get(identifier.lower())
-        if cls is None:
-            raise ConfigurationError(
-                f"Unknown optimizer {identifier!r}. Valid names: {', '.join(sorted(_REGISTRY))}."
-            )
-        return cls()
-    if isinstance(identifier, optax.GradientTransformation):
-        return OptaxOptimizer(identifier)
-    raise ConfigurationError(
-        f"Expected an optimizer name, lamina optimizer or optax GradientTransformation, "
-        f"received {identifier!r} (of type {type(identifier).__name__})."
-    )

@@ -96,7 +96,9 @@ def training_state(model, *, epoch, batch, epoch_rng_state, logs=None, history=N
         callbacks: callbacks whose `get_checkpoint_state()` is saved.
     """
     trainer = model._trainer
-    rate = trainer.optimizer.learning_rate if trainer is not None else None
+    # a scheduled rate is not saved: it follows the update count in the optimizer state
+    rate = (trainer.optimizer.learning_rate
+            if trainer is not None and not trainer.optimizer.has_schedule else None)
     return {
         "format": TRAINING_FORMAT, "version": TRAINING_VERSION,
         "epoch": int(epoch), "batch": int(batch), "epoch_rng_state": epoch_rng_state,
