@@ -254,8 +254,8 @@ def test_softmax_mask_agrees_with_keras(keras):
 
 # -- errors ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("make, match", [
-    (lambda: ReLU(max_value=-1, name="r"), r"ReLU 'r': expected `max_value` to be a "
-                                           r"non-negative number or None, received -1"),
+    (lambda: ReLU(max_value=-1, name="r"), (r"ReLU 'r': expected `max_value` to be a "
+                                           r"non-negative number or None, received -1")),
     (lambda: ReLU(negative_slope=None, name="r"), r"`negative_slope`.*received None"),
     (lambda: ReLU(threshold=-0.5, name="r"), r"`threshold`.*received -0.5"),
     (lambda: LeakyReLU(negative_slope=-0.1, name="l"), r"LeakyReLU 'l'.*received -0.1"),
