@@ -138,11 +138,10 @@ def test_prelu_forward_and_gradients_match_numpy(shared_axes, alpha_shape):
                                atol=ATOL)
     gx, ga = jax.grad(lambda v, a: jnp.sum(_call_with(layer, [a], v) * np.float32(w)),
                       argnums=(0, 1))(jnp.float32(x), jnp.float32(alpha))
-    np.testing.assert_allclose(np.asarray(gx), _finite_difference(lambda v: formula(v, alpha) * w,
-                                                                  x), rtol=GRAD_RTOL, atol=GRAD_ATOL)
-    np.testing.assert_allclose(np.asarray(ga), _finite_difference(lambda a: formula(x, a) * w,
-                                                                  alpha), rtol=GRAD_RTOL,
-                               atol=GRAD_ATOL)
+    expected_gx = _finite_difference(lambda v: formula(v, alpha) * w, x)
+    expected_ga = _finite_difference(lambda a: formula(x, a) * w, alpha)
+    np.testing.assert_allclose(np.asarray(gx), expected_gx, rtol=GRAD_RTOL, atol=GRAD_ATOL)
+    np.testing.assert_allclose(np.asarray(ga), expected_ga, rtol=GRAD_RTOL, atol=GRAD_ATOL)
 
 
 def _masked_softmax(x, mask):

@@ -193,13 +193,14 @@ def test_a_declared_output_shape_that_disagrees_is_refused():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    ({"function": 3}, TypeError, (r"expected `function` to be a callable or the name of a "
-                                 r"registered function, received 3 \(of type int\)")),
+    ({"function": 3, "name": "n"}, TypeError, (r"Lambda 'n': expected `function` to be a "
+                                              r"callable or the name of a registered "
+                                              r"function, received 3 \(of type int\)")),
     ({"function": square_plus_sin, "mask": np.ones(3, bool)}, TypeError, r"`mask`"),
     ({"function": square_plus_sin, "output_shape": "(3,)"}, ConfigurationError,
      r"Unknown function '\(3,\)'"),
-    ({"function": square_plus_sin, "output_shape": (3, "x")}, ValueError,
-     r"expected `output_shape` to be a shape"),
+    ({"function": square_plus_sin, "output_shape": (3, "x"), "name": "o"}, ValueError,
+     r"Lambda 'o': expected `output_shape` to be a shape"),
     ({"function": square_plus_sin, "arguments": [1]}, ValueError,
      r"expected `arguments` to be a dict"),
 ])

@@ -22,14 +22,14 @@ or decorate it with @lamina.saving.register_serializable(). Loading needs the sa
 registration: import the module that registers it before lamina.models.load_model."""
 
 
-def _resolve(value, what):
+def _resolve(layer, value, what):
     """A callable from a callable or a registered function name."""
     if isinstance(value, str):
         return registry.get_function(value)
     if not callable(value):
-        raise TypeError(f"Lambda: expected `{what}` to be a callable or the name of a "
-                         f"registered function, received {value!r} (of type "
-                         f"{type(value).__name__}).")
+        raise TypeError(f"Lambda '{layer.name}': expected `{what}` to be a callable or the name "
+                        f"of a registered function, received {value!r} (of type "
+                        f"{type(value).__name__}).")
     return value
 
 
@@ -45,14 +45,14 @@ def _is_shape(value):
         d is None or isinstance(d, int) and not isinstance(d, bool) for d in value)
 
 
-def _as_shapes(value, what):
+def _as_shapes(layer, value, what):
     """A shape as a tuple, a list of shapes as a list of tuples."""
     if _is_shape(value):
         return tuple(value)
     if isinstance(value, (list, tuple)) and value and all(_is_shape(s) for s in value):
         return [tuple(s) for s in value]
-    raise ValueError(f"Lambda: expected `{what}` to be a shape (a tuple of ints or None), a list "
-                     f"of shapes or a callable, received {value!r}.")
+    raise ValueError(f"Lambda '{layer.name}': expected `{what}` to be a shape (a tuple of ints "
+                     f"or None), a list of shapes or a callable, received {value!r}.")
 
 
 def _matches(expected, actual):
@@ -83,13 +83,13 @@ class Lambda(Layer):
 
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
-        self.function = _resolve(function, "function")
+        self.function = _resolve(self, function, "function")
         if output_shape is None or isinstance(output_shape, str) or callable(output_shape):
             self._output_shape = (None if output_shape is None
-                                 else _resolve(output_shape, "output_shape"))
+                                 else _resolve(self, output_shape, "output_shape"))
         else:
-            self._output_shape = _as_shapes(output_shape, "output_shape")
-        self.mask = _resolve(mask, "mask") if mask is not None else None
+            self._output_shape = _as_shapes(self, output_shape, "output_shape")
+        self.mask = _resolve(self, mask, "mask") if mask is not None else None
         self.supports_masking = self.mask is not None
         if arguments is not None and not isinstance(arguments, dict):
             raise ValueError(f"Lambda '{self.name}': expected `arguments` to be a dict, "
@@ -115,7 +115,7 @@ class Lambda(Layer):
         if callable(self._output_shape):
             in_shapes = jax.tree_util.tree_map(lambda x: tuple(x.shape), inputs)
             declared = self._output_shape(in_shapes)
-            declared = _as_shapes(declared, "output_shape (as returned by the callable)")
+            declared = _as_shapes(self, declared, "output_shape (as returned by the callable)")
         else:  # without the batch axis
             declared, actual = self._output_shape, [s[1:] for s in actual]
         expected = [declared] if isinstance(declared, tuple) else declared
