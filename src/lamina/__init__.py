@@ -25,5 +25,6 @@ from lamina.errors import LaminaError as LaminaError
 from lamina.errors import NotTrainableError as NotTrainableError
 from lamina.trainability import resolve as resolve_trainability
 from lamina.utils.explain import explain as explain
+from lamina.utils.explain import explain_layer as explain_layer
 
 __version__ = "0.1.0"

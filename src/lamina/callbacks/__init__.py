@@ -11,3 +11,5 @@ from lamina.callbacks.logging import TerminateOnNaN as TerminateOnNaN
 from lamina.checkpointing import BackupAndRestore as BackupAndRestore  # noqa: E402
 from lamina.checkpointing import ModelCheckpoint as ModelCheckpoint  # noqa: E402
 from lamina.callbacks.tensorboard import TensorBoard as TensorBoard
+from lamina.callbacks.freezing import FreezeSchedule as FreezeSchedule
+from lamina.callbacks.freezing import GradualUnfreezing as GradualUnfreezing

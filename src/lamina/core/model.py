@@ -5,6 +5,8 @@ This `__init__` is the one place where the functional path is chosen (no `__new_
 Training methods are thin delegations to `lamina.training`.
 """
 from lamina import trainability
+from lamina.core import holders
+from lamina.core import node as node_lib
 from lamina.core import trainability_version
 from lamina.core import tree
 from lamina.core.functional import Graph
@@ -23,6 +25,7 @@ class Model(Layer):
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
+        holders.register(self)
         self._graph = None
         self._trainer = None
         self.history = None
@@ -169,6 +172,38 @@ class Model(Layer):
             layer = self._resolve_layer(layer, "unfreeze")
             self._scoped_freezes[:] = [f for f in self._scoped_freezes if f is not layer]
         trainability_version.bump()
+
+    def freeze_up_to(self, layer, inclusive=True):
+        """Freeze, in this model's scope, its layers up to `layer` (a layer, name or index of
+        `self.layers`; included unless `inclusive=False`) and lift this model's scoped freezes
+        of the layers after it, so calling it again moves the boundary (fastai's `freeze_to`).
+
+        Only scoped freezes change: no flag is written, so a layer the user set
+        `trainable = False` stays frozen, and other models that hold these layers still train
+        them. Returns the layers now frozen in this scope.
+        """
+        layers = [candidate for candidate in self.layers
+                  if not isinstance(candidate, node_lib.InputLayer)]
+        if isinstance(layer, int) and not isinstance(layer, bool):
+            if not -len(layers) <= layer < len(layers):
+                raise ValueError(f"Model '{self.name}'.freeze_up_to: index {layer} is out of "
+                                 f"range for its {len(layers)} layers.")
+            index = layer % len(layers)
+        else:
+            target = self._resolve_layer(layer, "freeze_up_to")
+            positions = [i for i, candidate in enumerate(layers) if candidate is target]
+            if not positions:
+                raise ValueError(
+                    f"Model '{self.name}'.freeze_up_to: '{target.name}' is nested inside "
+                    f"another layer; expected one of this model's own layers "
+                    f"{[c.name for c in layers]}.")
+            index = positions[0]
+        stop = index + 1 if inclusive else index
+        after = layers[stop:]
+        self._scoped_freezes[:] = [f for f in self._scoped_freezes
+                                   if not any(f is a for a in after)]
+        self.freeze(*layers[:stop])  # bumps the trainability version even when empty
+        return layers[:stop]
 
     @property
     def frozen_layers(self):

@@ -1,4 +1,6 @@
 """`explain(model)`: for each variable, is it trained when `model` trains, and why not.
+`explain_layer(layer)`: the model-independent view, which of the models that contain a layer
+would train it.
 
 Built on `lamina.trainability.resolve`, the same resolution the training step uses.
 """
@@ -7,6 +9,7 @@ import dataclasses
 import numpy as np
 
 from lamina import trainability
+from lamina.core import holders as holders_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,21 +18,42 @@ class VariableReport:
     path: str  # use path of the layer that owns the variable (first one found)
     trained: bool
     reasons: tuple  # empty when trained; one entry per closed use path otherwise
+    shared_with: tuple = ()  # names of the other live models that hold the owning layer
 
     @property
     def name(self):
         return self.variable.path
 
+    @property
+    def layer(self):
+        return self.variable.owner
+
+    def as_dict(self):
+        return {"variable": self.name, "layer_path": self.path, "trained": self.trained,
+                "reasons": list(self.reasons), "shared_with": list(self.shared_with),
+                "shape": list(self.variable.shape)}
+
 
 class TrainabilityReport:
-    """Rows of `VariableReport`, in `model.weights` order. `str()` renders a table."""
+    """Rows of `VariableReport`, in `model.weights` order, grouped by layer path in `str()`.
+
+    Nested models are expanded (each row's `path` runs from the root to the owning layer);
+    a layer that other live models also hold is marked with their names.
+    """
 
     def __init__(self, model):
         resolution = trainability.resolve(model)
         self.model = model
+        shared = {}
+        for v in resolution.variables:
+            owner = v.owner
+            if owner is not None and id(owner) not in shared:
+                shared[id(owner)] = tuple(
+                    m.name for m in holders_lib.holders(owner, exclude=model)
+                    if not _contains(model, m))
         self.rows = [
             VariableReport(v, resolution.paths[v.uid][0].names, resolution.is_trained(v),
-                           resolution.reasons(v))
+                           resolution.reasons(v), shared.get(id(v.owner), ()))
             for v in resolution.variables if v.kind == "weight"
         ]
 
@@ -49,13 +73,96 @@ class TrainabilityReport:
             f"weights: {[row.name for row in self.rows]}."
         )
 
+    def as_dict(self):
+        """The report as plain data (JSON-ready) for tools and tests."""
+        trained = [r for r in self.rows if r.trained]
+        return {"model": self.model.name, "variables": [r.as_dict() for r in self.rows],
+                "trained_params": _params(trained),
+                "frozen_params": _params([r for r in self.rows if not r.trained])}
+
     def __str__(self):
         lines = [f"Trainability of '{self.model.name}' (what a training step of it updates):"]
+        current = None
         for row in self.rows:
+            if row.path != current:
+                current = row.path
+                mark = f"  [shared with: {', '.join(row.shared_with)}]" if row.shared_with else ""
+                lines.append(f"  {current}{mark}")
             size = int(np.prod(row.variable.shape))
             status = "trained" if row.trained else "frozen"
-            lines.append(f"  {row.name:<40} {size:>10,}  {status}")
-            lines.extend(f"      because {reason}" for reason in row.reasons)
+            lines.append(f"    {row.variable.name:<36} {size:>10,}  {status}")
+            lines.extend(f"        because {reason}" for reason in row.reasons)
+        lines.append(f"  trained: {_params([r for r in self.rows if r.trained]):,} params; "
+                     f"frozen: {_params([r for r in self.rows if not r.trained]):,} params")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _params(rows):
+    return int(sum(np.prod(r.variable.shape, dtype=np.int64) for r in rows))
+
+
+def _contains(outer, model):
+    """True when `model` is nested inside `outer` (then it is part of the report, not an
+    'other' holder)."""
+    from lamina.core import tree
+
+    return any(layer is model for layer in tree.all_layers(outer))
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelVerdict:
+    model: object
+    trained: tuple  # the layer's weights that train when `model` trains
+    frozen: tuple  # the others
+    reasons: dict  # weight path -> reasons it is not trained in `model`
+
+    @property
+    def trains_layer(self):
+        return bool(self.trained)
+
+
+class LayerReport:
+    """For one layer: for each model that contains it, which of its weights train when that
+    model trains, and why the others do not."""
+
+    def __init__(self, layer, models=None):
+        self.layer = layer
+        models = holders_lib.holders(layer) if models is None else list(models)
+        own = [v for v in layer._variables if v.kind == "weight"]
+        self.verdicts = []
+        for model in models:
+            resolution = trainability.resolve(model)
+            if own and own[0].uid not in resolution.paths:
+                raise KeyError(f"Model '{model.name}' does not contain layer '{layer.name}'.")
+            trained = tuple(v for v in own if resolution.is_trained(v))
+            frozen = tuple(v for v in own if not resolution.is_trained(v))
+            self.verdicts.append(ModelVerdict(model, trained, frozen,
+                                              {v.path: resolution.reasons(v) for v in frozen}))
+
+    def __iter__(self):
+        return iter(self.verdicts)
+
+    def verdict(self, model):
+        for v in self.verdicts:
+            if v.model is model or v.model.name == model:
+                return v
+        raise KeyError(f"Layer '{self.layer.name}' is not in model "
+                       f"{getattr(model, 'name', model)!r}; it is in "
+                       f"{[v.model.name for v in self.verdicts]}.")
+
+    def __str__(self):
+        lines = [f"Layer '{self.layer.name}' (trainable={self.layer.trainable}) is held by "
+                 f"{len(self.verdicts)} model(s):"]
+        for v in self.verdicts:
+            if not v.frozen:
+                lines.append(f"  {v.model.name}: trains it")
+                continue
+            state = "trains part of it" if v.trained else "does not train it"
+            lines.append(f"  {v.model.name}: {state}")
+            for path, reasons in v.reasons.items():
+                lines.extend(f"      {path}: {reason}" for reason in reasons)
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -64,3 +171,9 @@ class TrainabilityReport:
 def explain(model):
     """A `TrainabilityReport` for `model` (see DESIGN rule 9)."""
     return TrainabilityReport(model)
+
+
+def explain_layer(layer, models=None):
+    """A `LayerReport`: which of `models` (default: every live model that contains `layer`)
+    would train `layer`, and why not."""
+    return LayerReport(layer, models)
