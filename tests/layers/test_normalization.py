@@ -11,21 +11,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from harness import LayerCase, check_layer
 
 import lamina as lm
-from harness import LayerCase, check_layer
 from lamina.errors import InputSpecError
-from lamina.layers.normalization import (LAYERS, BatchNormalization, GroupNormalization,
-                                         LayerNormalization, UnitNormalization)
+from lamina.layers.normalization import (
+    LAYERS,
+    BatchNormalization,
+    GroupNormalization,
+    LayerNormalization,
+    UnitNormalization,
+)
 from lamina.saving import register_serializable
 from lamina.training import step
 
 for _cls in LAYERS:  # the lead wires the package exports; the registry accepts re-registration
     register_serializable()(_cls)
 
-FWD = dict(rtol=1e-4, atol=1e-5)
-GRAD = dict(rtol=2e-3, atol=2e-4)
-KERAS = dict(rtol=1e-5, atol=1e-5)
+FWD = {"rtol": 1e-4, "atol": 1e-5}
+GRAD = {"rtol": 2e-3, "atol": 2e-4}
+KERAS = {"rtol": 1e-5, "atol": 1e-5}
 
 
 def _normal(*shape):
@@ -303,6 +308,22 @@ def test_batch_norm_masked_training_matches_numpy_forward_gradients_and_moving_s
     # padded entries get the gradient of their normalised value only (no statistic term)
     for i, grad in enumerate(grads):
         np.testing.assert_allclose(grad, finite_difference(reference, args, i), **GRAD)
+
+
+def test_batch_norm_receives_the_graph_mask_in_a_training_step():
+    """Masking -> BatchNormalization: the step's moving statistics count unmasked steps only."""
+    from lamina.layers.embedding import Masking
+
+    x = _rand(0, 4, 5, 3, loc=2.0, scale=3.0)
+    mask = _sequence_mask(x)
+    x[~mask] = 0.0  # Masking(0.0) masks exactly these steps
+    bn = BatchNormalization(momentum=0.5)
+    model = lm.Sequential([lm.Input((5, 3)), Masking(0.0), bn])
+    model.compile(optimizer=lm.optimizers.SGD(0.0), loss="mse")
+    model.train_on_batch(x, np.zeros_like(x))
+    _, means, variances = np_masked_batch_norm(x, mask, np.ones(3), np.zeros(3), 1e-3)
+    np.testing.assert_allclose(bn.get_weights()[2], 0.5 * means, **FWD)
+    np.testing.assert_allclose(bn.get_weights()[3], 0.5 + 0.5 * variances, **FWD)
 
 
 def test_batch_norm_unmasked_training_gradient_matches_numpy():

@@ -10,13 +10,21 @@ import re
 
 import numpy as np
 import pytest
+from harness import LayerCase, check_layer
 
 import lamina as lm
-from harness import LayerCase, check_layer
 from lamina.errors import InputSpecError
-from lamina.layers.regularization import (LAYERS, ActivityRegularization, AlphaDropout,
-                                          Dropout, GaussianDropout, GaussianNoise,
-                                          SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
+from lamina.layers.regularization import (
+    LAYERS,
+    ActivityRegularization,
+    AlphaDropout,
+    Dropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+)
 from lamina.saving import register_serializable
 
 for _cls in LAYERS:  # the lead wires the package exports; the registry accepts re-registration
