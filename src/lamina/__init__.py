@@ -12,6 +12,7 @@ from lamina import models as models
 from lamina import optimizers as optimizers
 from lamina import random as random
 from lamina import saving as saving
+from lamina import utils as utils
 from lamina.core.model import Model as Model
 from lamina.core.naming import reset_names as reset_names
 from lamina.core.node import Input as Input
