@@ -41,6 +41,9 @@ def _as_part_of(layer, training):
     through `layer` (constants when it is frozen there, DESIGN rule 4), as `layer(...)`
     would, but without calling it."""
     scope = scope_lib.current()
+    if scope is None or scope.frame is None:  # `call` used directly: stored values, no path
+        yield
+        return
     path = trainability.enter(scope.frame.path, layer)
     scope.frames.append(scope_lib.Frame(layer, training, True, path))
     try:

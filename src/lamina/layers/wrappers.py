@@ -13,10 +13,6 @@ def _clone(layer, **changes):
     return type(layer).from_config({**layer.get_config(), **changes})
 
 
-def _strip(name, prefix):
-    return name[len(prefix):] if name.startswith(prefix) else name
-
-
 class Bidirectional(Layer):
     """Runs a recurrent layer forwards and a copy of it backwards, and merges the outputs.
 
@@ -53,9 +49,9 @@ class Bidirectional(Layer):
             raise ValueError(f"Bidirectional '{self.name}': expected merge_mode in "
                              f"{list(_MERGE_MODES)}, received {merge_mode!r}.")
         self.merge_mode = merge_mode
-        self.forward_layer = _clone(layer, name="forward_" + _strip(layer.name, "forward_"))
+        self.forward_layer = _clone(layer, name="forward_" + layer.name.removeprefix("forward_"))
         self.backward_layer = backward_layer if backward_layer is not None else _clone(
-            layer, name="backward_" + _strip(layer.name, "backward_"), go_backwards=True)
+            layer, name="backward_" + layer.name.removeprefix("backward_"), go_backwards=True)
         self._check_directions()
         for direction in (self.forward_layer, self.backward_layer):
             if hasattr(direction, "zero_output_for_mask"):
