@@ -1,6 +1,5 @@
 """The LSTM digits example: a quick smoke run of every claim, and the full run's accuracy."""
 import pytest
-
 from test_examples import check, load
 
 FACTS = {"reads_8_rows_of_8_pixels", "lstm_weights_keras_layout", "loss_decreased",

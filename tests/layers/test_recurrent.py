@@ -9,21 +9,19 @@
 """
 import os
 
-os.environ["KERAS_BACKEND"] = "jax"  # for the Keras comparisons (imported lazily)
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from harness import LayerCase, check_layer
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-import lamina as lm  # noqa: E402
-from harness import LayerCase, check_layer  # noqa: E402
-from lamina.core import scope as scope_lib  # noqa: E402
-from lamina.errors import InputSpecError  # noqa: E402
-from lamina.layers import recurrent, rnn_cells, wrappers  # noqa: E402
-from lamina.layers.recurrent import GRU, LSTM, RNN, SimpleRNN  # noqa: E402
-from lamina.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell  # noqa: E402
-from lamina.saving import register_serializable  # noqa: E402
+import lamina as lm
+from lamina.core import scope as scope_lib
+from lamina.errors import InputSpecError
+from lamina.layers import recurrent, rnn_cells, wrappers
+from lamina.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
+from lamina.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell
+from lamina.saving import register_serializable
 
 # the lead wires the exports; until then these tests register the classes themselves
 for _cls in rnn_cells.LAYERS + recurrent.LAYERS + wrappers.LAYERS:
@@ -160,8 +158,8 @@ KINDS = {
 }
 
 OPTIONS = {
-    "plain": dict(mask=False, go_backwards=False, initial_state=False),
-    "mask-backwards-state": dict(mask=True, go_backwards=True, initial_state=True),
+    "plain": {"mask": False, "go_backwards": False, "initial_state": False},
+    "mask-backwards-state": {"mask": True, "go_backwards": True, "initial_state": True},
 }
 
 
@@ -224,7 +222,9 @@ def test_forward_and_gradient_match_numpy_recurrence(kind, options):
         seq_, *final_ = _pure_call(layer, dict(zip(uids, weight_values)), x_, **kw)
         return jnp.sum(seq_ * out_w) + sum(jnp.sum(s * w) for s, w in zip(final_, state_w))
 
-    f32 = lambda a: None if a is None else [np.float32(v) for v in a]  # noqa: E731
+    def f32(arrays):
+        return None if arrays is None else [np.float32(a) for a in arrays]
+
     grads = jax.grad(scalar, argnums=(0, 1, 2))(np.float32(x), f32(weights), f32(states))
     eps = 1e-6
     checks = [("inputs", x, grads[0], lambda d: (x + d, weights, states))]
@@ -276,6 +276,7 @@ def test_lstm_initial_bias_has_unit_forget_bias():
 
 # -- Keras 3 itself -------------------------------------------------------------------------
 def _keras():
+    os.environ["KERAS_BACKEND"] = "jax"  # before keras is first imported
     return pytest.importorskip("keras")
 
 

@@ -9,20 +9,18 @@
 """
 import os
 
-os.environ["KERAS_BACKEND"] = "jax"  # for the Keras comparisons (imported lazily)
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from harness import LayerCase, check_layer
+from test_recurrent import _ZeroPaddingMask, np_lstm_step, np_rnn
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-import lamina as lm  # noqa: E402
-from harness import LayerCase, check_layer  # noqa: E402
-from lamina.core import scope as scope_lib  # noqa: E402
-from lamina.errors import InputSpecError  # noqa: E402
-from lamina.layers.recurrent import GRU, LSTM, SimpleRNN  # noqa: E402
-from lamina.layers.wrappers import Bidirectional, TimeDistributed  # noqa: E402
-from test_recurrent import _ZeroPaddingMask, np_lstm_step, np_rnn  # noqa: E402
+import lamina as lm
+from lamina.core import scope as scope_lib
+from lamina.errors import InputSpecError
+from lamina.layers.recurrent import GRU, LSTM, SimpleRNN
+from lamina.layers.wrappers import Bidirectional, TimeDistributed
 
 FORWARD_RTOL, FORWARD_ATOL = 1e-5, 1e-5  # float32 layer vs float64 numpy reference
 GRAD_RTOL, GRAD_ATOL = 2e-4, 2e-5  # float32 autodiff vs float64 central differences
@@ -205,6 +203,7 @@ def test_time_distributed_passes_the_folded_mask_to_the_inner_layer():
 
 # -- Keras 3 itself -------------------------------------------------------------------------
 def _keras():
+    os.environ["KERAS_BACKEND"] = "jax"  # before keras is first imported
     return pytest.importorskip("keras")
 
 
