@@ -886,9 +886,9 @@ def _layer(config, index=1):
     return config["model"]["config"]["layers"][index]
 
 
-UNREGISTERED = ["Conv2D", "MyLayer", "RoundTripEvil", "dense", "Dense ", " Dense",
+UNREGISTERED = ["Conv9D", "MyLayer", "RoundTripEvil", "dense", "Dense ", " Dense",
                 "keras.layers.Dense", "lamina.layers.Dense", "lamina.layers.core.Dense",
-                "__main__.Evil", "", "Adam", "optimizers.Nadam", "losses.Huber", "object",
+                "__main__.Evil", "", "Adam", "optimizers.Ftrl", "losses.NotALoss", "object",
                 "type", "Functional", "InputLayer\x00", "Dense\u200b"]
 
 

@@ -4,6 +4,7 @@
 inputs are converted, the layer is built once from their shapes, the call runs in a frame of
 the current `CallScope` (training flag and use-path state), and the frame is popped.
 """
+import functools
 import inspect
 import math
 
@@ -64,6 +65,24 @@ class Layer:
 
     # attributes that hold layers but are not sublayers of this one
     _NOT_SUBLAYERS = frozenset({"_scoped_freezes", "_inbound_nodes"})
+
+    def __init_subclass__(cls, **kwargs):
+        """A subclass's own `build` marks the layer built, so calling `layer.build(shape)`
+        directly (a Keras habit) is not repeated, and weights set after it are kept."""
+        super().__init_subclass__(**kwargs)
+        own_build = cls.__dict__.get("build")
+        if own_build is None or getattr(own_build, "_marks_built", False):
+            return
+
+        @functools.wraps(own_build)
+        def build(self, input_shape, *args, **kwargs):
+            with jax.ensure_compile_time_eval():
+                result = own_build(self, input_shape, *args, **kwargs)
+            self.built = True
+            return result
+
+        build._marks_built = True
+        cls.build = build
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  activity_regularizer=None):

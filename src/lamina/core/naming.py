@@ -6,8 +6,11 @@ _COUNTS: dict[str, int] = defaultdict(int)
 
 
 def to_snake_case(name):
+    """Keras's `to_snake_case`: "Conv2D" -> "conv2d", "SpatialDropout1D" ->
+    "spatial_dropout1d", "MultiHeadAttention" -> "multi_head_attention"."""
+    name = re.sub(r"\W+", "", name)
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def unique_name(base):

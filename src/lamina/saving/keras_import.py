@@ -20,10 +20,10 @@ length string whose bytes live in the file's global heap; a damaged heap can han
 the weights are matched to layers by path, count and shape.
 """
 import os
-import re
 
 import numpy as np
 
+from lamina.core import naming
 from lamina.errors import LaminaError, SavingError
 from lamina.saving.keras_files import CONFIG, WEIGHTS, _parse_json, _read_archive, _WeightsFile
 from lamina.saving.keras_layers import (
@@ -76,13 +76,6 @@ def load_keras_model(path, max_weights_bytes=DEFAULT_MAX_WEIGHTS_BYTES):
 
 
 # -- weight group names ----------------------------------------------------------------------
-def _snake_case(name):
-    """Keras's `naming.to_snake_case`, which names the weight groups."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 def _unique(name, used):
     """Keras's `_get_unique_name`: "dense", "dense_1", ... within one list of layers."""
     if name in used:
@@ -182,7 +175,7 @@ class _Importer:
         name = config.get("name") if isinstance(config, dict) else None
         if isinstance(name, str):
             where = f"layer '{name}' ({class_name})"
-        child_path = f"{h5_path}layers/{_unique(_snake_case(class_name), used)}"
+        child_path = f"{h5_path}layers/{_unique(naming.to_snake_case(class_name), used)}"
         if class_name in _MODEL_CLASSES:
             return self._model(entry, where, child_path + "/", depth + 1), class_name
         layer = _layer(self, class_name, config, where)
