@@ -265,6 +265,45 @@ def test_cells_compute_one_step_of_the_reference():
                                        atol=FORWARD_ATOL)
 
 
+class _MinimalCell(lm.layers.Layer):
+    """Keras's documented example of a user cell: `h = x @ kernel + h_prev @ recurrent`."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = self.state_size = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight((input_shape[-1], self.units), name="kernel")
+        self.recurrent_kernel = self.add_weight((self.units, self.units), name="recurrent")
+
+    def call(self, inputs, states):
+        h = inputs @ self.kernel.value + states[0] @ self.recurrent_kernel.value
+        return h, [h]
+
+
+def test_rnn_runs_a_user_cell_and_trains_it():
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(3, 4, 2))
+    mask = _ragged_mask(x)
+    layer = RNN(_MinimalCell(3), return_sequences=True, go_backwards=True)
+    layer(np.float32(x))
+    weights = [rng.normal(scale=0.5, size=w.shape) for w in layer.get_weights()]
+    layer.set_weights([np.float32(w) for w in weights])
+
+    def np_step(x_t, states, w):
+        h = x_t @ w[0] + states[0] @ w[1]
+        return h, [h]
+
+    expected, _ = np_rnn(np_step, x, weights, [np.zeros((3, 3))], mask, go_backwards=True)
+    np.testing.assert_allclose(layer(np.float32(x), mask=mask), expected, rtol=FORWARD_RTOL,
+                               atol=FORWARD_ATOL)
+    inputs = lm.Input((4, 2))
+    model = lm.Model(inputs, lm.layers.Dense(1)(RNN(layer.cell)(inputs)))
+    model.compile(optimizer=lm.optimizers.SGD(0.1), loss="mse")
+    model.train_on_batch(np.float32(x), np.ones((3, 1), np.float32))
+    assert not np.array_equal(layer.get_weights()[0], np.float32(weights[0]))
+
+
 def test_lstm_initial_bias_has_unit_forget_bias():
     layer = LSTM(3)
     layer(np.zeros((1, 2, 2), np.float32))

@@ -16,6 +16,12 @@ Semantics follow Keras 3 (JAX backend):
 - `initial_state=`: a list with one `(batch, size)` array (or symbolic tensor) per state.
 - `unroll=True` unrolls the scan fully (same results, longer compile, faster short loops).
 - `stateful=True` is not supported: pass the final states back as `initial_state=`.
+
+Differences from Keras, by design: a list of cells (StackedRNNCells) is refused (stack
+layers with `return_sequences=True`); `zero_output_for_mask` changes only returned
+sequences, never the last output; `unroll=True` keeps the scan's masking rule (Keras's
+unrolled loop repeats zeros, not the initial state, for masked leading steps); dropout uses
+one mask for all gates (Keras draws one per gate when `recurrent_dropout` is set).
 """
 import contextlib
 
