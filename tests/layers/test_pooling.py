@@ -232,6 +232,18 @@ def test_global_average_pooling1d_consumes_the_mask_in_a_model():
     np.testing.assert_allclose(np.asarray(model(x, mask=mask)), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_global_average_pooling1d_uses_the_mask_of_an_embedding():
+    from lamina.layers.embedding import Embedding
+
+    tokens = np.array([[1, 2, 0, 0, 0], [3, 4, 5, 6, 7]])
+    inputs = lm.Input((5,), dtype="int32")
+    embedding = Embedding(10, 4, mask_zero=True)
+    model = lm.Model(inputs, GlobalAveragePooling1D()(embedding(inputs)))
+    vectors = embedding.get_weights()[0][tokens]  # (2, 5, 4)
+    expected = [vectors[0, :2].mean(axis=0), vectors[1].mean(axis=0)]
+    np.testing.assert_allclose(np.asarray(model(tokens)), expected, rtol=1e-6, atol=1e-7)
+
+
 def test_pooling_in_a_cnn_trains():
     model = lm.Sequential([lm.Input((6, 6, 1)), lm.layers.Dense(3), MaxPooling2D(),
                            AveragePooling2D(padding="same"), GlobalMaxPooling2D(),
