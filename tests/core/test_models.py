@@ -533,3 +533,12 @@ def test_predict_accepts_jax_arrays_and_batches():
     got = model.predict(jnp.asarray(x), batch_size=3, verbose=0)
     assert isinstance(got, np.ndarray)
     np.testing.assert_allclose(got, _dense(x, k, b), rtol=1e-5, atol=1e-5)
+
+
+def test_unknown_non_batch_dimensions_stay_unknown_in_symbolic_shapes():
+    x = lm.Input((None, 4))
+    assert lm.layers.Dense(3)(x).shape == (None, None, 3)
+    assert lm.layers.Flatten()(lm.Input((None, 2, 3))).shape == (None, None)
+    assert lm.layers.Reshape((-1, 2))(lm.Input((6,))).shape == (None, 3, 2)
+    model = lm.Model(x, lm.layers.Dense(3)(x))
+    assert model(np.ones((2, 5, 4), np.float32)).shape == (2, 5, 3)

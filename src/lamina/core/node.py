@@ -14,8 +14,10 @@ from lamina.core import scope as scope_lib
 from lamina.core.layer import Layer
 from lamina.errors import ConfigurationError
 
-# stands in for an unknown (None) dimension while shapes are traced
+# stand in for unknown (None) dimensions while shapes are traced: the batch axis, and (traced
+# twice, with two sizes) any other axis; output sizes that follow the stand-in become None
 _PLACEHOLDER = 1
+_OTHER_PLACEHOLDERS = (13, 14)
 
 
 class SymbolicTensor:
@@ -61,8 +63,9 @@ def any_symbolic(tree):
     return any(is_symbolic(t) for t in jax.tree_util.tree_leaves(tree, is_leaf=is_symbolic))
 
 
-def _spec(t):
-    shape = tuple(_PLACEHOLDER if d is None else d for d in t.shape)
+def _spec(t, other=_OTHER_PLACEHOLDERS[0]):
+    shape = tuple((_PLACEHOLDER if i == 0 else other) if d is None else d
+                  for i, d in enumerate(t.shape))
     return jax.ShapeDtypeStruct(shape, t.dtype)
 
 
@@ -87,17 +90,20 @@ def symbolic_call(layer, args, kwargs):
             return layer(*call_args, **call_kwargs)
 
     out_specs = jax.eval_shape(run, *[_spec(flat[i]) for i in positions])
+    other_unknown = any(is_symbolic(t) and None in t.shape[1:] for t in leaves)
+    alt_specs = (jax.eval_shape(run, *[_spec(flat[i], _OTHER_PLACEHOLDERS[1])
+                                       for i in positions]) if other_unknown else out_specs)
     node = Node(layer, args, kwargs, None)
 
     counter = itertools.count()
 
-    def to_symbolic(spec):
-        shape = list(spec.shape)
+    def to_symbolic(spec, alt):
+        shape = [None if d != a else d for d, a in zip(spec.shape, alt.shape)]
         if batch_unknown and shape and shape[0] == _PLACEHOLDER:
             shape[0] = None
         return SymbolicTensor(shape, spec.dtype, node, next(counter), layer.name)
 
-    node.outputs = jax.tree_util.tree_map(to_symbolic, out_specs)
+    node.outputs = jax.tree_util.tree_map(to_symbolic, out_specs, alt_specs)
     layer._inbound_nodes.append(node)
     return node.outputs
 
