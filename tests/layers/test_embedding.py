@@ -4,9 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from harness import LayerCase, check_layer
 
 import lamina as lm
-from harness import LayerCase, check_layer
 from lamina.core import scope as scope_lib
 from lamina.layers.embedding import LAYERS, Embedding, Masking
 from lamina.saving import register_serializable

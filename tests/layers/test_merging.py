@@ -6,12 +6,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from harness import LayerCase, check_layer
 
 import lamina as lm
-from harness import LayerCase, check_layer
 from lamina.layers import merging
-from lamina.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
-                                   Subtract)
+from lamina.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+)
 from lamina.saving import register_serializable
 
 for _cls in merging.LAYERS:  # the lead wires the package exports; re-registration is allowed
@@ -127,8 +135,8 @@ def _finite_difference_grads(f, xs, eps=1e-6):
     for i, x in enumerate(xs):
         g = np.zeros(x.shape)
         for idx in np.ndindex(*x.shape):
-            plus = [a.astype(np.float64).copy() for a in xs]
-            minus = [a.astype(np.float64).copy() for a in xs]
+            plus = [np.array(a, np.float64) for a in xs]
+            minus = [np.array(a, np.float64) for a in xs]
             plus[i][idx] += eps
             minus[i][idx] -= eps
             g[idx] = (f(plus) - f(minus)) / (2 * eps)
