@@ -434,10 +434,11 @@ def test_multi_head_attention_matches_keras(keras, kwargs, with_key):
     q = rng.normal(size=(2, 4, 5)).astype(np.float32)
     v = rng.normal(size=(2, 3, 2)).astype(np.float32)
     args = (q, v, rng.normal(size=(2, 3, 6)).astype(np.float32)) if with_key else (q, v)
-    theirs = keras.layers.MultiHeadAttention(2, 3, **kwargs)
+    theirs = keras.layers.MultiHeadAttention(2, 3, name="mha", **kwargs)
     theirs(*args)
-    ours = MultiHeadAttention(2, 3, **kwargs)
+    ours = MultiHeadAttention(2, 3, name="mha", **kwargs)
     ours(*args)
+    assert [v.path for v in ours.weights] == [v.path for v in theirs.weights]
     ours.set_weights(_keras_weights(theirs))
     value_mask = np.array([[1, 0, 1], [1, 1, 0]], bool)
     attention_mask = rng.random((2, 4, 3)) < 0.7

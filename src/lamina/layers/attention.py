@@ -72,7 +72,7 @@ class _Projection(Layer):
     last `contract` axes of the input with the first axes of `kernel`, then adds `bias`."""
 
     def __init__(self, owner, name, kernel_shape, contract):
-        super().__init__(name=name, dtype=owner.dtype,
+        super().__init__(name=f"{owner.name}/{name}", dtype=owner.dtype,
                          activity_regularizer=owner.projection_activity_regularizer)
         self.contract = contract
         self.kernel = self.add_weight(
@@ -209,6 +209,7 @@ class MultiHeadAttention(Layer):
         self._feature_dims = (query_shape[-1], value_shape[-1], key_shape[-1])
         heads = self.num_heads
         out_shape = self.output_shape or (query_shape[-1],)
+        # sublayer names make the variable paths Keras's ("<name>/query/kernel", ...)
         self.query_dense = _Projection(self, "query", (query_shape[-1], heads, self.key_dim), 1)
         self.key_dense = _Projection(self, "key", (key_shape[-1], heads, self.key_dim), 1)
         self.value_dense = _Projection(self, "value", (value_shape[-1], heads, self.value_dim),
