@@ -22,6 +22,19 @@ def _validation(validation_data, owner):
     return ArrayData(*validation_data, owner=owner)
 
 
+def _check_distributed(distribution, owner, batch_size, *datasets):
+    """Fail before the first step when a batch would not split over the devices."""
+    if distribution is not None:
+        for data in datasets:
+            if data is not None:
+                distribution.check_data(data.n, batch_size, owner.name)
+
+
+def _progress_verbose(verbose):
+    """Only process 0 of a multi-process run reports progress."""
+    return verbose if jax.process_index() == 0 else 0
+
+
 def _batch_size(batch_size):
     if batch_size is None:
         return 32
@@ -36,7 +49,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     """Train for `epochs` epochs; returns the `History` callback (Keras semantics)."""
     model = trainer.model
     batch_size = _batch_size(batch_size)
-    verbose = resolve_verbose(verbose)
+    verbose = _progress_verbose(resolve_verbose(verbose))
     if y is None:
         raise InputSpecError("fit: expected targets `y`, received None.")
     data = ArrayData(x, y, sample_weight, model)
@@ -45,6 +58,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
         val = _validation(validation_data, model)
     elif validation_split:
         data, val = data.split(validation_split)
+    _check_distributed(trainer.active_distribution(), model, batch_size, data, val)
     history = callbacks_lib.History()
     model.history = history
     steps = data.num_batches(batch_size)
@@ -100,11 +114,12 @@ def evaluate(trainer, x=None, y=None, batch_size=None, verbose="auto", sample_we
     if data.y is None:
         raise InputSpecError("evaluate: expected targets `y`, received None.")
     batch_size = _batch_size(batch_size)
+    _check_distributed(trainer.active_distribution(), trainer.model, batch_size, data)
     steps = data.num_batches(batch_size)
     cbs = callbacks_lib.CallbackList(callbacks, trainer.model, {"steps": steps})
     trainer.ensure_ready(data.first(batch_size))
     trainer.reset_metrics()
-    progress = Progress(verbose if _progress else 0, steps, "Evaluate")
+    progress = Progress(_progress_verbose(verbose) if _progress else 0, steps, "Evaluate")
     cbs.on_test_begin()
     logs = None
     for index, (xb, yb, swb) in enumerate(data.batches(batch_size)):
@@ -126,9 +141,10 @@ def predict(model, x, batch_size=32, verbose="auto", callbacks=None):
     """Outputs for every sample of `x`, concatenated over batches (numpy)."""
     data = ArrayData(x, owner=model)
     batch_size = _batch_size(batch_size)
+    _check_distributed(predict_lib.active_distribution(model), model, batch_size, data)
     steps = data.num_batches(batch_size)
     cbs = callbacks_lib.CallbackList(callbacks, model, {"steps": steps})
-    progress = Progress(verbose, steps, "Predict")
+    progress = Progress(_progress_verbose(verbose), steps, "Predict")
     cbs.on_predict_begin()
     outputs = []
     for index, (xb, _, _) in enumerate(data.batches(batch_size)):

@@ -4,6 +4,10 @@ Each step reads the live trainability resolution of the model (re-resolved only 
 a scoped freeze or the set of variables changed), picks the compiled step for that
 configuration from a cache (compiling it once), runs it, and writes the results back into
 the model's variables.
+
+Under a distribution (`compile(distribution=...)`, else `lamina.distribution.scope`) the
+compiled steps are wrapped with the layouts of `lamina.distribution.placement`; without one
+the code path is the single-device one.
 """
 import jax
 import jax.numpy as jnp
@@ -12,6 +16,9 @@ from lamina import errors
 from lamina import optimizers as optimizers_lib
 from lamina import trainability
 from lamina.core import trainability_version
+from lamina.distribution import context as distribution_scope
+from lamina.distribution.base import Distribution
+from lamina.distribution.placement import Placement, mixed_devices_error
 from lamina.training import compile as compile_lib
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
@@ -19,7 +26,14 @@ from lamina.training.data import flatten_targets, to_arrays
 
 
 class Trainer:
-    def __init__(self, model, optimizer, loss, metrics, loss_weights, seed=None):
+    def __init__(self, model, optimizer, loss, metrics, loss_weights, seed=None,
+                 distribution=None):
+        if distribution is not None and not isinstance(distribution, Distribution):
+            raise errors.ConfigurationError(
+                f"Model '{model.name}'.compile(distribution=...): expected a "
+                "lamina.distribution.DataParallel or ModelParallel, received "
+                f"{distribution!r} (of type {type(distribution).__name__}).")
+        self.distribution = distribution  # wins over lamina.distribution.scope
         self.model = model
         self.optimizer = optimizers_lib.get(optimizer)
         self.tx = self.optimizer.build()
@@ -36,6 +50,8 @@ class Trainer:
         self._version = None
         self._resolution = None
         self._plan = None
+        self._plan_distribution = None
+        self._placements = {}  # (distribution key, structure key) -> Placement
         self.iterations = 0
         self.fit_position = None  # set by fit; read by checkpointing callbacks
         if loss is None:
@@ -100,10 +116,22 @@ class Trainer:
         return errors.NotTrainableError(
             errors.MSG_NOTHING_TRAINABLE.format(root=self.model.name, reasons=text))
 
-    def _current_plan(self):
+    def active_distribution(self):
+        """The distribution this call runs with (see `lamina.distribution.scope`), or None."""
+        return distribution_scope.active(self.distribution)
+
+    def placement(self, distribution):
+        resolution = self.resolution()
+        key = (distribution.key, resolution.structure_key)
+        placement = self._placements.get(key)
+        if placement is None:
+            placement = self._placements[key] = Placement(distribution, self.model)
+        return placement
+
+    def _current_plan(self, distribution=None):
         """(trained variables, other variables, compiled step) for the live configuration."""
         resolution = self.resolution()
-        if self._plan is None:
+        if self._plan is None or self._plan_distribution is not distribution:
             trained = resolution.trained
             if not trained:
                 raise self._empty_resolution_error(resolution)
@@ -116,9 +144,21 @@ class Trainer:
                     [v.uid for v in trained], [v.uid for v in resolution.not_trained],
                     _regularized(trained), [v for v in trained if v.constraint is not None])
                 self._train_steps[key] = step
+            if distribution is not None:
+                step = self._distributed_train_step(distribution, key, step, resolution)
             self._plan = (trained, resolution.not_trained,
                           {v.uid: v for v in resolution.variables}, step)
+            self._plan_distribution = distribution
         return self._plan
+
+    def _distributed_train_step(self, distribution, key, step, resolution):
+        key = key + (distribution.key,)
+        wrapped = self._train_steps.get(key)
+        if wrapped is None:
+            wrapped = self._train_steps[key] = self.placement(distribution).train_step(
+                step, [v.uid for v in resolution.trained],
+                [v.uid for v in resolution.not_trained], self.opt_state)
+        return wrapped
 
     # -- steps -----------------------------------------------------------------------
     def train_step(self, x, y, sample_weight, reset_metrics=False):
@@ -128,11 +168,20 @@ class Trainer:
         allocation of a fresh metric state per call).
         """
         self.ensure_ready(x)
-        trained_vars, other_vars, by_uid, step = self._current_plan()
+        distribution = self.active_distribution()
+        trained_vars, other_vars, by_uid, step = self._current_plan(distribution)
+        if distribution is not None:
+            self.placement(distribution).place_variables(by_uid.values())
         metric_state = None if reset_metrics else self.metric_state
-        trained, updates, self.opt_state, self.metric_state, logs = step(
-            [v._value for v in trained_vars], [v._value for v in other_vars], self.opt_state,
-            metric_state, x, y, sample_weight)
+        try:
+            trained, updates, self.opt_state, self.metric_state, logs = step(
+                [v._value for v in trained_vars], [v._value for v in other_vars],
+                self.opt_state, metric_state, x, y, sample_weight)
+        except ValueError as err:  # variables left on different meshes: say so
+            error = mixed_devices_error(self.model.name, by_uid.values())
+            if error is None:
+                raise
+            raise error from err
         for v, value in zip(trained_vars, trained):
             v._value = value
         for uid, value in updates.items():
@@ -149,9 +198,24 @@ class Trainer:
         if step is None:
             step = step_lib.make_test_step(self.model, self.specs, self.output_names, regularized)
             self._test_steps[key] = step
+        distribution = self.active_distribution()
+        if distribution is not None:
+            placement = self.placement(distribution)
+            placement.place_variables(resolution.variables)
+            inner, key = step, key + (distribution.key,)
+            step = self._test_steps.get(key)
+            if step is None:
+                step = self._test_steps[key] = placement.test_step(
+                    inner, [v.uid for v in resolution.variables])
         values = {v.uid: v._value for v in resolution.variables}
         metric_state = None if reset_metrics else self.metric_state
-        self.metric_state, logs = step(values, metric_state, x, y, sample_weight)
+        try:
+            self.metric_state, logs = step(values, metric_state, x, y, sample_weight)
+        except ValueError as err:  # variables left on different meshes: say so
+            error = mixed_devices_error(self.model.name, resolution.variables)
+            if error is None:
+                raise
+            raise error from err
         return logs
 
     def logs_dict(self, logs):
