@@ -85,6 +85,14 @@ def check_reduction(reduction, owner):
     return reduction
 
 
+def check_axis(axis, owner):
+    # ValueError, as Keras raises for a bad argument of a loss
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        raise ValueError(  # noqa: TRY004
+            f"{owner}: axis must be an int, received {axis!r} (of type {type(axis).__name__}).")
+    return axis
+
+
 def check_probability(value, what, owner):
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
         raise ValueError(f"{owner}: {what} must be a number in [0, 1], received {value!r} "

@@ -9,7 +9,7 @@ sum to 1); `from_logits=True` uses the stable log-sigmoid / log-softmax forms in
 import jax
 import jax.numpy as jnp
 
-from lamina.losses_base import (EPSILON, LossFunctionWrapper, check_probability, prepare)
+from lamina.losses_base import EPSILON, LossFunctionWrapper, check_axis, check_probability, prepare
 
 _DEFAULT = "sum_over_batch_size"
 
@@ -115,13 +115,6 @@ def kl_divergence(y_true, y_pred):
     return jnp.sum(per, axis=-1) if per.ndim > 1 else per
 
 
-def _check_axis(axis, owner):
-    if not isinstance(axis, int) or isinstance(axis, bool):
-        raise ValueError(f"{owner}: axis must be an int, received {axis!r} "
-                         f"(of type {type(axis).__name__}).")
-    return axis
-
-
 def _check_focal(alpha, gamma, owner):
     if not isinstance(gamma, (int, float)) or isinstance(gamma, bool) or gamma < 0:
         raise ValueError(f"{owner}: gamma must be a number >= 0, received {gamma!r} "
@@ -147,7 +140,7 @@ class BinaryCrossentropy(LossFunctionWrapper):
         check_probability(label_smoothing, "label_smoothing", "BinaryCrossentropy")
         super().__init__(binary_crossentropy, reduction, name, dtype, from_logits=from_logits,
                          label_smoothing=label_smoothing,
-                         axis=_check_axis(axis, "BinaryCrossentropy"))
+                         axis=check_axis(axis, "BinaryCrossentropy"))
 
 
 class BinaryFocalCrossentropy(LossFunctionWrapper):
@@ -171,7 +164,7 @@ class BinaryFocalCrossentropy(LossFunctionWrapper):
         super().__init__(binary_focal_crossentropy, reduction, name, dtype,
                          apply_class_balancing=apply_class_balancing, alpha=alpha, gamma=gamma,
                          from_logits=from_logits, label_smoothing=label_smoothing,
-                         axis=_check_axis(axis, owner))
+                         axis=check_axis(axis, owner))
 
 
 class CategoricalCrossentropy(LossFunctionWrapper):
@@ -188,7 +181,7 @@ class CategoricalCrossentropy(LossFunctionWrapper):
         check_probability(label_smoothing, "label_smoothing", "CategoricalCrossentropy")
         super().__init__(categorical_crossentropy, reduction, name, dtype,
                          from_logits=from_logits, label_smoothing=label_smoothing,
-                         axis=_check_axis(axis, "CategoricalCrossentropy"))
+                         axis=check_axis(axis, "CategoricalCrossentropy"))
 
 
 class CategoricalFocalCrossentropy(LossFunctionWrapper):
@@ -208,7 +201,7 @@ class CategoricalFocalCrossentropy(LossFunctionWrapper):
         super().__init__(categorical_focal_crossentropy, reduction, name, dtype,
                          alpha=list(alpha) if isinstance(alpha, tuple) else alpha, gamma=gamma,
                          from_logits=from_logits, label_smoothing=label_smoothing,
-                         axis=_check_axis(axis, owner))
+                         axis=check_axis(axis, owner))
 
 
 class SparseCategoricalCrossentropy(LossFunctionWrapper):
@@ -232,7 +225,7 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
                              f"(of type {type(ignore_class).__name__}).")
         super().__init__(sparse_categorical_crossentropy, reduction, name, dtype,
                          from_logits=from_logits, ignore_class=ignore_class,
-                         axis=_check_axis(axis, "SparseCategoricalCrossentropy"))
+                         axis=check_axis(axis, "SparseCategoricalCrossentropy"))
 
     def call_with_mask(self, y_true, y_pred):
         values = self.call(y_true, y_pred)

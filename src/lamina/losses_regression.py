@@ -7,7 +7,7 @@ last axis unless said otherwise); each class wraps its function with the Keras r
 import jax
 import jax.numpy as jnp
 
-from lamina.losses_base import EPSILON, LossFunctionWrapper, prepare, reduce_last
+from lamina.losses_base import EPSILON, LossFunctionWrapper, check_axis, prepare, reduce_last
 
 _DEFAULT = "sum_over_batch_size"
 
@@ -131,10 +131,8 @@ class CosineSimilarity(LossFunctionWrapper):
     Name: "cosine_similarity"."""
 
     def __init__(self, axis=-1, reduction=_DEFAULT, name="cosine_similarity", dtype=None):
-        if not isinstance(axis, int) or isinstance(axis, bool):
-            raise ValueError(f"CosineSimilarity: axis must be an int, received {axis!r} "
-                             f"(of type {type(axis).__name__}).")
-        super().__init__(cosine_similarity, reduction, name, dtype, axis=axis)
+        super().__init__(cosine_similarity, reduction, name, dtype,
+                         axis=check_axis(axis, "CosineSimilarity"))
 
 
 class Poisson(LossFunctionWrapper):

@@ -1,165 +1,261 @@
-"""Metrics as pure `init / update / result` functions that run inside the jitted step.
+"""Metrics with Keras 3 names, as pure `init / update / result` functions that run inside the
+jitted training step (see `lamina.metrics_base` for the protocol).
 
-A metric object holds only configuration. Its state is a small pytree (here a running
-(total, count) pair) returned by `init()` and threaded through `update(state, y_true,
-y_pred, sample_weight)`; `result(state)` gives the value.
+`compile(metrics=[...])` accepts instances, functions `(y_true, y_pred) -> per-sample value`
+and string names, resolved once by `get`: the Keras names ("auc", "precision", "f1_score",
+"r2_score", "top_k_categorical_accuracy", ...), the aliases "mse", "mae", "mape", "msle",
+"bce", and the class names ("AUC", ...). A metric made from a name logs under that name.
+"accuracy" / "acc" pick the accuracy that matches the output's loss.
+
+Multi-valued results (F1Score with `average=None`, Precision with several thresholds,
+R2Score with `class_aggregation=None`) are arrays.
 """
-import jax.numpy as jnp
-
 from lamina import losses as losses_lib
 from lamina.errors import ConfigurationError
+from lamina.losses import (
+    binary_crossentropy,
+    binary_focal_crossentropy,
+    categorical_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_hinge,
+    hinge,
+    huber,
+    kl_divergence,
+    log_cosh,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+    poisson,
+    sparse_categorical_crossentropy,
+    squared_hinge,
+)
+from lamina.metrics_accuracy import (
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+    accuracy,
+    binary_accuracy,
+    categorical_accuracy,
+    sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy,
+    top_k_categorical_accuracy,
+)
+from lamina.metrics_base import Mean, MeanMetricWrapper, Metric, Sum
+from lamina.metrics_confusion import (
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    Recall,
+    TrueNegatives,
+    TruePositives,
+)
+from lamina.metrics_curves import (
+    AUC,
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+)
+from lamina.metrics_f_score import F1Score, FBetaScore
+from lamina.metrics_iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
+from lamina.metrics_probabilistic import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    CategoricalHinge,
+    Hinge,
+    KLDivergence,
+    Poisson,
+    SparseCategoricalCrossentropy,
+    SquaredHinge,
+)
+from lamina.metrics_regression import (
+    CosineSimilarity,
+    LogCoshError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    R2Score,
+    RootMeanSquaredError,
+)
 
-
-class Metric:
-    name = "metric"
-
-    def __init__(self, name=None):
-        if name is not None:
-            self.name = name
-
-    def init(self):
-        return (jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32))
-
-    def result(self, state):
-        total, count = state
-        return total / jnp.maximum(count, 1.0)
-
-    def get_config(self):
-        return {"name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-class MeanMetricWrapper(Metric):
-    """The weighted mean over samples of `fn(y_true, y_pred) -> per-sample value`."""
-
-    def __init__(self, fn, name):
-        super().__init__(name)
-        self.fn = fn
-
-    def update(self, state, y_true, y_pred, sample_weight=None, mask=None):
-        values = self.fn(losses_lib.match_rank(y_true, y_pred), y_pred).astype(jnp.float32)
-        if mask is not None:  # count only the valid entries (padded steps have weight 0)
-            mask = losses_lib.match_rank(jnp.asarray(mask, jnp.float32), values)
-            if sample_weight is not None:
-                mask = mask * losses_lib.match_rank(jnp.asarray(sample_weight, jnp.float32), mask)
-            total, count = state
-            return (total + jnp.sum(values * mask), count + jnp.sum(mask * jnp.ones_like(values)))
-        values = values.reshape(values.shape[0], -1).mean(axis=1) if values.ndim > 1 else values
-        weight = (jnp.ones_like(values) if sample_weight is None
-                  else losses_lib.match_rank(jnp.asarray(sample_weight, jnp.float32), values))
-        total, count = state
-        return (total + jnp.sum(values * weight), count + jnp.sum(weight))
-
-
-class Mean(Metric):
-    """The weighted mean of the values it is updated with (used to track the loss)."""
-
-    name = "mean"
-
-    def update(self, state, values, weight=1.0):
-        total, count = state
-        return (total + jnp.sum(values * weight), count + jnp.sum(weight * jnp.ones_like(values)))
-
-
-def _accuracy(y_true, y_pred):
-    return (y_true.reshape(y_pred.shape) == y_pred).astype(jnp.float32)
-
-
-def _binary_accuracy(y_true, y_pred, threshold=0.5):
-    return (y_true.reshape(y_pred.shape) == (y_pred > threshold)).astype(jnp.float32)
-
-
-def _categorical_accuracy(y_true, y_pred):
-    return (jnp.argmax(y_true, -1) == jnp.argmax(y_pred, -1)).astype(jnp.float32)
-
-
-def _sparse_categorical_accuracy(y_true, y_pred):
-    labels = y_true.astype(jnp.int32)
-    if labels.ndim == y_pred.ndim:
-        labels = labels[..., 0]
-    return (labels == jnp.argmax(y_pred, -1)).astype(jnp.float32)
-
-
-class Accuracy(MeanMetricWrapper):
-    def __init__(self, name="accuracy"):
-        super().__init__(_accuracy, name)
-
-
-class BinaryAccuracy(MeanMetricWrapper):
-    def __init__(self, name="binary_accuracy", threshold=0.5):
-        super().__init__(lambda t, p: _binary_accuracy(t, p, threshold), name)
-        self.threshold = threshold
-
-    def get_config(self):
-        return {**super().get_config(), "threshold": self.threshold}
-
-
-class CategoricalAccuracy(MeanMetricWrapper):
-    def __init__(self, name="categorical_accuracy"):
-        super().__init__(_categorical_accuracy, name)
-
-
-class SparseCategoricalAccuracy(MeanMetricWrapper):
-    def __init__(self, name="sparse_categorical_accuracy"):
-        super().__init__(_sparse_categorical_accuracy, name)
-
-
-class MeanSquaredError(MeanMetricWrapper):
-    def __init__(self, name="mean_squared_error"):
-        super().__init__(losses_lib.mean_squared_error, name)
-
-
-class MeanAbsoluteError(MeanMetricWrapper):
-    def __init__(self, name="mean_absolute_error"):
-        super().__init__(losses_lib.mean_absolute_error, name)
-
-
-_REGISTRY = {
-    "binary_accuracy": BinaryAccuracy,
-    "categorical_accuracy": CategoricalAccuracy,
+# Keras snake-case name -> class, for every metric `compile` can use
+_NAMES = {
+    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
-    "mean_squared_error": MeanSquaredError,
-    "mse": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError,
-    "mae": MeanAbsoluteError,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    "mean_squared_error": MeanSquaredError, "mean_absolute_error": MeanAbsoluteError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "root_mean_squared_error": RootMeanSquaredError, "cosine_similarity": CosineSimilarity,
+    "log_cosh_error": LogCoshError, "r2_score": R2Score,
+    "binary_crossentropy": BinaryCrossentropy, "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "kl_divergence": KLDivergence, "poisson": Poisson, "hinge": Hinge,
+    "squared_hinge": SquaredHinge, "categorical_hinge": CategoricalHinge,
+    "true_positives": TruePositives, "false_positives": FalsePositives,
+    "true_negatives": TrueNegatives, "false_negatives": FalseNegatives,
+    "precision": Precision, "recall": Recall, "auc": AUC,
+    "precision_at_recall": PrecisionAtRecall, "recall_at_precision": RecallAtPrecision,
+    "sensitivity_at_specificity": SensitivityAtSpecificity,
+    "specificity_at_sensitivity": SpecificityAtSensitivity,
+    "f1_score": F1Score, "f_beta_score": FBetaScore, "fbeta_score": FBetaScore,
+    "io_u": IoU, "mean_io_u": MeanIoU, "binary_io_u": BinaryIoU, "one_hot_io_u": OneHotIoU,
+    "one_hot_mean_io_u": OneHotMeanIoU,
 }
+CLASSES = (Accuracy,) + tuple(dict.fromkeys(_NAMES.values()))
+
+_ALIASES = {"mse": MeanSquaredError, "mae": MeanAbsoluteError,
+            "mape": MeanAbsolutePercentageError, "msle": MeanSquaredLogarithmicError,
+            "bce": BinaryCrossentropy}
+
+_REGISTRY = {**_NAMES, **_ALIASES, **{a.upper(): cls for a, cls in _ALIASES.items()},
+             **{cls.__name__: cls for cls in CLASSES}}
+
+# metrics that cannot be built from a name alone: the argument they need
+_REQUIRED = {PrecisionAtRecall: "recall", RecallAtPrecision: "precision",
+             SensitivityAtSpecificity: "specificity", SpecificityAtSensitivity: "sensitivity",
+             IoU: "num_classes, target_class_ids", MeanIoU: "num_classes",
+             OneHotIoU: "num_classes, target_class_ids", OneHotMeanIoU: "num_classes"}
 
 # "accuracy" means the accuracy that matches the compiled loss, decided once at compile time
 _ACCURACY_FOR_LOSS = {
     losses_lib.SparseCategoricalCrossentropy: SparseCategoricalAccuracy,
     losses_lib.CategoricalCrossentropy: CategoricalAccuracy,
+    losses_lib.CategoricalFocalCrossentropy: CategoricalAccuracy,
     losses_lib.BinaryCrossentropy: BinaryAccuracy,
+    losses_lib.BinaryFocalCrossentropy: BinaryAccuracy,
 }
 
 
+def _accuracy_for(identifier, loss):
+    cls = _ACCURACY_FOR_LOSS.get(type(loss))
+    if cls is None:
+        raise ConfigurationError(
+            f"metrics=['{identifier}'] is ambiguous for loss "
+            f"{type(loss).__name__ if loss is not None else None}: name the accuracy you "
+            "mean, e.g. 'sparse_categorical_accuracy', 'categorical_accuracy', "
+            "'binary_accuracy', or lamina.metrics.Accuracy() for exact equality."
+        )
+    return cls(name=identifier)
+
+
+def _from_name(identifier):
+    cls = _REGISTRY.get(identifier)
+    if cls is None:
+        valid = sorted(list(_NAMES) + list(_ALIASES) + ["accuracy", "acc"])
+        raise ConfigurationError(
+            f"Unknown metric {identifier!r}. Valid names: {', '.join(valid)} (or a class name "
+            "such as 'AUC'). Pass a lamina.metrics.Metric instance to set options."
+        )
+    if cls in _REQUIRED:
+        raise ConfigurationError(
+            f"metrics=[{identifier!r}]: {cls.__name__} needs {_REQUIRED[cls]}, which a name "
+            f"cannot give. Pass an instance, e.g. lamina.metrics.{cls.__name__}(...)."
+        )
+    return cls(name=identifier)
+
+
 def get(identifier, loss=None):
-    """A `Metric` from a name or an instance. "accuracy"/"acc" follow the output's loss."""
+    """A `Metric` from a name, an instance or a function `(y_true, y_pred) -> per-sample value`.
+
+    Raises:
+        ConfigurationError: for an unknown name (the message lists the valid ones), a name
+            whose metric needs arguments, Mean or Sum (they average values you pass yourself,
+            not `(y_true, y_pred)`), or an identifier of another type.
+    """
+    if type(identifier) in (Mean, Sum):
+        raise ConfigurationError(
+            f"metrics=[{type(identifier).__name__}()]: Mean and Sum track values you pass to "
+            "`update(state, values)` yourself; a compiled metric receives (y_true, y_pred). "
+            "Use lamina.metrics.MeanMetricWrapper(fn) for the mean of fn(y_true, y_pred)."
+        )
     if isinstance(identifier, Metric):
         return identifier
     if identifier in ("accuracy", "acc"):
-        cls = _ACCURACY_FOR_LOSS.get(type(loss))
-        if cls is None:
-            raise ConfigurationError(
-                f"metrics=['{identifier}'] is ambiguous for loss "
-                f"{type(loss).__name__ if loss is not None else None}: name the accuracy you "
-                "mean, e.g. 'sparse_categorical_accuracy', 'categorical_accuracy', "
-                "'binary_accuracy', or lamina.metrics.Accuracy() for exact equality."
-            )
-        return cls(name=identifier if identifier == "accuracy" else "acc")
+        return _accuracy_for(identifier, loss)
     if isinstance(identifier, str):
-        cls = _REGISTRY.get(identifier)
-        if cls is None:
-            valid = sorted(list(_REGISTRY) + ["accuracy", "acc"])
-            raise ConfigurationError(
-                f"Unknown metric {identifier!r}. Valid names: {', '.join(valid)}."
-            )
-        return cls(name=identifier)
+        return _from_name(identifier)
     if callable(identifier):
         return MeanMetricWrapper(identifier, getattr(identifier, "__name__", "metric"))
     raise ConfigurationError(
         f"Expected a metric name, Metric instance or function, received {identifier!r} "
         f"(of type {type(identifier).__name__})."
     )
+
+
+__all__ = [
+    "AUC",
+    "CLASSES",
+    "Accuracy",
+    "BinaryAccuracy",
+    "BinaryCrossentropy",
+    "BinaryIoU",
+    "CategoricalAccuracy",
+    "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "CosineSimilarity",
+    "F1Score",
+    "FBetaScore",
+    "FalseNegatives",
+    "FalsePositives",
+    "Hinge",
+    "IoU",
+    "KLDivergence",
+    "LogCoshError",
+    "Mean",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanIoU",
+    "MeanMetricWrapper",
+    "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "Metric",
+    "OneHotIoU",
+    "OneHotMeanIoU",
+    "Poisson",
+    "Precision",
+    "PrecisionAtRecall",
+    "R2Score",
+    "Recall",
+    "RecallAtPrecision",
+    "RootMeanSquaredError",
+    "SensitivityAtSpecificity",
+    "SparseCategoricalAccuracy",
+    "SparseCategoricalCrossentropy",
+    "SparseTopKCategoricalAccuracy",
+    "SpecificityAtSensitivity",
+    "SquaredHinge",
+    "Sum",
+    "TopKCategoricalAccuracy",
+    "TrueNegatives",
+    "TruePositives",
+    "accuracy",
+    "binary_accuracy",
+    "binary_crossentropy",
+    "binary_focal_crossentropy",
+    "categorical_accuracy",
+    "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "categorical_hinge",
+    "get",
+    "hinge",
+    "huber",
+    "kl_divergence",
+    "log_cosh",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "poisson",
+    "sparse_categorical_accuracy",
+    "sparse_categorical_crossentropy",
+    "sparse_top_k_categorical_accuracy",
+    "squared_hinge",
+    "top_k_categorical_accuracy",
+]

@@ -3,17 +3,17 @@ from lamina import losses, metrics, optimizers
 from lamina.errors import SavingError
 from lamina.saving import registry
 
-# registered under "<module>.<Class>" (a loss and a metric share the name MeanSquaredError)
+# registered under "<module>.<Class>" (a loss and a metric share the name MeanSquaredError);
+# the built-in loss functions are savable by "losses.<name>"
 for _module, _classes in (
-    ("losses", (losses.MeanSquaredError, losses.MeanAbsoluteError, losses.BinaryCrossentropy,
-                losses.CategoricalCrossentropy, losses.SparseCategoricalCrossentropy)),
-    ("metrics", (metrics.Accuracy, metrics.BinaryAccuracy, metrics.CategoricalAccuracy,
-                 metrics.SparseCategoricalAccuracy, metrics.MeanSquaredError,
-                 metrics.MeanAbsoluteError)),
+    ("losses", losses.CLASSES),
+    ("metrics", metrics.CLASSES),
     ("optimizers", (optimizers.SGD, optimizers.Adam, optimizers.AdamW, optimizers.RMSprop)),
 ):
     for _cls in _classes:
         registry.register_serializable(f"{_module}.{_cls.__name__}")(_cls)
+for _name, (_fn, _) in losses.FUNCTIONS.items():
+    registry.register_function(_fn, f"losses.{_name}")
 
 
 def to_json(value):
