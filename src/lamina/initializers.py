@@ -223,6 +223,8 @@ _NAMES = NamedRegistry("initializer", {
     "lecun_normal": LecunNormal,
     "random_normal": RandomNormal,
     "random_uniform": RandomUniform,
+    "normal": RandomNormal,  # Keras aliases
+    "uniform": RandomUniform,
     "truncated_normal": TruncatedNormal,
     "variance_scaling": VarianceScaling,
     "orthogonal": Orthogonal,

@@ -141,3 +141,20 @@ def test_output_mask_restricts_the_loss_and_metrics_to_valid_steps():
     expected = ((err ** 2) * w).sum() * (mask.size / mask.sum()) / mask.size
     np.testing.assert_allclose(model.evaluate(x, y, sample_weight=sw, verbose=0)[0], expected,
                                rtol=1e-5)
+
+
+def test_a_second_argument_passes_its_mask_as_argument_mask():
+    """Keras 3's rule: MultiHeadAttention(query, value) gets `value_mask` from `value`."""
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    tokens = np.array([[3, 1, 0, 0], [2, 2, 2, 0]], np.int32)
+    q_in, v_in = lm.Input((3, 4)), lm.Input((4,), dtype="int32")
+    embed = lm.layers.Embedding(5, 4, mask_zero=True)
+    mha = lm.layers.MultiHeadAttention(num_heads=2, key_dim=2)
+    model = lm.Model([q_in, v_in], mha(q_in, embed(v_in)))
+    value = np.asarray(embed(tokens))
+    expected = mha(q, value, value_mask=tokens != 0)
+    unmasked = mha(q, value)
+    np.testing.assert_allclose(np.asarray(model([q, tokens])), np.asarray(expected), rtol=1e-5,
+                               atol=1e-6)
+    assert not np.allclose(np.asarray(expected), np.asarray(unmasked))

@@ -157,6 +157,7 @@ class Graph:
             has_mask = any(m is not None for m in jax.tree_util.tree_leaves(previous_mask))
             if has_mask and node.layer._call_takes_mask and call_kwargs.get("mask") is None:
                 call_kwargs = {**call_kwargs, "mask": previous_mask}
+            call_kwargs = _argument_masks(node, call_kwargs, env_masks)
             result = node.layer(*call_args, **call_kwargs)
             out_mask = node.layer._output_mask(call_args[0], previous_mask if has_mask else None)
             # both sides in jax's (sorted-key) order: node.outputs was built by jax.tree_util
@@ -169,6 +170,22 @@ class Graph:
         output_masks = structure_lib.map_structure(lambda t: env_masks.get(id(t)), self.outputs,
                                                    is_symbolic)
         return outputs, output_masks
+
+
+def _argument_masks(node, call_kwargs, env_masks):
+    """Keras 3's rule for layers with several tensor arguments: an argument `p` whose tensor
+    has a mask fills `p_mask=` when `call` has that parameter and it was not given (e.g.
+    MultiHeadAttention's `value_mask` from `value`)."""
+    params = node.layer._call_params
+    bound = list(zip(params, node.call_args)) + list(node.call_kwargs.items())
+    extra = {}
+    for name, value in bound:
+        key = f"{name}_mask"
+        if key in params and call_kwargs.get(key) is None and is_symbolic(value):
+            mask = env_masks.get(id(value))
+            if mask is not None:
+                extra[key] = mask
+    return {**call_kwargs, **extra} if extra else call_kwargs
 
 
 def _per_output(mask, count):

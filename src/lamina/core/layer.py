@@ -102,6 +102,7 @@ class Layer:
         parameters = inspect.signature(self.call).parameters
         self._call_takes_training = "training" in parameters
         self._call_takes_mask = "mask" in parameters
+        self._call_params = list(parameters)
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self._eager_losses = []
 
