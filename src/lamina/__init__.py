@@ -4,6 +4,7 @@ The public API, as explicit re-exports. See DESIGN.md for the trainability contr
 """
 from lamina import activations as activations
 from lamina import callbacks as callbacks
+from lamina import distribution as distribution
 from lamina import initializers as initializers
 from lamina import layers as layers
 from lamina import losses as losses

@@ -6,7 +6,6 @@ XLA_FLAGS=--xla_force_host_platform_device_count=4, set before jax starts, and w
 LAMINA_DISTRIBUTION_EXCHANGE naming a folder shared with the 1-device main process (a
 checkpoint written there by one device is resumed here on four, and the other way round).
 """
-import inspect
 import os
 import shutil
 
@@ -300,9 +299,6 @@ def _mesh_layout_for_digits():
 
 
 # -- the distribution setting ---------------------------------------------------------------
-@pytest.mark.xfail(condition="distribution" not in inspect.signature(lm.Model.compile).parameters,
-                   reason="Model.compile(distribution=...) is not wired in core/model.py yet",
-                   strict=True, raises=TypeError)
 def test_compile_argument_wins_over_the_scope(xy):
     x, y = xy
     model = digits.build()

@@ -226,10 +226,14 @@ class Model(Layer):
         return summary(self, print_fn=print_fn, line_length=line_length)
 
     # -- training (delegated) --------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, seed=None):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, seed=None,
+                distribution=None):
+        """Set up training. `distribution` (a `lamina.distribution.DataParallel` or
+        `ModelParallel`) wins over an enclosing `lamina.distribution.scope(...)`."""
         from lamina.training.trainer import Trainer
 
-        self._trainer = Trainer(self, optimizer, loss, metrics, loss_weights, seed)
+        self._trainer = Trainer(self, optimizer, loss, metrics, loss_weights, seed,
+                                distribution=distribution)
 
     @property
     def compiled(self):

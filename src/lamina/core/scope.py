@@ -9,6 +9,7 @@ path returns `stop_gradient(value)` (rule 4).
 A pure scope (`values` given) substitutes values and collects updates instead of mutating
 variables, so the whole model is a pure function under `jax.jit` / `jax.grad`.
 """
+import contextlib
 import contextvars
 import dataclasses
 
@@ -81,3 +82,22 @@ class activate:
     def __exit__(self, *exc):
         _CURRENT.reset(self._token)
         return False
+
+
+@contextlib.contextmanager
+def as_part_of(layer, training):
+    """Run the block as part of `layer`'s call without calling it: reads of its variables see
+    the use path through `layer` (constants where it is frozen on that path, DESIGN rule 4),
+    exactly as inside `layer(...)`. For layers that drive a sublayer's weights directly (an
+    RNN running its cell's step functions inside `lax.scan`)."""
+    from lamina import trainability
+
+    scope = current()
+    if scope is None or scope.frame is None:  # outside any layer call: stored values
+        yield
+        return
+    scope.frames.append(Frame(layer, training, True, trainability.enter(scope.frame.path, layer)))
+    try:
+        yield
+    finally:
+        scope.frames.pop()

@@ -23,12 +23,10 @@ sequences, never the last output; `unroll=True` keeps the scan's masking rule (K
 unrolled loop repeats zeros, not the initial state, for masked leading steps); dropout uses
 one mask for all gates (Keras draws one per gate when `recurrent_dropout` is set).
 """
-import contextlib
 
 import jax
 import jax.numpy as jnp
 
-from lamina import trainability
 from lamina.core import scope as scope_lib
 from lamina.core.layer import Layer
 from lamina.errors import InputSpecError
@@ -39,23 +37,6 @@ MSG_STATEFUL = """\
 {kind} '{name}': stateful=True is not supported by lamina: a layer's call is a pure function
 of its inputs and weights. Carry the state yourself instead: call the layer with
 return_state=True and pass the returned states as `initial_state=` to the next call."""
-
-
-@contextlib.contextmanager
-def _as_part_of(layer, training):
-    """Run the block as part of `layer`'s call: reads of its variables see the use path
-    through `layer` (constants when it is frozen there, DESIGN rule 4), as `layer(...)`
-    would, but without calling it."""
-    scope = scope_lib.current()
-    if scope is None or scope.frame is None:  # `call` used directly: stored values, no path
-        yield
-        return
-    path = trainability.enter(scope.frame.path, layer)
-    scope.frames.append(scope_lib.Frame(layer, training, True, path))
-    try:
-        yield
-    finally:
-        scope.frames.pop()
 
 
 def _where(valid, new, old):
@@ -187,7 +168,7 @@ class RNN(Layer):
     def _cell_functions(self, batch, training):
         """(project, step) of the cell: built-in cells read their weights once here."""
         if isinstance(self.cell, _Cell):
-            with _as_part_of(self.cell, training):
+            with scope_lib.as_part_of(self.cell, training):
                 return self.cell.step_functions(batch, training)
 
         def step(x_t, states):

@@ -55,11 +55,22 @@ def write_bytes(path, data):
     atomic_write(path, lambda f: f.write(data))
 
 
+def is_writer():
+    """True in the process that writes files: the only one, or process 0 of a multi-process
+    (multi-host) run, where every process computes the same content."""
+    import jax
+
+    return jax.process_index() == 0
+
+
 def atomic_write(path, fill):
     """Call `fill(file)` on a temporary file beside `path`, fsync it, rename it over `path`.
 
-    A failure at any point removes the temporary file and leaves `path` as it was.
+    A failure at any point removes the temporary file and leaves `path` as it was. In a
+    multi-process run only process 0 writes (see `is_writer`).
     """
+    if not is_writer():
+        return
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
