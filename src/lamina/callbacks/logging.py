@@ -5,6 +5,8 @@ import math
 import os
 import sys
 
+import numpy as np
+
 from lamina.callbacks.base import Callback
 from lamina.errors import ConfigurationError
 
@@ -57,8 +59,12 @@ class CSVLogger(Callback):
 
 
 def _format(value):
-    return repr(float(value)) if isinstance(value, (int, float)) or hasattr(
-        value, "__float__") else value
+    """A scalar as repr(float); a vector metric (F1Score per class) as its list."""
+    if isinstance(value, str):
+        return value
+    if np.ndim(value) == 0:
+        return repr(float(value))
+    return repr([float(v) for v in np.ravel(value)])
 
 
 class TerminateOnNaN(Callback):

@@ -1,4 +1,5 @@
 """Resolve `compile()` arguments once into typed per-output entries."""
+import copy
 import dataclasses
 
 from lamina import losses as losses_lib
@@ -44,6 +45,12 @@ def resolve_outputs(output_names, loss, metrics, loss_weights):
         )
     losses = [losses_lib.get(item) if item is not None else None
               for item in _per_output(loss, output_names, "loss")]
+    for name, out_loss in zip(output_names, losses):
+        if hasattr(out_loss, "reduction") and out_loss.reduction in (None, "none"):
+            raise ConfigurationError(
+                f"compile(loss=...): the loss of output '{name}' has reduction="
+                f"{out_loss.reduction!r}, which gives one value per sample; training needs a "
+                "scalar. Use reduction='sum_over_batch_size' (the default), 'sum' or 'mean'.")
     weights = _per_output(1.0 if loss_weights is None else loss_weights, output_names,
                           "loss_weights")
     if metrics is None:
@@ -59,7 +66,9 @@ def resolve_outputs(output_names, loss, metrics, loss_weights):
                                                    per_output_metrics):
         if isinstance(out_metrics, (str, metrics_lib.Metric)) or callable(out_metrics):
             out_metrics = [out_metrics]
-        resolved = [metrics_lib.get(m, out_loss) for m in (out_metrics or [])]
+        # one metric instance per output: its state is sized by that output's shape
+        resolved = [metrics_lib.get(copy.copy(m) if len(output_names) > 1 else m, out_loss)
+                    for m in (out_metrics or [])]
         specs.append(OutputSpec(name, out_loss, 1.0 if weight is None else float(weight),
                                 resolved))
     return specs

@@ -7,6 +7,8 @@ every `refresh_s` seconds, so progress output does not stall the training loop.
 import sys
 import time
 
+import numpy as np
+
 from lamina.errors import ConfigurationError
 
 
@@ -21,7 +23,14 @@ def resolve_verbose(verbose):
 
 
 def _format(logs):
-    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+    return " - ".join(f"{k}: {_value(v)}" for k, v in logs.items())
+
+
+def _value(v):
+    """A scalar as Keras prints it; a vector metric (F1Score per class) as a short list."""
+    if np.ndim(v) == 0:
+        return f"{float(v):.4f}"
+    return "[" + ", ".join(f"{float(x):.4f}" for x in np.ravel(v)) + "]"
 
 
 class Progress:

@@ -11,8 +11,10 @@ the code path is the single-device one.
 """
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lamina import errors
+from lamina import metrics_base
 from lamina import optimizers as optimizers_lib
 from lamina import trainability
 from lamina.core import trainability_version
@@ -65,21 +67,32 @@ class Trainer:
 
     # -- set-up ----------------------------------------------------------------------
     def ensure_ready(self, x):
-        """Build the model (from `x` if needed) and resolve compile() against its outputs."""
-        if self.specs is not None:
+        """Build the model (from `x` if needed), resolve compile() against its outputs, and
+        size the metrics whose state depends on an output's shape (F1Score, R2Score, ...)."""
+        if self.specs is not None and self._metrics_built:
             return
         model = self.model
         spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x)
         out = jax.eval_shape(lambda inputs: step_lib.apply(model, {}, inputs, False)[0], spec)
-        names = (list(out) if isinstance(out, dict)
-                 else [f"output_{i + 1}" for i in range(len(out))]
-                 if isinstance(out, (list, tuple)) else ["output"])
-        self._resolve_compile(names)
+        if self.specs is None:
+            names = (list(out) if isinstance(out, dict)
+                     else [f"output_{i + 1}" for i in range(len(out))]
+                     if isinstance(out, (list, tuple)) else ["output"])
+            self._resolve_compile(names)
+        for output_spec, shape in zip(self.specs, step_lib.flatten_outputs(out,
+                                                                           self.output_names)):
+            for metric in output_spec.metrics:
+                metric.build(tuple(shape.shape))
+        self._metrics_built = True
+        self.reset_metrics()
 
     def _resolve_compile(self, names):
         self.output_names = names
         self.specs = compile_lib.resolve_outputs(names, *self._compile_args)
         self.log_names = compile_lib.log_names(self.specs)
+        # metrics whose state size depends on an output's shape are sized by ensure_ready
+        self._metrics_built = not any(type(m).build is not metrics_base.Metric.build
+                                      for s in self.specs for m in s.metrics)
         self.reset_metrics()
 
     def reset_metrics(self):
@@ -219,7 +232,10 @@ class Trainer:
         return logs
 
     def logs_dict(self, logs):
-        return {name: float(value) for name, value in zip(self.log_names, logs)}
+        """Host values of the logs: floats, or arrays for vector metrics (F1Score with
+        average=None), as Keras keeps them."""
+        return {name: float(value) if np.ndim(value) == 0 else np.asarray(value)
+                for name, value in zip(self.log_names, logs)}
 
     # -- batch API -------------------------------------------------------------------
     def _batch(self, x, y, sample_weight):
