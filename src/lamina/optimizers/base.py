@@ -114,7 +114,9 @@ class Optimizer:
             tx = optax.MultiSteps(tx, self.gradient_accumulation_steps).gradient_transformation()
         return tx
 
-    def build(self):
+    def build(self, model=None):
+        """The optax transform for `model` (optimizers that treat variables differently, such
+        as per-group rates, read the model's variables; the others ignore it)."""
         return optax.inject_hyperparams(self._chain)(learning_rate=self._learning_rate)
 
     def averaged_weights(self, opt_state):
@@ -158,5 +160,5 @@ class OptaxOptimizer(Optimizer):
                 "optimizer (lamina.optimizers.Adam(...)) to set the rate between steps."
             )
 
-    def build(self):
+    def build(self, model=None):
         return self.transform

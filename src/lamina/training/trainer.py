@@ -38,7 +38,7 @@ class Trainer:
         self.distribution = distribution  # wins over lamina.distribution.scope
         self.model = model
         self.optimizer = optimizers_lib.get(optimizer)
-        self.tx = self.optimizer.build()
+        self.tx = self.optimizer.build(model)
         self.optimizer._listeners.append(self._set_learning_rate)
         self._compile_args = (loss, metrics, loss_weights)
         self.seed = seed
