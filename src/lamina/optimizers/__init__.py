@@ -21,3 +21,4 @@ from lamina.optimizers.catalogue import Lion as Lion
 from lamina.optimizers.catalogue import Nadam as Nadam
 from lamina.optimizers.catalogue import RMSprop as RMSprop
 from lamina.optimizers.catalogue import get as get
+from lamina.optimizers.partitioned import Partitioned as Partitioned
