@@ -9,3 +9,4 @@ def _fresh_names_and_seed():
     lm.reset_names()
     lm.random.set_seed(0)
     yield
+    lm.mixed_precision.set_global_policy(None)

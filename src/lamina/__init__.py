@@ -9,6 +9,7 @@ from lamina import initializers as initializers
 from lamina import layers as layers
 from lamina import losses as losses
 from lamina import metrics as metrics
+from lamina import mixed_precision as mixed_precision
 from lamina import models as models
 from lamina import optimizers as optimizers
 from lamina import random as random

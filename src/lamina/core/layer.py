@@ -14,7 +14,7 @@ import numpy as np
 
 import warnings
 
-from lamina import constraints, initializers, regularizers
+from lamina import constraints, initializers, mixed_precision, regularizers
 from lamina import trainability
 from lamina.core import allocation
 from lamina.core import naming
@@ -49,7 +49,9 @@ class Layer:
         name: unique name; derived from the class name when omitted ("dense", "dense_1").
         trainable: this layer's own flag. It gates every use path through this layer and is
             never written into sublayers (DESIGN rule 1).
-        dtype: dtype of the variables (default "float32").
+        dtype: dtype of the variables (default "float32"), or a dtype policy name such as
+            "mixed_bfloat16" (float32 variables, bfloat16 computation; see
+            `lamina.mixed_precision`).
         activity_regularizer: a regularizer whose penalty on this layer's outputs, divided by
             the batch size (as Keras 3), is added to the training loss (see `add_loss`).
 
@@ -90,7 +92,9 @@ class Layer:
             naming.to_snake_case(type(self).__name__)
         )
         self._trainable = bool(trainable)
-        self.dtype = jnp.dtype(dtype or "float32").name
+        self.dtype_policy = mixed_precision.get(dtype)
+        self.dtype = self.dtype_policy.variable_dtype
+        self.compute_dtype = self.dtype_policy.compute_dtype
         self._variables = []
         self._scoped_freezes = []
         self._inbound_nodes = []
@@ -148,6 +152,9 @@ class Layer:
         with jax.ensure_compile_time_eval():
             value = init(tuple(shape), dtype)
         variable = Variable(value, name or f"variable_{len(self._variables)}", trainable, kind, self)
+        # trainable float weights are read in the compute dtype under a mixed policy (Keras's
+        # autocast); statistics such as BatchNormalization's keep their own dtype
+        variable.autocast = trainable and jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
         variable.regularizer = regularizers.get(regularizer)
         variable.constraint = constraints.get(constraint)
         self._variables.append(variable)
@@ -184,6 +191,8 @@ class Layer:
         path = (trainability.enter(parent.path, self) if parent is not None
                 else trainability.root_path(self))
         inputs = jax.tree_util.tree_map(lambda x: _to_array(self, x), args[0])
+        if self.dtype_policy.is_mixed:  # autocast floating inputs to the compute dtype
+            inputs = jax.tree_util.tree_map(self._autocast, inputs)
         if not self.built:
             self._build_once(_shapes(inputs))
             # what the layer was first called on, so a loaded copy can be built the same way
@@ -246,6 +255,11 @@ class Layer:
                     stacklevel=3)
             return None
         return self.compute_mask(inputs, previous_mask)
+
+    def _autocast(self, x):
+        if jnp.issubdtype(x.dtype, jnp.floating) and x.dtype != self.compute_dtype:
+            return x.astype(self.compute_dtype)
+        return x
 
     def check_input(self, inputs):
         """Raise `InputSpecError` when `inputs` cannot be this built layer's input."""
@@ -330,7 +344,7 @@ class Layer:
 
     # -- config ----------------------------------------------------------------------
     def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype_policy.name}
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config

@@ -43,8 +43,13 @@ class CallScope:
             value = self.values[uid]
         else:
             value = variable._value
-        if self.frames and not self.frames[-1].path.open:
-            value = jax.lax.stop_gradient(value)
+        if self.frames:
+            frame = self.frames[-1]
+            if not frame.path.open:
+                value = jax.lax.stop_gradient(value)
+            policy = frame.layer.dtype_policy
+            if policy.is_mixed and variable.autocast and value.dtype != policy.compute_dtype:
+                value = value.astype(policy.compute_dtype)
         return value
 
     def write(self, variable, value):

@@ -36,6 +36,7 @@ class Variable:
         self.owner = owner
         self._trainable = bool(trainable)
         self._value = jnp.asarray(value)
+        self.autocast = False  # read in the layer's compute dtype under a mixed policy
         self.regularizer = None  # x -> scalar penalty, set by Layer.add_weight
         self.constraint = None  # w -> w applied after each optimizer update
 

@@ -254,7 +254,7 @@ class _Conv(_BaseConv):
         return tuple(((k - 1) * d, 0) for k, d in zip(self.kernel_size, self.dilation_rate))
 
     def call(self, inputs):
-        x = convolution.conv(inputs.astype(self.dtype), self.kernel.value, self.strides,
+        x = convolution.conv(inputs.astype(self.compute_dtype), self.kernel.value, self.strides,
                              self._padding_argument(), self.dilation_rate, self.groups)
         return self._finish(x)
 
@@ -340,7 +340,7 @@ class _ConvTranspose(_BaseConv):
         padding = [_transpose_padding(k, s, d, self.padding, p) for k, s, d, p in zip(
             self.kernel_size, self.strides, self.dilation_rate, self._output_paddings())]
         x = jax.lax.conv_transpose(
-            inputs.astype(self.dtype), self.kernel.value, self.strides, padding,
+            inputs.astype(self.compute_dtype), self.kernel.value, self.strides, padding,
             rhs_dilation=self.dilation_rate, dimension_numbers=_dimension_numbers(self.rank),
             transpose_kernel=True)
         return self._finish(x)
@@ -384,7 +384,7 @@ class _DepthwiseConv(_BaseConv):
         self.bias = self._add_bias(channels * self.depth_multiplier)
 
     def call(self, inputs):
-        x = _depthwise(inputs.astype(self.dtype), self.kernel.value, self.strides, self.padding,
+        x = _depthwise(inputs.astype(self.compute_dtype), self.kernel.value, self.strides, self.padding,
                        self.dilation_rate)
         return self._finish(x)
 
@@ -433,7 +433,7 @@ class _SeparableConv(_BaseConv):
         self.bias = self._add_bias(self.filters)
 
     def call(self, inputs):
-        x = _depthwise(inputs.astype(self.dtype), self.depthwise_kernel.value, self.strides,
+        x = _depthwise(inputs.astype(self.compute_dtype), self.depthwise_kernel.value, self.strides,
                        self.padding, self.dilation_rate)
         ones = (1,) * self.rank
         x = convolution.conv(x, self.pointwise_kernel.value, ones, "valid", ones)

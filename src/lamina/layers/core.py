@@ -56,7 +56,7 @@ class Dense(Layer):
             )
 
     def call(self, inputs):
-        x = jnp.matmul(inputs.astype(self.dtype), self.kernel.value)
+        x = jnp.matmul(inputs.astype(self.compute_dtype), self.kernel.value)
         if self.bias is not None:
             x = x + self.bias.value
         return self.activation(x)

@@ -66,13 +66,13 @@ class _Pooling(Layer):
 
 class _MaxPooling(_Pooling):
     def call(self, inputs):
-        return pooling.max_pool(inputs.astype(self.dtype), self.pool_size, self.strides,
+        return pooling.max_pool(inputs.astype(self.compute_dtype), self.pool_size, self.strides,
                                 self.padding)
 
 
 class _AveragePooling(_Pooling):
     def call(self, inputs):
-        return pooling.avg_pool(inputs.astype(self.dtype), self.pool_size, self.strides,
+        return pooling.avg_pool(inputs.astype(self.compute_dtype), self.pool_size, self.strides,
                                 self.padding)
 
 
@@ -145,12 +145,12 @@ class _GlobalPooling(Layer):
 
 class _GlobalMaxPooling(_GlobalPooling):
     def call(self, inputs):
-        return jnp.max(inputs.astype(self.dtype), axis=self._axes(), keepdims=self.keepdims)
+        return jnp.max(inputs.astype(self.compute_dtype), axis=self._axes(), keepdims=self.keepdims)
 
 
 class _GlobalAveragePooling(_GlobalPooling):
     def call(self, inputs):
-        return jnp.mean(inputs.astype(self.dtype), axis=self._axes(), keepdims=self.keepdims)
+        return jnp.mean(inputs.astype(self.compute_dtype), axis=self._axes(), keepdims=self.keepdims)
 
 
 class GlobalMaxPooling1D(_GlobalMaxPooling):
@@ -183,7 +183,7 @@ class GlobalAveragePooling1D(_GlobalPooling):
     supports_masking = True
 
     def call(self, inputs, mask=None):
-        x = inputs.astype(self.dtype)
+        x = inputs.astype(self.compute_dtype)
         if mask is None:
             return jnp.mean(x, axis=1, keepdims=self.keepdims)
         if tuple(mask.shape) != tuple(inputs.shape[:2]):

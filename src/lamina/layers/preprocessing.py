@@ -50,8 +50,8 @@ class Rescaling(Layer):
             raise ValueError(f"Rescaling '{self.name}': `scale` and `offset`: {err}.") from err
 
     def call(self, inputs):
-        x = inputs.astype(self.dtype)
-        return x * jnp.asarray(self.scale, self.dtype) + jnp.asarray(self.offset, self.dtype)
+        x = inputs.astype(self.compute_dtype)
+        return x * jnp.asarray(self.scale, self.compute_dtype) + jnp.asarray(self.offset, self.compute_dtype)
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}
@@ -241,7 +241,7 @@ class Normalization(Layer):
         raise ConfigurationError(MSG_NOT_ADAPTED.format(name=self.name))
 
     def call(self, inputs):
-        x = inputs.astype(self.dtype)
+        x = inputs.astype(self.compute_dtype)
         if self.input_mean is not None:
             mean, variance = (jnp.asarray(v) for v in self._fixed)
         else:

@@ -139,7 +139,7 @@ class RNN(Layer):
         if initial_state is None:
             if hasattr(self.cell, "get_initial_state"):
                 return list(self.cell.get_initial_state(batch))
-            return [jnp.zeros(shape, self.dtype) for shape in expected]
+            return [jnp.zeros(shape, self.compute_dtype) for shape in expected]
         states = (list(initial_state) if isinstance(initial_state, (list, tuple))
                   else [initial_state])
         if len(states) != len(expected):
@@ -151,7 +151,7 @@ class RNN(Layer):
                 raise InputSpecError(
                     f"{self._label()}: expected initial_state[{i}] of shape {shape} "
                     f"(batch, state size), received shape {tuple(jnp.shape(state))}.")
-        return [jnp.asarray(s, self.dtype) for s in states]
+        return [jnp.asarray(s, self.compute_dtype) for s in states]
 
     def _check_mask(self, mask, inputs):
         if isinstance(mask, (list, tuple)):
@@ -178,7 +178,7 @@ class RNN(Layer):
         return (lambda x: x), step
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
-        x = sequences.astype(self.dtype)
+        x = sequences.astype(self.compute_dtype)
         batch = x.shape[0]
         states = self._initial_states(initial_state, batch)
         mask = self._check_mask(mask, x)

@@ -111,7 +111,7 @@ class _Cell(Layer):
     # -- computation -------------------------------------------------------------------
     def _dropout_mask(self, rate, shape):
         keep = jax.random.bernoulli(self.seed_generator.next(), 1.0 - rate, shape)
-        return keep.astype(self.dtype) / (1.0 - rate)
+        return keep.astype(self.compute_dtype) / (1.0 - rate)
 
     def step_functions(self, batch_size, training):
         """`(project, step)` for `batch_size` sequences (see the module docstring)."""
@@ -125,7 +125,7 @@ class _Cell(Layer):
             recurrent_mask = self._dropout_mask(self.recurrent_dropout, (batch_size, self.units))
 
         def project(x):  # (batch, [timesteps,] features) -> (batch, [timesteps,] gates * units)
-            x = x.astype(self.dtype)
+            x = x.astype(self.compute_dtype)
             if input_mask is not None:  # the same mask at every time step
                 x = x * input_mask.reshape((batch_size,) + (1,) * (x.ndim - 2) + (-1,))
             x = jnp.matmul(x, kernel)
@@ -138,7 +138,7 @@ class _Cell(Layer):
 
     def call(self, inputs, states, training=False):
         nested = isinstance(states, (list, tuple))
-        states = [jnp.asarray(s, self.dtype) for s in (states if nested else [states])]
+        states = [jnp.asarray(s, self.compute_dtype) for s in (states if nested else [states])]
         project, step = self.step_functions(inputs.shape[0], training)
         output, new_states = step(project(inputs), states)
         if not nested and len(new_states) == 1:
@@ -148,7 +148,7 @@ class _Cell(Layer):
     def get_initial_state(self, batch_size):
         """Zero states: a list of `(batch_size, units)` arrays."""
         sizes = self.state_size if isinstance(self.state_size, list) else [self.state_size]
-        return [jnp.zeros((batch_size, size), self.dtype) for size in sizes]
+        return [jnp.zeros((batch_size, size), self.compute_dtype) for size in sizes]
 
     def get_config(self):
         return {
