@@ -1,7 +1,7 @@
 """Pure steps: the model as a function of its variable values, and the jitted train step.
 
 `apply` runs a model in a pure `CallScope`: variables read the values given, and
-assignments (moving statistics, seeds) come back as `updates`. `make_train_step` closes over
+assignments (moving statistics, seeds) come back as `updates`. `train_step_fn` closes over
 one trainability configuration: gradients are taken only w.r.t. the trained variables, the
 optax update touches only their optimizer entries, and frozen variables are plain inputs
 (never outputs), so they are bit-for-bit unchanged and cost no weight-gradient work.
@@ -113,9 +113,9 @@ def results(specs, state):
     return values
 
 
-def make_train_step(model, tx, specs, output_names, all_keys, trained_uids, frozen_uids,
-                    regularized=(), constrained=()):
-    """A jitted step for one configuration.
+def train_step_fn(model, tx, specs, output_names, all_keys, trained_uids, frozen_uids,
+                  regularized=(), constrained=()):
+    """The pure (unjitted) train step of one configuration.
 
     `trained` and `frozen` are lists of values in the order of `trained_uids` /
     `frozen_uids` (lists flatten faster than dicts on every call); `all_keys` are the
@@ -148,7 +148,47 @@ def make_train_step(model, tx, specs, output_names, all_keys, trained_uids, froz
         return ([trained[uid] for uid in trained_uids], updates, opt_state, metric_state,
                 results(specs, metric_state))
 
-    return jax.jit(step, donate_argnums=(0, 2, 3))
+    return step
+
+
+def make_multi_step(step, specs, frozen_uids):
+    """`step` (a pure `train_step_fn`) run over K stacked batches in one jitted call.
+
+    The batches `xs, ys, sample_weights` carry a leading axis of size K; `jax.lax.scan` runs
+    the K steps in order, threading the weights, the updated non-trained variables (moving
+    statistics, seed states), the optimizer and the metric state. The logs come back stacked:
+    one entry per batch (shape (K,) for scalar logs), so callbacks can see every batch.
+    """
+
+    def multi(trained_values, frozen_values, opt_state, metric_state, xs, ys, sample_weights):
+        updated = []  # uids the step assigns, known once the body is traced
+
+        def body(carry, batch):
+            trained, frozen, opt_state, metric_state = carry
+            trained, updates, opt_state, metric_state, logs = step(
+                trained, frozen, opt_state, metric_state, *batch)
+            updated[:] = [uid for uid in frozen_uids if uid in updates]
+            frozen = [updates[uid].astype(value.dtype) if uid in updates else value
+                      for uid, value in zip(frozen_uids, frozen)]
+            return (trained, frozen, opt_state, metric_state), logs
+
+        if metric_state is None:  # the first batch restarts the metrics
+            metric_state = init_metric_state(specs)
+        (trained, frozen, opt_state, metric_state), logs = jax.lax.scan(
+            body, (trained_values, frozen_values, opt_state, metric_state),
+            (xs, ys, sample_weights))
+        by_uid = dict(zip(frozen_uids, frozen))
+        return trained, {uid: by_uid[uid] for uid in updated}, opt_state, metric_state, logs
+
+    return jax.jit(multi, donate_argnums=(0, 2, 3))
+
+
+def stack_batches(batches):
+    """K batches `(x, y, sample_weight)` of equal shapes -> one `(xs, ys, sample_weights)`
+    with a leading axis of size K (the input of `Trainer.train_steps`)."""
+    xs, ys, sws = zip(*batches)
+    stack = lambda parts: jax.tree_util.tree_map(lambda *a: jnp.stack(a), *parts)  # noqa: E731
+    return stack(xs), stack(ys), (None if sws[0] is None else stack(sws))
 
 
 def make_test_step(model, specs, output_names, regularized=()):

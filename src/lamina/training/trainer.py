@@ -29,13 +29,14 @@ from lamina.training.data import flatten_targets, to_arrays
 
 class Trainer:
     def __init__(self, model, optimizer, loss, metrics, loss_weights, seed=None,
-                 distribution=None):
+                 distribution=None, steps_per_execution=1):
         if distribution is not None and not isinstance(distribution, Distribution):
             raise errors.ConfigurationError(
                 f"Model '{model.name}'.compile(distribution=...): expected a "
                 "lamina.distribution.DataParallel or ModelParallel, received "
                 f"{distribution!r} (of type {type(distribution).__name__}).")
         self.distribution = distribution  # wins over lamina.distribution.scope
+        self.steps_per_execution = check_steps_per_execution(model, steps_per_execution)
         self.model = model
         self.optimizer = optimizers_lib.get(optimizer)
         self.tx = self.optimizer.build(model)
@@ -48,6 +49,7 @@ class Trainer:
         self._opt_keys = frozenset()
         self.metric_state = None
         self._train_steps = {}
+        self._multi_steps = {}
         self._test_steps = {}
         self._version = None
         self._resolution = None
@@ -152,10 +154,7 @@ class Trainer:
             key = (resolution.key, self._opt_keys)
             step = self._train_steps.get(key)
             if step is None:
-                step = step_lib.make_train_step(
-                    self.model, self.tx, self.specs, self.output_names, self._opt_keys,
-                    [v.uid for v in trained], [v.uid for v in resolution.not_trained],
-                    _regularized(trained), [v for v in trained if v.constraint is not None])
+                step = jax.jit(self._step_fn(resolution), donate_argnums=(0, 2, 3))
                 self._train_steps[key] = step
             if distribution is not None:
                 step = self._distributed_train_step(distribution, key, step, resolution)
@@ -163,6 +162,13 @@ class Trainer:
                           {v.uid: v for v in resolution.variables}, step)
             self._plan_distribution = distribution
         return self._plan
+
+    def _step_fn(self, resolution):
+        trained = resolution.trained
+        return step_lib.train_step_fn(
+            self.model, self.tx, self.specs, self.output_names, self._opt_keys,
+            [v.uid for v in trained], [v.uid for v in resolution.not_trained],
+            _regularized(trained), [v for v in trained if v.constraint is not None])
 
     def _distributed_train_step(self, distribution, key, step, resolution):
         key = key + (distribution.key,)
@@ -195,11 +201,41 @@ class Trainer:
             if error is None:
                 raise
             raise error from err
-        for v, value in zip(trained_vars, trained):
-            v._value = value
-        for uid, value in updates.items():
-            by_uid[uid]._value = value
+        _write_back(trained_vars, trained, by_uid, updates)
         self.iterations += 1
+        return logs
+
+    def train_steps(self, xs, ys, sample_weights, reset_metrics=False):
+        """K optimisation steps in ONE jitted call (`steps_per_execution`).
+
+        `xs, ys, sample_weights` are K batches of equal shapes stacked on a leading axis
+        (`lamina.training.step.stack_batches`); `ys` is a list in output order, as for
+        `train_step`. The steps run in order inside `jax.lax.scan`, each with the live
+        trainability configuration of this call (a change takes effect at the next call).
+        Returns the logs of every batch: one array per log name with a leading axis of K.
+        Under a distribution the K steps run one call each (same results, same logs).
+        """
+        k = jax.tree_util.tree_leaves(xs)[0].shape[0]
+        self.ensure_ready(jax.tree_util.tree_map(lambda a: a[0], xs))
+        distribution = self.active_distribution()
+        if distribution is not None:
+            logs = [self.train_step(*jax.tree_util.tree_map(lambda a, i=i: a[i],
+                                                            (xs, ys, sample_weights)),
+                                    reset_metrics=reset_metrics and i == 0)
+                    for i in range(k)]
+            return [jnp.stack(parts) for parts in zip(*logs)]
+        trained_vars, other_vars, by_uid, _ = self._current_plan(None)
+        key = (self._resolution.key, self._opt_keys)
+        multi = self._multi_steps.get(key)
+        if multi is None:
+            multi = self._multi_steps[key] = step_lib.make_multi_step(
+                self._step_fn(self._resolution), self.specs, [v.uid for v in other_vars])
+        trained, updates, self.opt_state, self.metric_state, logs = multi(
+            [v._value for v in trained_vars], [v._value for v in other_vars],
+            self.opt_state, None if reset_metrics else self.metric_state,
+            xs, ys, sample_weights)
+        _write_back(trained_vars, trained, by_uid, updates)
+        self.iterations += k
         return logs
 
     def test_step(self, x, y, sample_weight, reset_metrics=False):
@@ -260,6 +296,21 @@ class Trainer:
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         x, y, sample_weight = self._batch(x, y, sample_weight)
         return self._format(self.test_step(x, y, sample_weight, reset_metrics=True), return_dict)
+
+
+def check_steps_per_execution(model, value):
+    if (not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1):
+        raise errors.ConfigurationError(
+            f"Model '{model.name}'.compile(steps_per_execution=...): expected a positive "
+            f"integer (the number of batches run in one compiled call), received {value!r}.")
+    return int(value)
+
+
+def _write_back(trained_vars, trained, by_uid, updates):
+    for v, value in zip(trained_vars, trained):
+        v._value = value
+    for uid, value in updates.items():
+        by_uid[uid]._value = value
 
 
 def _regularized(trained):
