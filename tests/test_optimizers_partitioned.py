@@ -139,6 +139,7 @@ def test_frozen_group_is_bitwise_unchanged_and_keeps_its_state(how):
     model.train_on_batch(X, Y)  # every group has moments now
     frozen = {v.uid: v for v in backbone.weights}
     slots = _slots(model, frozen)
+    assert len(slots) == 2 * len(frozen)  # Adam's mu and nu of each backbone weight
     before = _weights(model)
     if how == "flag":
         backbone.trainable = False
