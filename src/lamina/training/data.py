@@ -1,8 +1,10 @@
-"""In-memory data for fit / evaluate / predict: validation, splitting and batching.
+"""In-memory data for fit / evaluate / predict: validation, splitting, batching and the
+checks made once before training.
 
 `x` may be an array, a list of arrays or a dict keyed by input names; `y` an array, a list
-or a dict keyed by output names. Everything is kept as numpy on the host; each batch is
-gathered there and handed to the jitted step (which transfers it).
+or a dict keyed by output names; pandas DataFrames and Series (anything with `.to_numpy()`)
+are read as arrays. Everything is kept on the host; each batch is gathered there and
+handed to the loop, which moves it to the device one batch ahead of the step.
 """
 import jax
 import numpy as np
@@ -11,10 +13,18 @@ from lamina.errors import InputSpecError
 
 
 def _is_array(a):
-    return hasattr(a, "shape") and hasattr(a, "dtype")
+    return isinstance(a, (np.ndarray, jax.Array)) or (
+        hasattr(a, "shape") and hasattr(a, "dtype") and not is_frame(a))
+
+
+def is_frame(a):
+    """A pandas DataFrame or Series (duck-typed: `.to_numpy()`, not an array)."""
+    return hasattr(a, "to_numpy") and not isinstance(a, (np.ndarray, jax.Array))
 
 
 def _numeric(a, owner):
+    if is_frame(a):
+        a = a.to_numpy()
     a = a if _is_array(a) else np.asarray(a)
     if np.dtype(a.dtype).kind not in "biuf":
         graph = getattr(owner, "_graph", None)
@@ -33,7 +43,7 @@ def to_arrays(tree, owner="?"):
 
     `owner` (the model) is named in errors.
     """
-    if _is_array(tree) and np.dtype(tree.dtype).kind in "biuf":
+    if isinstance(tree, (np.ndarray, jax.Array)) and np.dtype(tree.dtype).kind in "biuf":
         return tree  # the common case, without a tree traversal per batch
     return jax.tree_util.tree_map(lambda a: _numeric(a, owner), tree)
 
@@ -127,12 +137,17 @@ class ArrayData:
     def batches(self, batch_size, shuffle=False, rng=None, skip=0):
         """Yield (x, y, sample_weight) batches; the last one may be smaller.
 
-        `skip` leaves out the first batches of the order (a resumed epoch); the order is
-        drawn in full either way, so the random generator advances the same.
+        `shuffle`: True draws a new order of all samples; "batch" keeps each batch's
+        samples and shuffles only their order inside the batch (Keras 3); False keeps
+        the order. `skip` leaves out the first batches of the order (a resumed epoch);
+        the order is drawn in full either way, so the random generator advances the same.
         """
-        order = rng.permutation(self.n) if shuffle else None
+        order = rng.permutation(self.n) if shuffle and shuffle != "batch" else None
+        within = ([rng.permutation(min(batch_size, self.n - start))
+                   for start in range(0, self.n, batch_size)] if shuffle == "batch" else None)
         for start in range(skip * batch_size, self.n, batch_size):
             index = (order[start:start + batch_size] if order is not None
+                     else within[start // batch_size] + start if within is not None
                      else slice(start, start + batch_size))
             yield (take(self.x, index),
                    take(self.y, index) if self.y is not None else None,
@@ -144,3 +159,88 @@ class ArrayData:
 
     def num_batches(self, batch_size):
         return -(-self.n // batch_size)
+
+    def with_sample_weight(self, sample_weight):
+        return ArrayData(self.x, self.y, sample_weight, self.owner)
+
+
+def _owner_name(owner):
+    return getattr(owner, "name", owner)
+
+
+def class_weight_to_sample_weight(y, class_weight, owner="?"):
+    """Per-sample weights from `class_weight` ({class index: weight}), as Keras 3: labels
+    are integers (rank 1, or rank 2 with one column) or one-hot rows (argmax); classes
+    missing from the dict weigh 1."""
+    if not isinstance(class_weight, dict) or not all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in class_weight):
+        raise InputSpecError(
+            f"Model '{_owner_name(owner)}': class_weight: expected a dict mapping integer "
+            f"class indices to weights, received {class_weight!r}.")
+    labels = np.asarray(y)
+    if labels.ndim > 2:
+        raise InputSpecError(
+            f"Model '{_owner_name(owner)}': class_weight needs one class per sample (labels "
+            f"of shape (samples,) or (samples, 1), or one-hot rows (samples, classes)); "
+            f"received targets of shape {labels.shape}. For per-timestep classes pass a "
+            "sample_weight of shape (samples, timesteps) instead.")
+    if labels.ndim == 2:
+        labels = labels[:, 0] if labels.shape[1] == 1 else np.argmax(labels, axis=-1)
+    labels = np.round(labels).astype(np.int64)
+    table = {int(k): float(v) for k, v in class_weight.items()}
+    return np.array([table.get(int(c), 1.0) for c in labels], dtype=np.float32)
+
+
+def check_finite(tree, what, owner="?"):
+    """Refuse NaN or infinite values in the float arrays of `tree` (`what` names it)."""
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        if np.dtype(leaf.dtype).kind != "f":
+            continue
+        bad = ~np.isfinite(np.asarray(leaf))
+        if bad.any():
+            first = np.argwhere(bad)[0]
+            raise InputSpecError(
+                f"Model '{_owner_name(owner)}': {what}{jax.tree_util.keystr(path)} contains "
+                f"{int(bad.sum())} NaN or infinite values (the first at index "
+                f"{tuple(int(i) for i in first)}); training on them makes the loss NaN. Clean "
+                "the data, or pass check_finite=False to train anyway (add "
+                "lamina.callbacks.TerminateOnNaN to stop at the first NaN loss).")
+
+
+def sparse_loss(loss):
+    """(class axis, ignored label) when `loss` is a sparse categorical cross-entropy
+    (the class or the function), else None."""
+    from lamina import losses as losses_lib
+    from lamina.losses_crossentropy import sparse_categorical_crossentropy
+
+    if isinstance(loss, losses_lib.SparseCategoricalCrossentropy):
+        return loss.axis, loss.ignore_class
+    if getattr(loss, "fn", None) is sparse_categorical_crossentropy:
+        return -1, None
+    return None
+
+
+def check_sparse_labels(targets, specs, output_shapes, what, owner="?"):
+    """Refuse labels outside [0, classes) for outputs trained with a sparse categorical
+    cross-entropy (which would silently give a zero loss for them)."""
+    for spec, y, shape in zip(specs, targets, output_shapes):
+        found = sparse_loss(spec.loss) if y is not None else None
+        if found is None:
+            continue
+        axis, ignored = found
+        classes = shape[axis]
+        if classes is None:
+            continue
+        labels = np.asarray(y)
+        if ignored is not None:
+            labels = labels[labels != ignored]
+        if labels.size == 0:
+            continue
+        low, high = labels.min(), labels.max()
+        if low < 0 or high >= classes:
+            count = int(np.sum((labels < 0) | (labels >= classes)))
+            raise InputSpecError(
+                f"Model '{_owner_name(owner)}': {what} for output '{spec.name}' (loss "
+                f"{spec.loss.name}) must be class indices in [0, {classes}) (the output has "
+                f"{classes} classes); received labels in [{low}, {high}], {count} of them out "
+                "of range. Check the labels, or give the output one unit per class.")

@@ -1,4 +1,21 @@
-"""fit / evaluate / predict: loops over in-memory batches that drive callbacks and progress."""
+"""fit / evaluate / predict: loops over batches of any source that drive callbacks and
+progress.
+
+The sources (`lamina.training.sources.adapt`): arrays, DataFrames, generators, iterables and
+`PyDataset`-style objects. Each batch is moved to the device one batch ahead of its step, so
+the host-to-device transfer of batch k + 1 overlaps step k.
+
+Checks made once before training, on array data (sources read batch by batch are checked
+per batch instead, or not at all where the check would need the whole pass):
+
+- NaN or infinite values refuse to train (`check_finite=False` trains anyway; the default
+  also trains anyway when the callbacks include `TerminateOnNaN`, which asks for Keras's
+  behaviour: train, and stop at the first NaN loss);
+- labels outside [0, classes) for an output trained with a sparse categorical
+  cross-entropy are refused, naming the output and the range.
+"""
+import warnings
+
 import jax
 import numpy as np
 
@@ -6,27 +23,35 @@ from lamina import callbacks as callbacks_lib
 from lamina import random as lrandom
 from lamina.errors import InputSpecError
 from lamina.training import predict as predict_lib
-from lamina.training.data import ArrayData, flatten_targets
+from lamina.training import step as step_lib
+from lamina.training.data import (ArrayData, check_finite, check_sparse_labels,
+                                  class_weight_to_sample_weight, flatten_targets,
+                                  sparse_loss)
 from lamina.training.position import FitPosition
 from lamina.training.progress import Progress, resolve_verbose
+from lamina.training.sources import IterableBatches, adapt
+
+RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that your dataset "
+           "or generator can generate at least `steps_per_epoch * epochs` batches.")
 
 
+# -- arguments -------------------------------------------------------------------------
 def _validation(validation_data, owner):
-    if isinstance(validation_data, ArrayData):
-        return validation_data
-    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-        raise InputSpecError(
-            "validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, "
-            f"sample_weight), received {type(validation_data).__name__}."
-        )
-    return ArrayData(*validation_data, owner=owner)
+    if isinstance(validation_data, (tuple, list)):
+        if len(validation_data) not in (2, 3):
+            raise InputSpecError(
+                "validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, "
+                f"sample_weight), received a {type(validation_data).__name__} of "
+                f"{len(validation_data)} items.")
+        return ArrayData(*validation_data, owner=owner)
+    return adapt(validation_data, None, None, owner, "validation_data")
 
 
 def _check_distributed(distribution, owner, batch_size, *datasets):
     """Fail before the first step when a batch would not split over the devices."""
     if distribution is not None:
         for data in datasets:
-            if data is not None:
+            if isinstance(data, ArrayData):
                 distribution.check_data(data.n, batch_size, owner.name)
 
 
@@ -43,37 +68,281 @@ def _batch_size(batch_size):
     return int(batch_size)
 
 
+def _steps(value, name):
+    if value is None:
+        return None
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+        raise InputSpecError(f"{name}: expected a positive integer or None, received {value!r}.")
+    return int(value)
+
+
+def _validation_due(epoch, freq):
+    """Keras's `validation_freq`: every `freq` epochs (int) or after the listed epochs
+    (1-based)."""
+    if isinstance(freq, (int, np.integer)) and not isinstance(freq, bool) and freq > 0:
+        return (epoch + 1) % freq == 0
+    if isinstance(freq, (list, tuple, set, range)):
+        return epoch + 1 in freq
+    raise InputSpecError(
+        "validation_freq: expected a positive integer (validate every N epochs) or a list "
+        f"of 1-based epoch numbers, received {freq!r}.")
+
+
+def _check_finite_default(check, callbacks):
+    if check is not None:
+        return bool(check)
+    return not any(isinstance(cb, callbacks_lib.TerminateOnNaN) for cb in callbacks or [])
+
+
+# -- batches ---------------------------------------------------------------------------
+class Epochs:
+    """A source's batches epoch by epoch, with Keras's `steps_per_epoch` rules.
+
+    Without `steps`, each epoch is one pass over the source. With `steps`, each epoch takes
+    `steps` batches, continuing where the previous epoch stopped (a generator is read on);
+    a pass that ends early warns ("ran out of data") and ends the epoch. With `hooks`
+    (fit's training data), a PyDataset's `on_epoch_begin` / `on_epoch_end` run around each
+    epoch.
+    """
+
+    def __init__(self, source, batch_size, shuffle=False, rng=None, steps=None, hooks=False):
+        self.source, self.batch_size, self.shuffle, self.rng = source, batch_size, shuffle, rng
+        self.steps, self.hooks = steps, hooks
+        self.known = source.num_batches(batch_size)
+        self.ran_out = False
+        self._iterator = None
+        self._seen = 0
+
+    @property
+    def per_epoch(self):
+        """Batches in an epoch (None when the source's length is unknown)."""
+        if self.steps is not None:
+            return self.steps if self.known is None else min(self.steps, self.known)
+        return self.known
+
+    @property
+    def exhausted(self):
+        """The source ran out and cannot start another pass (a generator)."""
+        return self.ran_out and isinstance(self.source, IterableBatches) and hasattr(
+            self.source.iterable, "__next__")
+
+    def _pass(self, skip):
+        return iter(self.source.batches(self.batch_size, self.shuffle, self.rng, skip))
+
+    def epoch(self, skip=0):
+        self.ran_out = False
+        self._hook("on_epoch_begin")
+        if self.steps is None:
+            count = 0
+            for count, batch in enumerate(self._pass(skip), start=1):
+                yield batch
+            if not count and not skip:
+                self._run_out()
+        else:
+            if self._iterator is None or skip:
+                self._iterator, self._seen = self._pass(skip), skip
+            for _ in range(skip, self.steps):
+                batch = next(self._iterator, None) if self._iterator is not None else None
+                if batch is None:
+                    self._iterator = None
+                    self._run_out()
+                    break
+                self._seen += 1
+                if self.known is not None and self._seen >= self.known:
+                    self._iterator = None  # the next batch starts a new pass
+                yield batch
+        self._hook("on_epoch_end")
+
+    def _hook(self, name):
+        hook = getattr(self.source, name, None) if self.hooks else None
+        if hook is not None:
+            hook()
+
+    def _run_out(self):
+        self.ran_out = True
+        warnings.warn(RAN_OUT, UserWarning, stacklevel=3)
+
+
+class _Prepare:
+    """Batches as the step takes them: targets in output order, class weights applied;
+    for sources read batch by batch, the structure checked against the first batch."""
+
+    def __init__(self, trainer, streamed, class_weight=None, needs_targets=True, what="fit"):
+        self.trainer, self.streamed, self.class_weight = trainer, streamed, class_weight
+        self.needs_targets, self.what = needs_targets, what
+        self.first = None  # (structure, shapes) of the first streamed batch
+        self.changed = {}  # batch index -> message, for batches shaped unlike the first
+
+    def __call__(self, index, batch):
+        x, y, sw = batch
+        trainer, model = self.trainer, self.trainer.model
+        if self.streamed:
+            self._check_structure(index, batch)
+            trainer.ensure_ready(x)
+            if y is None and self.needs_targets:
+                raise InputSpecError(
+                    f"{self.what}: batch {index} has no targets; expected batches (x, y) or "
+                    "(x, y, sample_weight), received x alone.")
+            if self.class_weight is not None:
+                if sw is not None:
+                    raise InputSpecError(
+                        f"{self.what}: batch {index} carries a sample_weight and class_weight "
+                        "is given; use one or the other.")
+                sw = class_weight_to_sample_weight(y, self.class_weight, model)
+        if y is not None:
+            y = flatten_targets(y, trainer.output_names, trainer.specs, model)
+        return x, y, sw
+
+    def _check_structure(self, index, batch):
+        leaves, structure = jax.tree_util.tree_flatten(batch)
+        shapes = [tuple(leaf.shape) for leaf in leaves]
+        if self.first is None:
+            self.first = (structure, shapes)
+            return
+        first_structure, first_shapes = self.first
+        if structure != first_structure:
+            raise InputSpecError(
+                f"{self.what}: batch {index} is structured as {structure}, unlike the first "
+                f"batch ({first_structure}); every batch must hold the same arrays.")
+        if [s[1:] for s in shapes] != [s[1:] for s in first_shapes]:
+            self.changed[index] = (
+                f"{self.what}: batch {index} has shapes {shapes} (x, y, sample_weight), "
+                f"while the first batch had {first_shapes}; the model cannot take it. Give "
+                "every batch the same shapes apart from the batch dimension.")
+
+    def step_error(self, index, err):
+        """The error to raise when the step of batch `index` failed with `err`."""
+        message = self.changed.get(index)
+        return InputSpecError(message) if message is not None else None
+
+
+def _on_device(batches, enabled):
+    """Move each batch to the device one batch ahead: batch k + 1 is transferred while the
+    step of batch k runs (the steps dispatch asynchronously)."""
+    if not enabled:
+        yield from batches
+        return
+    pending = None
+    for batch in batches:
+        batch = jax.device_put(batch)
+        if pending is not None:
+            yield pending
+        pending = batch
+    if pending is not None:
+        yield pending
+
+
+def _run(prepare, index, step, *args):
+    try:
+        return step(*args)
+    except Exception as err:
+        error = prepare.step_error(index, err)
+        if error is None:
+            raise
+        raise error from err
+
+
+def _output_shapes(trainer, x):
+    spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x)
+    out = jax.eval_shape(lambda inputs: step_lib.apply(trainer.model, {}, inputs, False)[0],
+                         spec)
+    return [tuple(o.shape) for o in step_lib.flatten_outputs(out, trainer.output_names)]
+
+
+def _check_arrays(trainer, data, batch_size, finite, what):
+    """The checks made once on array data before the first step."""
+    if not isinstance(data, ArrayData):
+        return
+    if finite:
+        check_finite(data.x, f"{what} x", trainer.model)
+        check_finite(data.y, f"{what} y", trainer.model)
+        check_finite(data.sample_weight, f"{what} sample_weight", trainer.model)
+    if data.y is None or not any(sparse_loss(s.loss) for s in trainer.specs):
+        return
+    targets = flatten_targets(data.y, trainer.output_names, trainer.specs, trainer.model)
+    check_sparse_labels(targets, trainer.specs, _output_shapes(trainer, data.first(batch_size)),
+                        f"{what} labels", trainer.model)
+
+
+def _class_weighted(trainer, data, class_weight, sample_weight):
+    if class_weight is None:
+        return data
+    model = trainer.model
+    if sample_weight is not None:
+        raise InputSpecError(f"Model '{model.name}'.fit: class_weight and sample_weight were "
+                             "both given; use one or the other.")
+    if len(trainer.output_names) > 1:
+        raise InputSpecError(
+            f"Model '{model.name}'.fit: class_weight is only supported for models with a "
+            f"single output; this model has {len(trainer.output_names)} "
+            f"({trainer.output_names}). Pass a sample_weight per output instead.")
+    if not isinstance(data, ArrayData):
+        return data  # applied to each batch
+    y = flatten_targets(data.y, trainer.output_names, trainer.specs, model)[0]
+    return data.with_sample_weight(class_weight_to_sample_weight(y, class_weight, model))
+
+
+def _first_inputs(data, batch_size):
+    return data.first(batch_size) if isinstance(data, ArrayData) else None
+
+
+# -- fit / evaluate / predict -----------------------------------------------------------
 def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-        validation_split=0.0, validation_data=None, shuffle=True, sample_weight=None,
-        initial_epoch=0, seed=None):
-    """Train for `epochs` epochs; returns the `History` callback (Keras semantics)."""
+        validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+        sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+        validation_freq=1, seed=None, check_finite=None):
+    """Train for `epochs` epochs; returns the `History` callback (Keras semantics).
+
+    `x` is any source `lamina.training.sources.adapt` takes (arrays with `y`, or batches
+    carrying their targets). `check_finite`: refuse NaN / inf in array data before training
+    (default: yes, unless a `TerminateOnNaN` callback is given); see the module docstring.
+    """
     model = trainer.model
     batch_size = _batch_size(batch_size)
     verbose = _progress_verbose(resolve_verbose(verbose))
-    if y is None:
+    steps_per_epoch = _steps(steps_per_epoch, "steps_per_epoch")
+    validation_steps = _steps(validation_steps, "validation_steps")
+    _validation_due(0, validation_freq)  # checks it
+    if shuffle not in (True, False, "batch"):
+        raise InputSpecError(f"shuffle: expected True, False or 'batch', received {shuffle!r}.")
+    data = adapt(x, y, sample_weight, model, "fit")
+    if isinstance(data, ArrayData) and data.y is None:
         raise InputSpecError("fit: expected targets `y`, received None.")
-    data = ArrayData(x, y, sample_weight, model)
     val = None
     if validation_data is not None:
         val = _validation(validation_data, model)
     elif validation_split:
+        if not 0 < validation_split < 1:
+            raise InputSpecError(
+                f"validation_split: expected a fraction in (0, 1), received {validation_split!r}.")
         data, val = data.split(validation_split)
     _check_distributed(trainer.active_distribution(), model, batch_size, data, val)
+    first = _first_inputs(data, batch_size)
+    if first is not None:
+        trainer.ensure_ready(first)
+        data = _class_weighted(trainer, data, class_weight, sample_weight)
+        finite = _check_finite_default(check_finite, callbacks)
+        _check_arrays(trainer, data, batch_size, finite, "fit")
+        _check_arrays(trainer, val, batch_size, finite, "validation")
     history = callbacks_lib.History()
     model.history = history
-    steps = data.num_batches(batch_size)
-    params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
-    cbs = callbacks_lib.CallbackList(list(callbacks or []) + [history], model, params)
     if seed is None:
         seed = trainer.seed if trainer.seed is not None else lrandom.next_seed()
     rng = np.random.default_rng(seed)
-    trainer.ensure_ready(data.first(batch_size))
+    train = Epochs(data, batch_size, shuffle, rng, steps_per_epoch, hooks=True)
+    validation = Epochs(val, batch_size, steps=validation_steps) if val is not None else None
+    steps = train.per_epoch
+    params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
+    cbs = callbacks_lib.CallbackList(list(callbacks or []) + [history], model, params)
+    streamed = not isinstance(data, ArrayData)
+    prepare = _Prepare(trainer, streamed, class_weight if streamed else None)
+    prefetch = trainer.active_distribution() is None
     model.stop_training = False
     # shared with callbacks that checkpoint (safe points) and resume (BackupAndRestore)
     position = trainer.fit_position = FitPosition(rng, initial_epoch, cbs.callbacks)
     cbs.on_train_begin()
     position.safe_point("train_begin")  # a callback may resume here: position.resume(...)
-    logs = {}
+    logs, ran_any = {}, False
     for epoch in range(position.epoch, epochs):
         skip = position.begin_epoch(epoch)  # batches done before a resume
         if not skip:
@@ -81,11 +350,11 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
         cbs.on_epoch_begin(epoch)
         progress = Progress(verbose, steps, f"Epoch {epoch + 1}/{epochs}")
         step_logs = position.logs if skip else None
-        batches = data.batches(batch_size, shuffle, rng, skip)
-        for index, (xb, yb, swb) in enumerate(batches, start=skip):
+        batches = (prepare(i, b) for i, b in enumerate(train.epoch(skip), start=skip))
+        for index, (xb, yb, swb) in enumerate(_on_device(batches, prefetch), start=skip):
             cbs.on_train_batch_begin(index)
-            yb = flatten_targets(yb, trainer.output_names, trainer.specs, model)
-            step_logs = trainer.train_step(xb, yb, swb)
+            ran_any = True
+            step_logs = _run(prepare, index, trainer.train_step, xb, yb, swb)
             position.batch_done(index, step_logs)
             progress.update(index + 1, lambda: trainer.logs_dict(step_logs))
             # device scalars: reading them (float) is left to callbacks that need them
@@ -93,65 +362,91 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
             position.safe_point("batch_end")
             if model.stop_training:
                 break
+        if step_logs is None:
+            if not ran_any:
+                raise InputSpecError(f"fit: the training data of model '{model.name}' gave "
+                                     "no batches.")
+            break  # a generator ran out before this epoch (warned)
         logs = trainer.logs_dict(step_logs)
-        if val is not None:
-            val_logs = evaluate(trainer, val, batch_size=batch_size, verbose=0,
-                                return_dict=True, _progress=False)
-            logs.update({f"val_{k}": v for k, v in val_logs.items()})
+        if validation is not None and _validation_due(epoch, validation_freq):
+            logs.update({f"val_{k}": v for k, v in _evaluate(
+                trainer, validation, verbose=0, callbacks=None, finite=False).items()})
         progress.finish(logs)
         cbs.on_epoch_end(epoch, logs)
         position.safe_point("epoch_end")
-        if model.stop_training:
+        if model.stop_training or train.exhausted:
             break
     cbs.on_train_end(logs)
     return history
 
 
-def evaluate(trainer, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-             callbacks=None, return_dict=False, _progress=True):
-    """Loss and metrics over `x, y` (the model in inference mode)."""
-    data = x if isinstance(x, ArrayData) else ArrayData(x, y, sample_weight, trainer.model)
-    if data.y is None:
-        raise InputSpecError("evaluate: expected targets `y`, received None.")
-    batch_size = _batch_size(batch_size)
-    _check_distributed(trainer.active_distribution(), trainer.model, batch_size, data)
-    steps = data.num_batches(batch_size)
-    cbs = callbacks_lib.CallbackList(callbacks, trainer.model, {"steps": steps})
-    trainer.ensure_ready(data.first(batch_size))
+def _evaluate(trainer, epochs, verbose, callbacks, finite):
+    model = trainer.model
+    source = epochs.source
+    first = _first_inputs(source, epochs.batch_size)
+    if first is not None:
+        if source.y is None:
+            raise InputSpecError("evaluate: expected targets `y`, received None.")
+        trainer.ensure_ready(first)
+        _check_arrays(trainer, source, epochs.batch_size, finite, "evaluate")
+    steps = epochs.per_epoch
+    cbs = callbacks_lib.CallbackList(callbacks, model, {"steps": steps})
     trainer.reset_metrics()
-    progress = Progress(_progress_verbose(verbose) if _progress else 0, steps, "Evaluate")
+    progress = Progress(verbose, steps, "Evaluate")
+    prepare = _Prepare(trainer, first is None, what="evaluate")
+    prefetch = trainer.active_distribution() is None
     cbs.on_test_begin()
     logs = None
-    for index, (xb, yb, swb) in enumerate(data.batches(batch_size)):
+    batches = (prepare(i, b) for i, b in enumerate(epochs.epoch()))
+    for index, (xb, yb, swb) in enumerate(_on_device(batches, prefetch)):
         cbs.on_test_batch_begin(index)
-        yb = flatten_targets(yb, trainer.output_names, trainer.specs, trainer.model)
-        logs = trainer.test_step(xb, yb, swb)
+        logs = _run(prepare, index, trainer.test_step, xb, yb, swb)
         progress.update(index + 1, lambda: trainer.logs_dict(logs))
         cbs.on_test_batch_end(index)
+    if logs is None:
+        raise InputSpecError(f"evaluate: the data gave no batches to evaluate model "
+                             f"'{model.name}' on.")
     result = trainer.logs_dict(logs)
     progress.finish(result)
     cbs.on_test_end(result)
+    return result
+
+
+def evaluate(trainer, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+             steps=None, callbacks=None, return_dict=False, check_finite=True):
+    """Loss and metrics over `x, y` (the model in inference mode); `steps` limits the
+    batches read (needed for an endless generator)."""
+    model = trainer.model
+    batch_size = _batch_size(batch_size)
+    data = adapt(x, y, sample_weight, model, "evaluate")
+    _check_distributed(trainer.active_distribution(), model, batch_size, data)
+    epochs = Epochs(data, batch_size, steps=_steps(steps, "steps"))
+    result = _evaluate(trainer, epochs, _progress_verbose(verbose), callbacks, check_finite)
     if return_dict:
         return result
     values = list(result.values())
     return values[0] if len(values) == 1 else values
 
 
-def predict(model, x, batch_size=32, verbose="auto", callbacks=None):
-    """Outputs for every sample of `x`, concatenated over batches (numpy)."""
-    data = ArrayData(x, owner=model)
+def predict(model, x, batch_size=32, verbose="auto", steps=None, callbacks=None):
+    """Outputs for every sample of `x`, concatenated over batches (numpy). Batches of a
+    generator or dataset may carry targets; only their `x` is used."""
     batch_size = _batch_size(batch_size)
+    data = adapt(x, None, None, model, "predict")
     _check_distributed(predict_lib.active_distribution(model), model, batch_size, data)
-    steps = data.num_batches(batch_size)
-    cbs = callbacks_lib.CallbackList(callbacks, model, {"steps": steps})
-    progress = Progress(_progress_verbose(verbose), steps, "Predict")
+    epochs = Epochs(data, batch_size, steps=_steps(steps, "steps"))
+    total = epochs.per_epoch
+    cbs = callbacks_lib.CallbackList(callbacks, model, {"steps": total})
+    progress = Progress(_progress_verbose(verbose), total, "Predict")
     cbs.on_predict_begin()
     outputs = []
-    for index, (xb, _, _) in enumerate(data.batches(batch_size)):
+    for index, (xb, _, _) in enumerate(epochs.epoch()):
         cbs.on_predict_batch_begin(index)
         outputs.append(predict_lib.predict_on_batch(model, xb))
         progress.update(index + 1, dict)
         cbs.on_predict_batch_end(index, {"outputs": outputs[-1]})
+    if not outputs:
+        raise InputSpecError(f"predict: the data gave no batches for model '{model.name}'.")
     progress.finish({})
     cbs.on_predict_end()
     return jax.tree_util.tree_map(lambda *parts: np.concatenate(parts), *outputs)
