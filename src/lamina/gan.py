@@ -1,0 +1,346 @@
+"""GAN: a generator and a discriminator trained alternately, each by its own optimizer, in
+one `fit` call.
+
+    gan = lamina.models.GAN(generator, discriminator, latent_dim=64)
+    gan.compile(d_optimizer=lamina.optimizers.Adam(2e-4),
+                g_optimizer=lamina.optimizers.Adam(2e-4),
+                loss_fn="binary_crossentropy")
+    gan.fit(real_images, batch_size=128, epochs=10, callbacks=[...])
+
+Every training step runs, fused in ONE jitted call:
+
+1. the discriminator step: latent vectors `z ~ N(0, 1)` are drawn (from the GAN's seed
+   state, so a run is reproducible and resumable), `fake = generator(z)`; the loss is
+   `loss_fn` over `discriminator(real)` labelled 1 and `discriminator(fake)` labelled 0 (one
+   concatenated batch); only the discriminator's trained variables are updated, by
+   `d_optimizer`. The generator is frozen in the GAN's scope for this step (DESIGN rule 2):
+   it runs in inference mode and is a constant.
+2. the generator step: new `z`, loss `loss_fn(1, discriminator(generator(z)))` with the
+   *updated* discriminator frozen in the GAN's scope (its BatchNormalization layers run in
+   inference mode, no gradient reaches its weights); only the generator's trained
+   variables are updated, by `g_optimizer`.
+
+`loss_fn` takes `(y_true, y_pred)` like any lamina loss; with `"binary_crossentropy"` the
+discriminator ends in a sigmoid (pass `lamina.losses.BinaryCrossentropy(from_logits=True)`
+for a linear output). Trainability follows DESIGN section 2 from the GAN as root: setting
+`gan.discriminator.trainable = False` (or `gan.freeze(...)`) between epochs keeps the
+discriminator fixed from the next step on, with its optimizer state kept.
+
+The logs are `d_loss` and `g_loss` (running means over the epoch). Callbacks, progress,
+`ModelCheckpoint(save_weights_only=True)` and `BackupAndRestore` work as for any model;
+both optimizer states are checkpointed and a resumed fit continues bit for bit.
+`model.optimizer` is the discriminator's optimizer (the one `ReduceLROnPlateau` and the
+checkpoint's learning rate follow); `gan.g_optimizer` is the generator's.
+"""
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from lamina import errors
+from lamina import losses as losses_lib
+from lamina import optimizers as optimizers_lib
+from lamina import trainability
+from lamina.core import scope as scope_lib
+from lamina.core import trainability_version
+from lamina.core.model import Model
+from lamina.layers.regularization import SeedGenerator
+from lamina.training import opt_state as opt_state_lib
+
+LOG_NAMES = ["d_loss", "g_loss"]
+
+
+class GAN(Model):
+    """A generator and a discriminator trained alternately in one `fit` (see the module doc).
+
+    Args:
+        generator: a model (or layer) mapping latent vectors `(batch, latent_dim)` to samples.
+        discriminator: a model mapping samples to one score per sample `(batch, 1)`.
+        latent_dim: the size of the latent vectors.
+        seed: seed of the latent draws (default: from `lamina.random`).
+        name: the model's name.
+
+    Calling the GAN on latent vectors runs the generator: `gan(z)` / `gan.predict(z)`.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim, seed=None, name=None):
+        super().__init__(name=name)
+        if not isinstance(latent_dim, (int, np.integer)) or latent_dim < 1:
+            raise ValueError(f"GAN '{self.name}': expected a positive integer latent_dim, "
+                             f"received {latent_dim!r}.")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(latent_dim)
+        self.seed_generator = SeedGenerator(self, seed)
+
+    def call(self, inputs, training=None):
+        return self.generator(inputs, training=training)
+
+    def compile(self, d_optimizer="adam", g_optimizer="adam", loss_fn="binary_crossentropy",
+                seed=None):
+        """Set up the two optimizers and the loss (any lamina loss, name or function)."""
+        self._trainer = GANTrainer(self, d_optimizer, g_optimizer, loss_fn, seed)
+
+    @property
+    def d_optimizer(self):
+        return self._require_trainer("d_optimizer").d_optimizer
+
+    @property
+    def g_optimizer(self):
+        return self._require_trainer("g_optimizer").g_optimizer
+
+    def fit(self, x=None, y=None, **kwargs):
+        """`Model.fit` on real samples `x` (no targets: `y` must be None)."""
+        if y is not None:
+            raise errors.InputSpecError(
+                f"GAN '{self.name}'.fit: expected only real samples `x` (the labels real=1 / "
+                f"fake=0 are made by the step), received targets y of type "
+                f"{type(y).__name__}. Call fit(x) without y.")
+        n = jax.tree_util.tree_leaves(x)[0].shape[0] if x is not None else 0
+        # the loop batches (x, y) pairs: the step ignores this placeholder
+        return super().fit(x, np.zeros((n,), np.float32), **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"GAN '{self.name}' has no evaluation loss: evaluate the discriminator or the "
+            "generator's samples directly (gan.discriminator.evaluate(...)).")
+
+
+class GANTrainer:
+    """What `GAN.compile` creates: two optimizer states and the fused D-then-G step.
+
+    It offers what `fit`, the callbacks and the checkpoints read from a trainer
+    (`train_step`, `log_names`, `opt_state`, `tx`, `metric_state`, `iterations`, ...).
+    """
+
+    def __init__(self, model, d_optimizer, g_optimizer, loss_fn, seed):
+        self.model = model
+        self.d_optimizer = optimizers_lib.get(d_optimizer)
+        self.g_optimizer = optimizers_lib.get(g_optimizer)
+        if self.d_optimizer is self.g_optimizer:
+            raise errors.ConfigurationError(
+                f"GAN '{model.name}'.compile: d_optimizer and g_optimizer are the same object; "
+                "pass two optimizers (each keeps its own learning rate).")
+        self.optimizer = self.d_optimizer
+        self._txs = {"discriminator": self.d_optimizer.build(model.discriminator),
+                     "generator": self.g_optimizer.build(model.generator)}
+        for optimizer in (self.d_optimizer, self.g_optimizer):
+            optimizer._listeners.append(self._set_learning_rate)
+        self.loss_fn = losses_lib.get(loss_fn)
+        self.seed = seed
+        self.steps_per_execution = 1
+        self.distribution = None
+        self.log_names = list(LOG_NAMES)
+        self.output_names = ["output"]
+        self.specs = []
+        self.opt_state = None
+        self._opt_keys = frozenset()
+        self.metric_state = None
+        self._steps = {}
+        self._version = None
+        self._resolution = None
+        self.iterations = 0
+        self.fit_position = None
+        self.reset_metrics()
+
+    # -- what fit and the checkpoints read --------------------------------------------
+    @property
+    def tx(self):
+        """A transform whose `init` builds both optimizer states from uid -> value (what
+        checkpoint restore calls)."""
+        return optax.GradientTransformation(self._init_state, None)
+
+    def _side(self, uid):
+        return "discriminator" if uid in self._d_uids else "generator"
+
+    def _init_state(self, params):
+        return {side: self._txs[side].init({u: v for u, v in params.items()
+                                            if self._side(u) == side})
+                for side in self._txs}
+
+    def ensure_ready(self, x):
+        model = self.model
+        if getattr(self, "_d_uids", None) is not None:
+            return
+        spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x)
+        batch = jax.tree_util.tree_leaves(spec)[0].shape[0]
+
+        def build(real):
+            scope = scope_lib.CallScope({})
+            with scope_lib.activate(scope):
+                fake = model.generator(jnp.zeros((batch, model.latent_dim)), training=False)
+                model.discriminator(real, training=False)
+                model.discriminator(fake, training=False)
+
+        jax.eval_shape(build, spec)
+        model.built = True
+        self._d_uids = frozenset(v.uid for v in model.discriminator.variables)
+        self._g_uids = frozenset(v.uid for v in model.generator.variables)
+
+    def reset_metrics(self):
+        self.metric_state = {name: (jnp.zeros(()), jnp.zeros(())) for name in LOG_NAMES}
+
+    def active_distribution(self):
+        return None
+
+    def resolution(self):
+        version = trainability_version.current()
+        if version != self._version:
+            self._resolution = trainability.resolve(self.model)
+            self._version = version
+        return self._resolution
+
+    def logs_dict(self, logs):
+        return {name: float(value) for name, value in zip(self.log_names, logs)}
+
+    def _set_learning_rate(self, _value=None):
+        """Write each optimizer's current rate into its injected hyperparameters."""
+        if self.opt_state is None:
+            return
+        for side, optimizer in (("discriminator", self.d_optimizer),
+                                ("generator", self.g_optimizer)):
+            hyperparams = getattr(self.opt_state[side], "hyperparams", None)
+            if hyperparams is not None and "learning_rate" in hyperparams:
+                old = hyperparams["learning_rate"]
+                hyperparams["learning_rate"] = jnp.asarray(optimizer.learning_rate, old.dtype)
+
+    # -- the step ------------------------------------------------------------------------
+    def _step_plan(self):
+        resolution = self.resolution()
+        trained = resolution.trained
+        if not trained:
+            reasons = sorted({r for v in resolution.variables if v.kind == "weight"
+                              for r in resolution.reasons(v)})
+            raise errors.NotTrainableError(errors.MSG_NOTHING_TRAINABLE.format(
+                root=self.model.name, reasons="\n".join(f"  - {r}" for r in reasons)))
+        keys = frozenset(v.uid for v in resolution.variables if v.trainable)
+        if keys - self._opt_keys:  # new trainable variables: extend both states
+            self._opt_keys = keys | self._opt_keys
+            params = {v.uid: v.value for v in resolution.variables if v.uid in self._opt_keys}
+            fresh = self._init_state(params)
+            self.opt_state = fresh if self.opt_state is None else {
+                side: opt_state_lib.merge(fresh[side], self.opt_state[side],
+                                          {u for u in params if self._side(u) == side})
+                for side in fresh}
+            self._set_learning_rate()
+        d_vars = [v for v in trained if v.uid in self._d_uids]
+        g_vars = [v for v in trained if v.uid in self._g_uids]
+        other = [v for v in resolution.variables if v not in d_vars and v not in g_vars]
+        key = (resolution.key, self._opt_keys)
+        step = self._steps.get(key)
+        if step is None:
+            step = self._steps[key] = jax.jit(
+                gan_step_fn(self.model, self._txs, self.loss_fn, self._opt_keys, self._d_uids,
+                            [v.uid for v in d_vars], [v.uid for v in g_vars],
+                            [v.uid for v in other]),
+                donate_argnums=(0, 1, 3, 4))
+        return d_vars, g_vars, other, step
+
+    def train_step(self, x, y=None, sample_weight=None, reset_metrics=False):
+        """One discriminator step then one generator step on the real batch `x`."""
+        self.ensure_ready(x)
+        d_vars, g_vars, other, step = self._step_plan()
+        metric_state = None if reset_metrics else self.metric_state
+        d_new, g_new, updates, self.opt_state, self.metric_state, logs = step(
+            [v._value for v in d_vars], [v._value for v in g_vars], [v._value for v in other],
+            self.opt_state, metric_state, x)
+        for v, value in zip(d_vars + g_vars, list(d_new) + list(g_new)):
+            v._value = value
+        by_uid = {v.uid: v for v in other}
+        for uid, value in updates.items():
+            by_uid[uid]._value = value
+        self.iterations += 1
+        return logs
+
+    def train_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        logs = self.logs_dict(self.train_step(jnp.asarray(x), reset_metrics=True))
+        return logs if return_dict else list(logs.values())
+
+    def test_step(self, *args, **kwargs):
+        raise NotImplementedError(f"GAN '{self.model.name}' has no evaluation step.")
+
+
+def _scope_path(gan, frozen):
+    """The GAN's root use path with `frozen` frozen in the GAN's scope (for one half-step)."""
+    path = trainability.root_path(gan)
+    return dataclasses.replace(path, frozen_by={**path.frozen_by, id(frozen): gan})
+
+
+def gan_step_fn(gan, txs, loss_fn, all_keys, d_keys, d_uids, g_uids, other_uids):
+    """The pure fused step: (D values, G values, other values, optimizer state, metric
+    state, real batch) -> (D values, G values, updates of the others, optimizer state,
+    metric state, [d_loss, g_loss])."""
+    d_all = {u for u in all_keys if u in d_keys}
+    g_all = all_keys - d_all
+
+    def half(values, trainable, frozen_side, body):
+        """`body()` run in a pure scope where `frozen_side` is frozen in the GAN's scope."""
+        scope = scope_lib.CallScope({**values, **trainable})
+        with scope_lib.activate(scope):
+            scope.frames.append(scope_lib.Frame(gan, True, True, _scope_path(gan, frozen_side)))
+            try:
+                loss = body()
+            finally:
+                scope.frames.pop()
+        return loss, scope.updates
+
+    def latent(batch):
+        return jax.random.normal(gan.seed_generator.next(), (batch, gan.latent_dim))
+
+    def train(loss_fn, params, tx, keys, opt_side):
+        """(loss, updates, new params, new optimizer state) of one half-step; a side with
+        nothing to train keeps its optimizer state untouched (step counts included)."""
+        if not params:
+            loss, updates = loss_fn(params)
+            return loss, updates, params, opt_side
+        (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        sub = opt_state_lib.restrict(opt_side, keys, params.keys())
+        deltas, sub = tx.update(grads, sub, params)
+        return (loss, updates, optax.apply_updates(params, deltas),
+                opt_state_lib.merge(opt_side, sub, keys))
+
+    def step(d_values, g_values, other_values, opt_state, metric_state, real):
+        d = dict(zip(d_uids, d_values))
+        g = dict(zip(g_uids, g_values))
+        other = dict(zip(other_uids, other_values))
+        batch = jax.tree_util.tree_leaves(real)[0].shape[0]
+
+        def d_loss_fn(d):
+            def body():
+                fake = gan.generator(latent(batch))
+                scores = jnp.concatenate([gan.discriminator(real), gan.discriminator(fake)])
+                labels = jnp.concatenate([jnp.ones((batch, 1)), jnp.zeros((batch, 1))])
+                return loss_fn(labels.reshape(scores.shape[:1] + (1,) * (scores.ndim - 1)),
+                               scores)
+            return half({**other, **g}, d, gan.generator, body)
+
+        d_loss, updates, d, d_state = train(d_loss_fn, d, txs["discriminator"], d_all,
+                                            opt_state["discriminator"])
+        other = {**other, **{u: v for u, v in updates.items() if u in other}}
+
+        def g_loss_fn(g):
+            def body():
+                scores = gan.discriminator(gan.generator(latent(batch)))
+                return loss_fn(jnp.ones(scores.shape[:1] + (1,) * (scores.ndim - 1)), scores)
+            return half({**other, **d}, g, gan.discriminator, body)
+
+        g_loss, updates, g, g_state = train(g_loss_fn, g, txs["generator"], g_all,
+                                            opt_state["generator"])
+        other = {**other, **{u: v for u, v in updates.items() if u in other}}
+        if metric_state is None:
+            metric_state = {name: (jnp.zeros(()), jnp.zeros(())) for name in LOG_NAMES}
+        metric_state = {name: (metric_state[name][0] + value * batch,
+                               metric_state[name][1] + batch)
+                        for name, value in zip(LOG_NAMES, (d_loss, g_loss))}
+        logs = [s / jnp.maximum(c, 1.0) for s, c in metric_state.values()]
+        return ([d[u] for u in d_uids], [g[u] for u in g_uids],
+                {u: other[u] for u in other_uids}, {"discriminator": d_state,
+                                                    "generator": g_state},
+                metric_state, logs)
+
+    return step
+
+
+LAYERS = (GAN,)
