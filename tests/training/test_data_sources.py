@@ -387,11 +387,13 @@ def test_batches_move_to_the_device_one_batch_ahead_of_their_step():
             yield (np.full((2, 1), i, "float32"), None, None)
 
     delivered = []
-    for xb, _, _ in loop._on_device(source(), enabled=True):
+    for xb, _, _ in loop._on_device(source(), enabled=True, min_bytes=0):
         delivered.append((int(xb[0, 0]), list(pulled)))
         assert isinstance(xb, jnp.ndarray)
     # when batch k is handed to its step, batch k + 1 is already on its way to the device
     assert delivered == [(0, [0, 1]), (1, [0, 1, 2]), (2, [0, 1, 2])]
+    small = [b for b, _, _ in loop._on_device(source(), enabled=True, min_bytes=1 << 20)]
+    assert all(isinstance(b, np.ndarray) for b in small)  # small batches go with their step
 
 
 def test_no_warning_for_a_finite_source_read_to_its_end():

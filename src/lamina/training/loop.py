@@ -2,8 +2,10 @@
 progress.
 
 The sources (`lamina.training.sources.adapt`): arrays, DataFrames, generators, iterables and
-`PyDataset`-style objects. Each batch is moved to the device one batch ahead of its step, so
-the host-to-device transfer of batch k + 1 overlaps step k.
+`PyDataset`-style objects. On an accelerator each batch of 4 MiB or more is moved to the
+device one batch ahead of its step, so the host-to-device transfer of batch k + 1 overlaps
+step k (smaller batches, and every batch on CPU, go to the step as host arrays: there the
+explicit transfer would cost more than it hides).
 
 Checks made once before training, on array data (sources read batch by batch are checked
 per batch instead, or not at all where the check would need the whole pass):
@@ -216,20 +218,33 @@ class _Prepare:
         return InputSpecError(message) if message is not None else None
 
 
-def _on_device(batches, enabled):
-    """Move each batch to the device one batch ahead: batch k + 1 is transferred while the
-    step of batch k runs (the steps dispatch asynchronously)."""
+# An explicit transfer costs about 0.3 ms of Python per batch; it pays once the batch is big
+# enough for its copy to matter (H100: a 0.8 MB batch took 0.25 ms/step longer ahead of its
+# step, a 12.5 MB batch 0.75 ms/step less). Smaller batches go with their step, as before.
+PREFETCH_MIN_BYTES = 4 << 20
+
+
+def _on_device(batches, enabled, min_bytes=PREFETCH_MIN_BYTES):
+    """Move each batch of at least `min_bytes` to the device one batch ahead: batch k + 1
+    is transferred while the step of batch k runs (the steps dispatch asynchronously)."""
     if not enabled:
         yield from batches
         return
     pending = None
     for batch in batches:
-        batch = jax.device_put(batch)
+        if sum(leaf.nbytes for leaf in jax.tree_util.tree_leaves(batch)) >= min_bytes:
+            batch = jax.device_put(batch)
         if pending is not None:
             yield pending
         pending = batch
     if pending is not None:
         yield pending
+
+
+def _prefetch(trainer):
+    """Whether batches go to the device ahead of their step: on an accelerator, without a
+    distribution (whose placement lays batches out itself)."""
+    return jax.default_backend() != "cpu" and trainer.active_distribution() is None
 
 
 def _run(prepare, index, step, *args):
@@ -336,7 +351,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     cbs = callbacks_lib.CallbackList(list(callbacks or []) + [history], model, params)
     streamed = not isinstance(data, ArrayData)
     prepare = _Prepare(trainer, streamed, class_weight if streamed else None)
-    prefetch = trainer.active_distribution() is None
+    prefetch = _prefetch(trainer)
     model.stop_training = False
     # shared with callbacks that checkpoint (safe points) and resume (BackupAndRestore)
     position = trainer.fit_position = FitPosition(rng, initial_epoch, cbs.callbacks)
@@ -394,7 +409,7 @@ def _evaluate(trainer, epochs, verbose, callbacks, finite):
     trainer.reset_metrics()
     progress = Progress(verbose, steps, "Evaluate")
     prepare = _Prepare(trainer, first is None, what="evaluate")
-    prefetch = trainer.active_distribution() is None
+    prefetch = _prefetch(trainer)
     cbs.on_test_begin()
     logs = None
     batches = (prepare(i, b) for i, b in enumerate(epochs.epoch()))
