@@ -32,9 +32,11 @@ from lamina.saving.keras_layers import (
     _batch_shape,
     _dtype,
     _is_int,
+    _is_number,
     _layer,
     _Options,
     _short,
+    weight_groups,
 )
 
 DEFAULT_MAX_WEIGHTS_BYTES = 8 * 1024 ** 3
@@ -44,6 +46,19 @@ MAX_MODEL_NESTING = 32
 _ALLOCATION_SLACK = 1024 * 1024
 
 _MODEL_CLASSES = ("Sequential", "Functional")
+# Keras operations a functional model records to compute masks (Embedding(mask_zero=True):
+# `not_equal(ids, 0)`; Masking: `any(not_equal(x, mask_value), axis=-1)`): their outputs only
+# reach layers as `mask=` arguments, which lamina's graph recomputes with the layers'
+# `compute_mask`, so they are checked and skipped
+_MASK_OPS = ("NotEqual", "Any")
+_OPS_MODULE = "keras.src.ops.numpy"
+
+
+class _Mask:
+    """The output of a skipped mask operation."""
+
+
+_MASK = _Mask()
 
 
 def load_keras_model(path, max_weights_bytes=DEFAULT_MAX_WEIGHTS_BYTES):
@@ -51,9 +66,12 @@ def load_keras_model(path, max_weights_bytes=DEFAULT_MAX_WEIGHTS_BYTES):
 
     Sequential models become `lamina.Sequential`, functional models `lamina.Model(inputs,
     outputs)`; nested models, shared layers, layer names and `trainable` flags are kept.
-    Supported layers: InputLayer, Dense, Activation, Dropout, Flatten, Reshape,
-    Concatenate, Add, BatchNormalization. The optimizer state and compile settings stored
-    in the file are not imported: compile the model again.
+    Supported layers: the Keras 3 layers lamina has under the same name (`keras_layers.
+    _LAYER_CLASSES`: core, convolution, pooling, normalization, embedding and masking,
+    recurrent, wrappers, attention, merging, reshaping, activation, dropout and
+    preprocessing layers), with every option mapped or refused by name. Masks that Keras
+    records as `not_equal`/`any` operations are recomputed by lamina's layers. The optimizer
+    state and compile settings stored in the file are not imported: compile the model again.
 
     Args:
         path: the `.keras` file.
@@ -232,12 +250,19 @@ class _Importer:
 
         layers, nodes, order, used = {}, {}, [], {}
         for i, entry in enumerate(entries):
+            if isinstance(entry, dict) and entry.get("module") == _OPS_MODULE:
+                key = self._mask_op(entry, f"{where}, layer {i}")
+                if key in nodes:
+                    self.fail(where, f"two layers are named '{key}'.")
+                nodes[key] = []
+                order.append((key, entry["inbound_nodes"]))
+                continue
             layer, class_name = self._child(entry, f"{where}, layer {i}", h5_path, depth, used)
             key = entry.get("name", layer.name)
             if key != layer.name:
                 self.fail(where, f"layer {i} is listed as {key!r} but configured as "
                           f"'{layer.name}'.")
-            if key in layers:
+            if key in nodes:
                 self.fail(where, f"two layers are named '{key}'.")
             inbound = entry.get("inbound_nodes", [])
             if not isinstance(inbound, list):
@@ -259,10 +284,17 @@ class _Importer:
                 while pending[key]:
                     node = pending[key][0]
                     node_where = f"{where}, layer '{key}', node {len(nodes[key])}"
-                    args = self._node_inputs(node, node_where, nodes)
-                    if args is None:
+                    if key not in layers:  # a mask operation
+                        if self._node_inputs(node, node_where, nodes, mask_op=True) is None:
+                            break
+                        nodes[key].append([_MASK])
+                        pending[key].pop(0)
+                        progress = True
+                        continue
+                    call = self._node_inputs(node, node_where, nodes)
+                    if call is None:
                         break
-                    nodes[key].append(self._call(layers[key], args, node_where))
+                    nodes[key].append(self._call(layers[key], *call, node_where))
                     pending[key].pop(0)
                     progress = True
         stuck = [key for key, left in pending.items() if left]
@@ -278,8 +310,32 @@ class _Importer:
         except LaminaError as err:
             self.fail(where, f"lamina cannot build this functional model: {err}")
 
-    def _node_inputs(self, node, where, nodes):
-        """The lamina input structure of one inbound node, or None while an input is missing."""
+    def _mask_op(self, entry, where):
+        """The name of a Keras mask operation entry, after checking it is one."""
+        class_name = entry.get("class_name")
+        config = entry.get("config")
+        if (class_name not in _MASK_OPS or entry.get("registered_name") not in (None, class_name)
+                or not isinstance(config, dict)):
+            self.fail(where, f"the operation {_OPS_MODULE}.{_short(class_name)} is not "
+                      "supported by lamina's Keras import (only the mask operations "
+                      f"{', '.join(_MASK_OPS)} are); rebuild this part of the model in lamina.")
+        name = config.get("name")
+        where = f"operation '{name}' ({class_name})"
+        options = _Options(self, where, config)
+        options.take("name")
+        if class_name == "Any":
+            options.require("axis", [-1], "the mask of the last axis")
+            options.require("keepdims", [False], "a (batch, timesteps) mask")
+        options.done()
+        if not isinstance(name, str) or entry.get("name", name) != name:
+            self.fail(where, "the operation needs one name, in its entry and its config.")
+        if not isinstance(entry.get("inbound_nodes"), list):
+            self.fail(where, "'inbound_nodes' must be a list.")
+        return name
+
+    def _node_inputs(self, node, where, nodes, mask_op=False):
+        """(positional inputs, keyword arguments) of one inbound node, or None while an input
+        is missing. Of a mask operation, only its inputs are checked."""
         if isinstance(node, list):
             self.fail(where, "the inbound node is in the Keras 2 format; lamina imports files "
                       "saved by Keras 3 (load and save the model again with Keras 3).")
@@ -287,23 +343,44 @@ class _Importer:
             self.fail(where, f"expected an inbound node object, received {type(node).__name__}.")
         args = node.get("args", [])
         kwargs = node.get("kwargs", {})
-        if not isinstance(args, list) or len(args) != 1:
-            self.fail(where, "lamina imports layer calls with exactly one positional argument "
-                      f"(the inputs); received {_short(args)}.")
+        if not isinstance(args, list) or not args or len(args) > 3:
+            self.fail(where, "lamina imports layer calls with one to three positional tensor "
+                      f"arguments; received {_short(args)}.")
         if not isinstance(kwargs, dict):
             self.fail(where, f"'kwargs' must be an object, received {_short(kwargs)}.")
+        missing = []
+        if mask_op:
+            tensor = self._resolve(args[0], where, nodes, missing, 0, mask_ok=True)
+            if (kwargs or len(args) > 2 or isinstance(tensor, list)
+                    or (len(args) == 2 and not _is_number(args[1]))):
+                self.fail(where, f"a mask operation called as ({_short(args)}, "
+                          f"{_short(kwargs)}) is not one lamina recomputes.")
+            return None if missing else True
+        call_kwargs = {}
         for key, value in kwargs.items():
             # `training` recorded at build time is overridden by the outer call in Keras,
             # except True (always-on dropout), which lamina cannot express
-            if key == "mask" and value is None or key == "training" and value in (None, False):
+            if key == "training" and value in (None, False):
+                continue
+            if key in ("use_causal_mask", "return_attention_scores") and isinstance(value, bool):
+                call_kwargs[key] = value
+                continue
+            if key in ("mask", "query_mask", "value_mask", "key_mask"):
+                # a mask Keras propagated: lamina's graph passes the same one itself
+                if value is None or self._resolve(value, where, nodes, missing, 0,
+                                                  mask_ok=True) is _MASK:
+                    continue
+                if not missing:
+                    self.fail(where, f"the layer is called with {key}= a tensor that is not "
+                              "the mask Keras propagates; lamina's import does not support "
+                              "explicit masks.")
                 continue
             self.fail(where, f"the layer is called with {key}={_short(value)}, which lamina's "
                       "import does not support.")
-        missing = []
-        structure = self._resolve(args[0], where, nodes, missing, 0)
-        return None if missing else structure
+        structure = [self._resolve(a, where, nodes, missing, 0) for a in args]
+        return None if missing else (structure, call_kwargs)
 
-    def _resolve(self, value, where, nodes, missing, depth):
+    def _resolve(self, value, where, nodes, missing, depth, mask_ok=False):
         if depth > 16:
             self.fail(where, "the inputs are nested too deeply.")
         if isinstance(value, list):
@@ -311,7 +388,11 @@ class _Importer:
         if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
             config = value.get("config")
             history = config.get("keras_history") if isinstance(config, dict) else None
-            return self._history(history, where, nodes, missing)
+            tensor = self._history(history, where, nodes, missing)
+            if tensor is _MASK and not mask_ok:
+                self.fail(where, f"uses the mask operation '{history[0]}' as an input; lamina "
+                          "imports mask operations only as the masks Keras propagates.")
+            return tensor
         if isinstance(value, dict):
             return {k: self._resolve(v, where, nodes, missing, depth + 1)
                     for k, v in value.items()}
@@ -335,13 +416,13 @@ class _Importer:
                       f"has {len(outputs)}.")
         return outputs[tensor_index]
 
-    def _call(self, layer, inputs, where):
+    def _call(self, layer, args, kwargs, where):
         import jax
 
         from lamina.core.node import is_symbolic
 
         try:
-            outputs = layer(inputs)
+            outputs = layer(*args, **kwargs)
         except SavingError:
             raise
         except LaminaError as err:
@@ -356,6 +437,9 @@ class _Importer:
             tensor = self._history(value, f"{where}, {key}", nodes, missing)
             if missing:
                 self.fail(where, f"{key} refers to {value!r}, which is never computed.")
+            if tensor is _MASK:
+                self.fail(where, f"{key} refers to the mask operation {value!r}; lamina "
+                          "imports mask operations only as the masks Keras propagates.")
             return tensor
 
         if isinstance(spec, list) and spec and isinstance(spec[0], str):
@@ -369,14 +453,22 @@ class _Importer:
     # -- weights -----------------------------------------------------------------------
     def _set_weights(self, group_path, keras_name, layer):
         weights = layer.weights
-        vars_path = f"{group_path}/vars"
-        found = sorted(p for p in self.h5.datasets if p.startswith(vars_path + "/")
-                        and "/" not in p[len(vars_path) + 1:])
-        expected = [f"{vars_path}/{i}" for i in range(len(weights))]
-        where = f"'{self.path}': member '{WEIGHTS}': group '/{vars_path}' (layer '{keras_name}')"
-        if sorted(expected) != found:
-            raise SavingError(f"{where} holds {len(found)} weight(s) "
-                              f"{[p[len(vars_path) + 1:] for p in found]}; lamina's "
+        where = f"'{self.path}': member '{WEIGHTS}': group '/{group_path}' (layer '{keras_name}')"
+        expected, groups = [], weight_groups(layer)
+        for group in groups:
+            vars_path = f"{group_path}/{group}"
+            found = sorted((p for p in self.h5.datasets if p.startswith(vars_path + "/")
+                            and "/" not in p[len(vars_path) + 1:]),
+                           key=lambda p: (len(p), p))
+            names = [f"{vars_path}/{i}" for i in range(len(found))]
+            if found != names:
+                raise SavingError(f"{where}: group '/{vars_path}' holds the datasets "
+                                  f"{[p[len(vars_path) + 1:] for p in found]}; expected "
+                                  "0, 1, 2, ... (the file does not match its config).")
+            expected += names
+        if len(expected) != len(weights):
+            raise SavingError(f"{where} holds {len(expected)} weight(s) in "
+                              f"{', '.join(f'/{group_path}/{g}' for g in groups)}; lamina's "
                               f"{type(layer).__name__} has {len(weights)} "
                               f"({[v.name for v in weights]}). The file does not match its "
                               "config.")

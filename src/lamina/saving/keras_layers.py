@@ -1,23 +1,34 @@
 """Mapping one Keras layer config to a lamina layer, option by option.
 
-Every Keras option is mapped to a lamina argument explicitly; an option lamina cannot honour
-(a regularizer, a constraint, an initializer lamina lacks, a mixed-precision policy, ...)
-is refused rather than dropped. `importer` arguments are the `keras_import._Importer`
-reading the file: only its `fail(where, message)` is used, which raises a `SavingError`.
+lamina's layers take Keras 3's constructor arguments under Keras's names, so a layer's
+options are the arguments its lamina class (and, for SimpleRNN/LSTM/GRU, its cell class)
+accepts. Each option is parsed by what it holds: activations by name
+(`lamina.activations.names()`), initializers, regularizers and constraints from the built-in
+Keras classes lamina has, seeds as integers, dtypes as plain float policies, everything else
+as a JSON number, string, boolean or (nested) list handed to the lamina constructor, which
+checks it. An option lamina does not have (`use_gate`, `quantization_config`, ...) is refused
+unless it holds Keras's inert default; nothing is silently dropped. Wrappers
+(Bidirectional, TimeDistributed) hold the config of the layer they wrap, built the same way.
+
+`importer` arguments are the `keras_import._Importer` reading the file: its
+`fail(where, message)` raises a `SavingError`, its `_class_of(entry, where)` checks a nested
+entry's class.
 """
+import inspect
 import math
 
 import numpy as np
 
+from lamina import activations as _activations
 from lamina.errors import LaminaError, SavingError
 
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
-# Keras activation names whose lamina function computes the same thing (checked in tests).
-_ACTIVATIONS = frozenset({
-    "linear", "relu", "relu6", "sigmoid", "tanh", "softmax", "gelu", "silu", "swish", "elu",
-    "selu", "softplus", "softsign", "leaky_relu", "log_softmax", "hard_sigmoid", "exponential",
-})
+# lamina activation names whose Keras function of the same name differs or needs arguments a
+# name cannot carry ("threshold"), or is checked against Keras only on even sizes ("glu")
+_NOT_KERAS_ACTIVATIONS = frozenset({"sparsemax", "threshold", "glu"})
+# Keras activation names lamina computes identically (checked against Keras in tests)
+_ACTIVATIONS = frozenset(_activations.names()) - _NOT_KERAS_ACTIVATIONS
 
 # Keras initializer classes whose only option is a seed -> lamina's name for the same
 # initializer (lamina has a class of the same name).
@@ -43,9 +54,38 @@ _INITIALIZER_STRINGS = {
     "lecun_normal": "LecunNormal", "zeros": "Zeros", "ones": "Ones", "constant": "Constant",
     "random_normal": "RandomNormal", "random_uniform": "RandomUniform",
 }
+_REGULARIZER_STRINGS = {"l1": "L1", "l2": "L2", "l1_l2": "L1L2",
+                        "orthogonal_regularizer": "OrthogonalRegularizer"}
+_CONSTRAINT_STRINGS = {"max_norm": "MaxNorm", "non_neg": "NonNeg", "unit_norm": "UnitNorm",
+                       "min_max_norm": "MinMaxNorm"}
 
-_LAYER_CLASSES = ("InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape",
-                  "Concatenate", "Add", "BatchNormalization")
+
+# the Keras layer classes lamina imports: each is the lamina class of the same name
+_LAYER_CLASSES = (
+    "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Identity",
+    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+    "BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization",
+    "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+    "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
+    "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
+    "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
+    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
+    "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
+    "MultiHeadAttention", "Attention", "AdditiveAttention",
+    "Permute", "RepeatVector", "UpSampling1D", "UpSampling2D", "ZeroPadding1D",
+    "ZeroPadding2D", "Cropping1D", "Cropping2D",
+    "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
+    "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+    "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Rescaling", "Normalization",
+)
+_RECURRENT = ("SimpleRNN", "LSTM", "GRU")
+# Keras options lamina has no argument for, accepted only with the value that does nothing
+_INERT_OPTIONS = {"use_gate": False, "sliding_window": None, "renorm_clipping": None,
+                  "quantization_config": None, "lora_rank": None, "lora_alpha": None}
+# constructor arguments that are not Keras options, or that are read specially
+_NOT_OPTIONS = frozenset({"self", "name", "trainable", "dtype", "layer", "backward_layer",
+                          "cell", "train_when_frozen", "use_cudnn"})
 _MISSING = object()
 
 
@@ -124,87 +164,74 @@ def _short(value):
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def _layer(importer, class_name, config, where):
-    from lamina.layers import (
-        Activation,
-        Add,
-        BatchNormalization,
-        Concatenate,
-        Dense,
-        Dropout,
-        Flatten,
-        Reshape,
-    )
+def _lamina_class(class_name):
+    import lamina.layers
 
+    return getattr(lamina.layers, class_name)
+
+
+def _arguments(cls):
+    """{argument: required?} of the constructor of lamina class `cls`, its bases up to (not
+    including) `Layer`, and for a recurrent layer its cell class; plus activity_regularizer,
+    which every layer takes."""
+    from lamina.core.layer import Layer
+
+    found = {"activity_regularizer": False}
+    classes = [c for c in cls.__mro__ if c is not Layer and issubclass(c, Layer)]
+    cell = getattr(cls, "cell_class", None)
+    if cell is not None:
+        classes += [c for c in cell.__mro__ if c is not Layer and issubclass(c, Layer)]
+    for klass in classes:
+        if "__init__" not in vars(klass):
+            continue
+        for parameter in inspect.signature(klass.__init__).parameters.values():
+            if (parameter.name in _NOT_OPTIONS or parameter.kind not in (
+                    parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)):
+                continue
+            required = parameter.default is parameter.empty
+            found[parameter.name] = found.get(parameter.name, False) or required
+    return found
+
+
+def _layer(importer, class_name, config, where):
     options = _Options(importer, where, config)
     if class_name == "InputLayer":
         return _input_layer(options)
     common = _layer_common(options)
-    if class_name == "Dense":
-        kwargs = {
-            "units": options.int("units", minimum=1),
-            "activation": _activation(options),
-            "use_bias": options.bool("use_bias", True),
-            "kernel_initializer": _initializer(options, "kernel_initializer",
-                                               "glorot_uniform"),
-            "bias_initializer": _initializer(options, "bias_initializer", "zeros"),
-        }
-        options.unsupported("kernel_regularizer", "bias_regularizer",
-                            "activity_regularizer", "kernel_constraint", "bias_constraint",
-                            "quantization_config", "lora_rank", "lora_alpha")
-        cls = Dense
-    elif class_name == "Activation":
-        kwargs, cls = {"activation": _activation(options, required=True)}, Activation
-    elif class_name == "Dropout":
-        rate = options.number("rate")
-        if not 0 <= rate < 1:
-            options.fail(f"'rate' must be in [0, 1), received {rate!r}.")
-        seed = options.take("seed", None)
-        if seed is not None and not _is_int(seed):
-            options.fail(f"'seed' must be an integer or null, received {seed!r}.")
-        kwargs = {"rate": rate, "seed": seed,
-                  "noise_shape": _noise_shape(options)}
-        cls = Dropout
-    elif class_name == "Flatten":
-        options.require("data_format", ["channels_last", None],
-                        "channels_first reorders axes before flattening")
-        kwargs, cls = {}, Flatten
-    elif class_name == "Reshape":
-        target = options.take("target_shape")
-        if (not isinstance(target, list) or not target
-                or not all(_is_int(d) and (d > 0 or d == -1) for d in target)):
-            options.fail(f"'target_shape' must be a list of positive integers (one may be "
-                         f"-1), received {_short(target)}.")
-        kwargs, cls = {"target_shape": tuple(target)}, Reshape
-    elif class_name == "Concatenate":
-        kwargs, cls = {"axis": options.int("axis", -1)}, Concatenate
-    elif class_name == "Add":
-        kwargs, cls = {}, Add
-    elif class_name == "BatchNormalization":
+    cls = _lamina_class(class_name)
+    kwargs = {}
+    if class_name == "BatchNormalization":
         axis = options.take("axis", -1)
         if isinstance(axis, list) and len(axis) == 1:
             axis = axis[0]
         if not _is_int(axis):
             options.fail(f"'axis' must be one integer (lamina normalises over one feature "
                          f"axis), received {_short(axis)}.")
-        kwargs = {"axis": axis, "momentum": options.number("momentum", 0.99),
-                  "epsilon": options.number("epsilon", 1e-3),
-                  "center": options.bool("center", True),
-                  "scale": options.bool("scale", True)}
-        for key, default in (("beta_initializer", "zeros"), ("gamma_initializer", "ones"),
-                             ("moving_mean_initializer", "zeros"),
-                             ("moving_variance_initializer", "ones")):
-            if _initializer(options, key, default) != default:
-                options.fail(f"'{key}' must be {default!r} (lamina's BatchNormalization "
-                             "has fixed initializers).")
-        options.unsupported("beta_regularizer", "gamma_regularizer", "beta_constraint",
-                            "gamma_constraint", "renorm_clipping")
-        options.require("renorm", [False], "batch renormalization is not in lamina")
-        options.bool("synchronized", False)  # cross-replica statistics: no single-device effect
-        options.number("renorm_momentum", 0.99)  # unused without renorm
-        cls = BatchNormalization
-    else:  # pragma: no cover - _class_of admits only the classes above
-        options.fail(f"no importer for {class_name}.")
+        kwargs["axis"] = axis
+        options.number("renorm_momentum", 0.99)  # unused: lamina refuses renorm=True
+    elif class_name == "Bidirectional":
+        kwargs["layer"] = _nested(importer, options, "layer", _RECURRENT)
+        if options.config.get("backward_layer") is not None:
+            kwargs["backward_layer"] = _nested(importer, options, "backward_layer", _RECURRENT)
+    elif class_name == "TimeDistributed":
+        kwargs["layer"] = _nested(importer, options, "layer", _LAYER_CLASSES[1:])
+    for key, required in _arguments(cls).items():
+        if key in kwargs:
+            continue
+        if key not in options.config:
+            if required:
+                options.fail(f"the config has no '{key}'.")
+            continue
+        if key.endswith("_initializer") and options.config[key] is None:
+            options.take(key)  # no initializer given: lamina's default, as Keras's
+            continue
+        kwargs[key] = _option(options, key)
+    for key, inert in _INERT_OPTIONS.items():
+        value = options.take(key, inert)
+        if value != inert or type(value) is not type(inert):
+            options.fail(f"'{key}' is {_short(value)}, which lamina's {class_name} cannot "
+                         f"represent (only {inert!r} imports); refused rather than silently "
+                         "dropped.")
     options.done()
     try:
         return cls(**kwargs, **common)
@@ -214,6 +241,77 @@ def _layer(importer, class_name, config, where):
         options.fail(f"lamina refuses these arguments: {err}")
     except (TypeError, ValueError) as err:
         options.fail(f"lamina refuses these arguments ({err}).")
+
+
+def _option(options, key):
+    """The lamina value of Keras option `key` (which must be present when it has no default)."""
+    if key in ("activation", "recurrent_activation"):
+        return _activation(options, key)
+    if key.endswith("_initializer"):
+        return _initializer(options, key, None)
+    if key.endswith("_regularizer"):
+        return _regularizer(options, key)
+    if key.endswith("_constraint"):
+        return _constraint(options, key)
+    if key == "seed":
+        seed = options.take("seed")
+        if seed is not None and not _is_int(seed):
+            options.fail(f"'seed' must be an integer or null, received {seed!r}.")
+        return seed
+    return _plain(options, key, options.take(key))
+
+
+def _plain(options, key, value):
+    """A JSON scalar, or a list as a tuple (recursively); objects are refused."""
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            options.fail(f"'{key}' must be finite, received {value!r}.")
+        return value
+    if isinstance(value, list):
+        return tuple(_plain(options, key, v) for v in value)
+    options.fail(f"'{key}' holds {_short(value)}, which is not a value lamina imports for "
+                 "this option.")
+
+
+def _nested(importer, options, key, allowed):
+    """The lamina layer for the layer config a wrapper holds under `key`."""
+    entry = options.take(key)
+    where = f"{options.where}, '{key}'"
+    class_name = importer._class_of(entry, where)
+    if class_name not in allowed:
+        options.fail(f"'{key}' is a {class_name}; lamina's import wraps only "
+                     f"{', '.join(allowed)} here.")
+    name = entry["config"].get("name") if isinstance(entry.get("config"), dict) else None
+    if isinstance(name, str):
+        where = f"{where}: layer '{name}' ({class_name})"
+    return _layer(importer, class_name, entry.get("config"), where)
+
+
+def weight_groups(layer):
+    """The HDF5 groups (relative to the layer's own group) that hold a lamina layer's
+    weights, in the order of `layer.weights`: Keras saves a layer's variables in `vars` and
+    those of the layers it holds in a group named after the attribute holding them."""
+    from lamina.layers import (
+        GRU,
+        LSTM,
+        Bidirectional,
+        MultiHeadAttention,
+        SimpleRNN,
+        TimeDistributed,
+    )
+
+    if isinstance(layer, (SimpleRNN, LSTM, GRU)):
+        return ["cell/vars"]
+    if isinstance(layer, Bidirectional):
+        return ([f"forward_layer/{g}" for g in weight_groups(layer.forward_layer)]
+                + [f"backward_layer/{g}" for g in weight_groups(layer.backward_layer)])
+    if isinstance(layer, TimeDistributed):
+        return [f"layer/{g}" for g in weight_groups(layer.layer)]
+    if isinstance(layer, MultiHeadAttention):
+        return [f"{part}_dense/vars" for part in ("query", "key", "value", "output")]
+    return ["vars"]
 
 
 def _layer_common(options):
@@ -277,28 +375,97 @@ def _batch_shape(importer, shape, where, key):
     return tuple(shape)
 
 
-def _noise_shape(options):
-    shape = options.take("noise_shape", None)
-    if shape is None:
-        return None
-    if not isinstance(shape, list) or not all(d is None or (_is_int(d) and d > 0)
-                                              for d in shape):
-        options.fail(f"'noise_shape' must be a list of positive integers or nulls, "
-                     f"received {_short(shape)}.")
-    return tuple(shape)
-
-
-def _activation(options, required=False):
-    value = options.take("activation", _MISSING if required else None)
+def _activation(options, key="activation", required=False):
+    value = options.take(key, _MISSING if required else None)
     if value is None:
         return "linear"
     if (isinstance(value, dict) and value.get("module") == "keras.activations"
             and value.get("class_name") == "function"):
         value = value.get("config")
     if not isinstance(value, str) or value not in _ACTIVATIONS:
-        options.fail(f"the activation {_short(value)} is not supported. lamina imports "
-                     f"{', '.join(sorted(_ACTIVATIONS))}.")
+        options.fail(f"'{key}': the activation {_short(value)} is not supported. lamina "
+                     f"imports {', '.join(sorted(_ACTIVATIONS))}.")
     return value
+
+
+def _object(options, key, value, strings, family):
+    """(class name, its options) of a built-in Keras object (initializer, regularizer,
+    constraint) written as a string or as `{"module", "class_name", "config", ...}`."""
+    if isinstance(value, str):
+        class_name, config = strings.get(value), {}
+        if class_name is None:
+            options.fail(f"'{key}': the {family} {value!r} is not one lamina has.")
+    elif isinstance(value, dict):
+        class_name, config = value.get("class_name"), value.get("config", {})
+        module = value.get("module")
+        if (not isinstance(class_name, str) or not isinstance(config, dict)
+                or value.get("registered_name") not in (None, class_name)
+                or not (module is None or module == "keras"
+                        or str(module).startswith("keras."))):
+            options.fail(f"'{key}': the {family} {_short(value)} is not a built-in "
+                         f"Keras {family} lamina has.")
+    else:
+        options.fail(f"'{key}': expected a {family}, received {_short(value)}.")
+    return class_name, _Options(options.importer, f"{options.where}, {key} ({class_name})",
+                                config)
+
+
+def _axis(sub):
+    axis = sub.take("axis", 0)
+    if _is_int(axis):
+        return axis
+    if isinstance(axis, list) and axis and all(_is_int(a) for a in axis):
+        return tuple(axis)
+    sub.fail(f"'axis' must be an integer or a list of integers, received {_short(axis)}.")
+
+
+def _regularizer(options, key):
+    from lamina import regularizers
+
+    value = options.take(key, None)
+    if value is None:
+        return None
+    class_name, sub = _object(options, key, value, _REGULARIZER_STRINGS, "regularizer")
+    if class_name == "L1":
+        made = regularizers.L1(l1=sub.number("l1", 0.01))
+    elif class_name == "L2":
+        made = regularizers.L2(l2=sub.number("l2", 0.01))
+    elif class_name == "L1L2":
+        made = regularizers.L1L2(l1=sub.number("l1", 0.0), l2=sub.number("l2", 0.0))
+    elif class_name == "OrthogonalRegularizer":
+        mode = sub.take("mode", "rows")
+        if mode not in ("rows", "columns"):
+            sub.fail(f"'mode' must be 'rows' or 'columns', received {_short(mode)}.")
+        made = regularizers.OrthogonalRegularizer(factor=sub.number("factor", 0.01), mode=mode)
+    else:
+        sub.fail(f"the regularizer {class_name} is not one lamina has (lamina has L1, L2, "
+                 "L1L2 and OrthogonalRegularizer).")
+    sub.done()
+    return made
+
+
+def _constraint(options, key):
+    from lamina import constraints
+
+    value = options.take(key, None)
+    if value is None:
+        return None
+    class_name, sub = _object(options, key, value, _CONSTRAINT_STRINGS, "constraint")
+    if class_name == "MaxNorm":
+        made = constraints.MaxNorm(max_value=sub.number("max_value", 2.0), axis=_axis(sub))
+    elif class_name == "NonNeg":
+        made = constraints.NonNeg()
+    elif class_name == "UnitNorm":
+        made = constraints.UnitNorm(axis=_axis(sub))
+    elif class_name == "MinMaxNorm":
+        made = constraints.MinMaxNorm(
+            min_value=sub.number("min_value", 0.0), max_value=sub.number("max_value", 1.0),
+            rate=sub.number("rate", 1.0), axis=_axis(sub))
+    else:
+        sub.fail(f"the constraint {class_name} is not one lamina has (lamina has MaxNorm, "
+                 "NonNeg, UnitNorm and MinMaxNorm).")
+    sub.done()
+    return made
 
 
 def _initializer(options, key, default):
@@ -309,35 +476,20 @@ def _initializer(options, key, default):
     value = options.take(key, None)
     if value is None:
         return default
-    if isinstance(value, str):
-        class_name, config = _INITIALIZER_STRINGS.get(value), {}
-        if class_name is None:
-            options.fail(f"'{key}': the initializer {value!r} is not one lamina has.")
-    elif isinstance(value, dict):
-        class_name, config = value.get("class_name"), value.get("config", {})
-        module = value.get("module")
-        if (not isinstance(class_name, str) or not isinstance(config, dict)
-                or value.get("registered_name") not in (None, class_name)
-                or not (module is None or module == "keras"
-                        or str(module).startswith("keras."))):
-            options.fail(f"'{key}': the initializer {_short(value)} is not a built-in "
-                         "Keras initializer lamina has.")
-    else:
-        options.fail(f"'{key}': expected an initializer, received {_short(value)}.")
-    sub = _Options(options.importer, f"{options.where}, {key} ({class_name})", config)
+    class_name, sub = _object(options, key, value, _INITIALIZER_STRINGS, "initializer")
     if class_name == "VarianceScaling":
         spec = (sub.number("scale", 1.0), sub.take("mode", "fan_in"),
                 sub.take("distribution", "truncated_normal"))
-        class_name = _VARIANCE_SCALING.get(spec)
-        if class_name is None:
-            sub.fail(f"VarianceScaling with (scale, mode, distribution) = {spec} has no "
-                     "lamina equivalent.")
+        named = _VARIANCE_SCALING.get(spec)
+        if named is None:
+            seed = _seed(sub)
+            sub.done()
+            return initializers.VarianceScaling(*spec, seed=seed)
+        class_name = named
     if class_name in ("Zeros", "Ones"):
         sub.done()
         return class_name.lower()
-    seed = sub.take("seed", None)
-    if seed is not None and not _is_int(seed):
-        sub.fail(f"'seed' must be an integer or null, received {seed!r}.")
+    seed = _seed(sub) if class_name not in ("Constant", "Identity") else None
     if class_name in _SEEDED_INITIALIZERS:
         sub.unsupported("input_axes", "output_axes")
         sub.done()
@@ -347,14 +499,29 @@ def _initializer(options, key, default):
     if class_name == "RandomNormal":
         init = initializers.RandomNormal(mean=sub.number("mean", 0.0),
                                          stddev=sub.number("stddev", 0.05), seed=seed)
+    elif class_name == "TruncatedNormal":
+        init = initializers.TruncatedNormal(mean=sub.number("mean", 0.0),
+                                            stddev=sub.number("stddev", 0.05), seed=seed)
     elif class_name == "RandomUniform":
         init = initializers.RandomUniform(minval=sub.number("minval", -0.05),
                                           maxval=sub.number("maxval", 0.05), seed=seed)
+    elif class_name == "Orthogonal":
+        init = initializers.Orthogonal(gain=sub.number("gain", 1.0), seed=seed)
+    elif class_name == "Identity":
+        init = initializers.Identity(gain=sub.number("gain", 1.0))
     elif class_name == "Constant":
         init = initializers.Constant(value=sub.number("value", 0.0))
     else:
-        sub.fail(f"the initializer {class_name} is not one lamina has (lamina has "
-                 "Zeros, Ones, Constant, RandomNormal, RandomUniform and the Glorot, He and "
-                 "Lecun uniform/normal initializers).")
+        sub.fail(f"the initializer {class_name} is not one lamina has (lamina has Zeros, "
+                 "Ones, Constant, Identity, Orthogonal, RandomNormal, RandomUniform, "
+                 "TruncatedNormal, VarianceScaling and the Glorot, He and Lecun "
+                 "uniform/normal initializers).")
     sub.done()
     return init
+
+
+def _seed(sub):
+    seed = sub.take("seed", None)
+    if seed is not None and not _is_int(seed):
+        sub.fail(f"'seed' must be an integer or null, received {seed!r}.")
+    return seed
