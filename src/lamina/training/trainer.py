@@ -22,6 +22,7 @@ from lamina.distribution import context as distribution_scope
 from lamina.distribution.base import Distribution
 from lamina.distribution.placement import Placement, mixed_devices_error
 from lamina.training import compile as compile_lib
+from lamina.training import custom_step
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
 from lamina.training.data import flatten_targets, to_arrays
@@ -49,6 +50,7 @@ class Trainer:
         self._opt_keys = frozenset()
         self.metric_state = None
         self._train_steps = {}
+        self.custom_log_names = None  # the logs of a custom train_step, once traced
         self._multi_steps = {}
         self._test_steps = {}
         self._version = None
@@ -91,7 +93,8 @@ class Trainer:
     def _resolve_compile(self, names):
         self.output_names = names
         self.specs = compile_lib.resolve_outputs(names, *self._compile_args)
-        self.log_names = compile_lib.log_names(self.specs)
+        # the compiled logs; a custom `train_step` renames `log_names` to its own logs
+        self.compiled_log_names = self.log_names = compile_lib.log_names(self.specs)
         # metrics whose state size depends on an output's shape are sized by ensure_ready
         self._metrics_built = not any(type(m).build is not metrics_base.Metric.build
                                       for s in self.specs for m in s.metrics)
@@ -165,6 +168,10 @@ class Trainer:
 
     def _step_fn(self, resolution):
         trained = resolution.trained
+        if custom_step.overrides_train_step(self.model):
+            return custom_step.custom_step_fn(
+                self, [v.uid for v in trained], [v.uid for v in resolution.not_trained],
+                [v.uid for v in resolution.not_trained if not v.trainable])
         return step_lib.train_step_fn(
             self.model, self.tx, self.specs, self.output_names, self._opt_keys,
             [v.uid for v in trained], [v.uid for v in resolution.not_trained],
@@ -203,6 +210,7 @@ class Trainer:
             raise error from err
         _write_back(trained_vars, trained, by_uid, updates)
         self.iterations += 1
+        self.log_names = self.custom_log_names or self.compiled_log_names
         return logs
 
     def train_steps(self, xs, ys, sample_weights, reset_metrics=False):
@@ -236,10 +244,12 @@ class Trainer:
             xs, ys, sample_weights)
         _write_back(trained_vars, trained, by_uid, updates)
         self.iterations += k
+        self.log_names = self.custom_log_names or self.compiled_log_names
         return logs
 
     def test_step(self, x, y, sample_weight, reset_metrics=False):
         self.ensure_ready(x)
+        self.log_names = self.compiled_log_names
         resolution = self.resolution()
         regularized = _regularized(resolution.trained)
         key = (resolution.structure_key, tuple(v.uid for v in regularized))
