@@ -8,7 +8,7 @@ import pytest
 import lamina as lm
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
-PAGES = ["freezing.md", "coming_from_keras.md"]
+PAGES = ["freezing.md", "coming_from_keras.md", "per_group_optimizers.md"]
 
 
 @pytest.mark.parametrize("page", PAGES)

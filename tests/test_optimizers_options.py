@@ -225,3 +225,14 @@ def test_bad_optimizer_options_are_clear_errors():
     with pytest.raises(ConfigurationError, match="Unknown optimizer 'ftrl'. Valid names: "
                                                  "adadelta, adafactor, adagrad, adam, adamax"):
         lm.optimizers.get("ftrl")
+
+
+@pytest.mark.parametrize("cls", lm.optimizers.OPTIMIZERS, ids=lambda c: c.__name__)
+def test_every_optimizer_saves_with_the_model(cls, tmp_path):
+    model = _model()
+    model.compile(optimizer=cls(learning_rate=0.01), loss="mse")
+    model.train_on_batch(X, Y)
+    model.save(tmp_path / "m.lamina")
+    loaded = lm.models.load_model(tmp_path / "m.lamina")
+    assert type(loaded.optimizer) is cls
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()

@@ -120,7 +120,7 @@ class Graph:
                 f"Model '{self.model_name}', input '{name}': expected shape {spec.shape}, "
                 f"received shape {tuple(x.shape)}."
             )
-        kind = np.dtype(x.dtype).kind
+        kind = "f" if jnp.issubdtype(x.dtype, jnp.floating) else np.dtype(x.dtype).kind
         if kind not in "biuf":
             raise InputSpecError(
                 f"Model '{self.model_name}', input '{name}': expected a numeric array of dtype "

@@ -64,6 +64,9 @@ class Layer:
     """
 
     supports_masking = False
+    # a layer under a mixed policy casts floating inputs to its compute dtype (models do not:
+    # their inputs keep the dtype of their Input, and each layer inside casts for itself)
+    autocast_inputs = True
 
     # attributes that hold layers but are not sublayers of this one
     _NOT_SUBLAYERS = frozenset({"_scoped_freezes", "_inbound_nodes"})
@@ -191,7 +194,7 @@ class Layer:
         path = (trainability.enter(parent.path, self) if parent is not None
                 else trainability.root_path(self))
         inputs = jax.tree_util.tree_map(lambda x: _to_array(self, x), args[0])
-        if self.dtype_policy.is_mixed:  # autocast floating inputs to the compute dtype
+        if self.dtype_policy.is_mixed and self.autocast_inputs:
             inputs = jax.tree_util.tree_map(self._autocast, inputs)
         if not self.built:
             self._build_once(_shapes(inputs))

@@ -41,6 +41,8 @@ class Model(Layer):
             self._graph = Graph(inputs, outputs, self.name)
             self.built = True
 
+    autocast_inputs = False
+
     _NOT_SUBLAYERS = Layer._NOT_SUBLAYERS | {"_graph", "_trainer", "_predict_steps",
                                              "_predict_resolution"}
 

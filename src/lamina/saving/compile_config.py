@@ -8,7 +8,7 @@ from lamina.saving import registry
 for _module, _classes in (
     ("losses", losses.CLASSES),
     ("metrics", metrics.CLASSES),
-    ("optimizers", (optimizers.SGD, optimizers.Adam, optimizers.AdamW, optimizers.RMSprop)),
+    ("optimizers", (*optimizers.OPTIMIZERS, optimizers.Partitioned)),
 ):
     for _cls in _classes:
         registry.register_serializable(f"{_module}.{_cls.__name__}")(_cls)
