@@ -384,15 +384,15 @@ def test_batches_move_to_the_device_one_batch_ahead_of_their_step():
     def source():
         for i in range(3):
             pulled.append(i)
-            yield (np.full((2, 1), i, "float32"), None, None)
+            yield i, (np.full((2, 1), i, "float32"), None, None)
 
     delivered = []
-    for xb, _, _ in loop._on_device(source(), enabled=True, min_bytes=0):
-        delivered.append((int(xb[0, 0]), list(pulled)))
+    for index, (xb, _, _) in loop._on_device(source(), enabled=True, min_bytes=0):
+        delivered.append((index, int(xb[0, 0]), list(pulled)))
         assert isinstance(xb, jnp.ndarray)
     # when batch k is handed to its step, batch k + 1 is already on its way to the device
-    assert delivered == [(0, [0, 1]), (1, [0, 1, 2]), (2, [0, 1, 2])]
-    small = [b for b, _, _ in loop._on_device(source(), enabled=True, min_bytes=1 << 20)]
+    assert delivered == [(0, 0, [0, 1]), (1, 1, [0, 1, 2]), (2, 2, [0, 1, 2])]
+    small = [b for _, (b, _, _) in loop._on_device(source(), enabled=True, min_bytes=1 << 20)]
     assert all(isinstance(b, np.ndarray) for b in small)  # small batches go with their step
 
 
@@ -401,3 +401,45 @@ def test_no_warning_for_a_finite_source_read_to_its_end():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _model().fit(Loader(x, y), epochs=2, steps_per_epoch=6, verbose=0)
+
+
+# -- steps_per_execution -----------------------------------------------------------------
+def _fit_recording(source, per_execution, **kwargs):
+    """Fit with `per_execution` batches per compiled call; returns the weights, the history
+    and every (batch index, loss) that on_train_batch_end saw."""
+    model = _model("classifier")
+    model._trainer.steps_per_execution = per_execution  # what compile(steps_per_execution=) sets
+    seen = []
+    history = model.fit(source, verbose=0, callbacks=[lm.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: seen.append((batch, float(logs["loss"]))))],
+        **kwargs)
+    return _weights(model), history.history["loss"], seen
+
+
+@pytest.mark.parametrize("as_generator", [False, True])
+def test_steps_per_execution_trains_as_one_step_per_call_and_reports_every_batch(
+        as_generator):
+    x, labels = _class_data(n=22)  # batches 4, 4, 4, 4, 4, 2: runs of 4, then 1, then 1
+
+    def source():
+        if as_generator:
+            return _batches(x, labels)
+        return x
+
+    kwargs = {} if as_generator else {"y": labels, "batch_size": B, "shuffle": False}
+    single = _fit_recording(source(), 1, **kwargs)
+    grouped = _fit_recording(source(), 4, **kwargs)
+    # the scan runs the same computations; fusion across its body does not promise bits
+    for got, want in zip(grouped[0], single[0], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(grouped[1], single[1], rtol=1e-6)
+    assert [b for b, _ in grouped[2]] == [b for b, _ in single[2]] == list(range(6))
+    np.testing.assert_allclose([v for _, v in grouped[2]], [v for _, v in single[2]],
+                               rtol=1e-6)
+
+
+def test_steps_per_execution_groups_only_equal_shapes():
+    items = [(i, (np.ones((n, 2), "float32"), [np.ones(n)], None))
+             for i, n in enumerate([4, 4, 4, 4, 4, 2])]
+    runs = [(meta, np.shape(batch[0])) for meta, batch in loop._executions(iter(items), 3)]
+    assert runs == [((0, 3), (3, 4, 2)), ((3, 2), (2, 4, 2)), ((5, 1), (2, 2))]

@@ -224,21 +224,54 @@ class _Prepare:
 PREFETCH_MIN_BYTES = 4 << 20
 
 
-def _on_device(batches, enabled, min_bytes=PREFETCH_MIN_BYTES):
-    """Move each batch of at least `min_bytes` to the device one batch ahead: batch k + 1
-    is transferred while the step of batch k runs (the steps dispatch asynchronously)."""
+def _on_device(items, enabled, min_bytes=PREFETCH_MIN_BYTES):
+    """`(meta, batch)` items with each batch of at least `min_bytes` moved to the device
+    one item ahead: batch k + 1 is transferred while the step of batch k runs (the steps
+    dispatch asynchronously)."""
     if not enabled:
-        yield from batches
+        yield from items
         return
     pending = None
-    for batch in batches:
+    for meta, batch in items:
         if sum(leaf.nbytes for leaf in jax.tree_util.tree_leaves(batch)) >= min_bytes:
             batch = jax.device_put(batch)
         if pending is not None:
             yield pending
-        pending = batch
+        pending = meta, batch
     if pending is not None:
         yield pending
+
+
+def _executions(items, k):
+    """`(index, batch)` items grouped into runs of up to `k` consecutive batches of equal
+    shapes: `((first index, count), batch)`, the batch stacked on a leading axis when
+    count > 1 (the input of `Trainer.train_steps`). A batch shaped unlike the previous
+    ones (the last, smaller batch of an epoch) starts a new run."""
+    group, signature = [], None
+    for index, batch in items:
+        leaves, structure = jax.tree_util.tree_flatten(batch)
+        found = (structure, [(leaf.shape, leaf.dtype) for leaf in leaves])
+        if group and (len(group) == k or found != signature):
+            yield _stacked(group)
+            group = []
+        signature = found
+        group.append((index, batch))
+    if group:
+        yield _stacked(group)
+
+
+def _stacked(group):
+    if len(group) == 1:
+        return (group[0][0], 1), group[0][1]
+    stack = lambda *parts: (np.stack(parts) if all(isinstance(p, np.ndarray) for p in parts)  # noqa: E731
+                            else jax.numpy.stack(parts))
+    return (group[0][0], len(group)), jax.tree_util.tree_map(stack, *[b for _, b in group])
+
+
+def _overrides(callbacks, hook):
+    """Whether a callback defines `hook` (as a method or an attribute, as CallbackList)."""
+    base = getattr(callbacks_lib.Callback, hook)
+    return any(getattr(getattr(c, hook), "__func__", None) is not base for c in callbacks)
 
 
 def _prefetch(trainer):
@@ -352,6 +385,8 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     streamed = not isinstance(data, ArrayData)
     prepare = _Prepare(trainer, streamed, class_weight if streamed else None)
     prefetch = _prefetch(trainer)
+    per_execution = getattr(trainer, "steps_per_execution", 1)
+    batch_logs = _overrides(cbs.callbacks, "on_train_batch_end")
     model.stop_training = False
     # shared with callbacks that checkpoint (safe points) and resume (BackupAndRestore)
     position = trainer.fit_position = FitPosition(rng, initial_epoch, cbs.callbacks)
@@ -365,18 +400,29 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
         cbs.on_epoch_begin(epoch)
         progress = Progress(verbose, steps, f"Epoch {epoch + 1}/{epochs}")
         step_logs = position.logs if skip else None
-        batches = (prepare(i, b) for i, b in enumerate(train.epoch(skip), start=skip))
-        for index, (xb, yb, swb) in enumerate(_on_device(batches, prefetch), start=skip):
-            cbs.on_train_batch_begin(index)
-            ran_any = True
-            step_logs = _run(prepare, index, trainer.train_step, xb, yb, swb)
-            position.batch_done(index, step_logs)
-            progress.update(index + 1, lambda: trainer.logs_dict(step_logs))
-            # device scalars: reading them (float) is left to callbacks that need them
-            cbs.on_train_batch_end(index, dict(zip(trainer.log_names, step_logs)))
-            position.safe_point("batch_end")
-            if model.stop_training:
-                break
+        batches = ((i, prepare(i, b)) for i, b in enumerate(train.epoch(skip), start=skip))
+        if per_execution == 1:
+            for index, (xb, yb, swb) in _on_device(batches, prefetch):
+                cbs.on_train_batch_begin(index)
+                ran_any = True
+                step_logs = _run(prepare, index, trainer.train_step, xb, yb, swb)
+                position.batch_done(index, step_logs)
+                progress.update(index + 1, lambda: trainer.logs_dict(step_logs))
+                # device scalars: reading them (float) is left to callbacks that need them
+                cbs.on_train_batch_end(index, dict(zip(trainer.log_names, step_logs)))
+                position.safe_point("batch_end")
+                if model.stop_training:
+                    break
+        else:
+            for (first, count), batch in _on_device(_executions(batches, per_execution),
+                                                    prefetch):
+                ran_any = True
+                step_logs = _execute(trainer, cbs, prepare, first, count, batch, batch_logs)
+                position.batch_done(first + count - 1, step_logs)
+                progress.update(first + count, lambda: trainer.logs_dict(step_logs))
+                position.safe_point("batch_end")
+                if model.stop_training:
+                    break
         if step_logs is None:
             if not ran_any:
                 raise InputSpecError(f"fit: the training data of model '{model.name}' gave "
@@ -393,6 +439,30 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
             break
     cbs.on_train_end(logs)
     return history
+
+
+def _execute(trainer, cbs, prepare, first, count, batch, batch_logs):
+    """Run batches `first .. first + count - 1` in one compiled call (`count` > 1: the
+    batch is stacked) and call every batch's hooks in order; returns the last batch's logs.
+
+    The begin hooks of all but the first batch, and every end hook, run after the call:
+    a change they make (a rate, a freeze, stop_training) takes effect at the next call, as
+    in Keras. End hooks get each batch's own logs when a callback defines them (read from
+    the device once per call)."""
+    names = trainer.log_names
+    cbs.on_train_batch_begin(first)
+    if count == 1:
+        logs = _run(prepare, first, trainer.train_step, *batch)
+        cbs.on_train_batch_end(first, dict(zip(names, logs)))
+        return logs
+    stacked = _run(prepare, first, trainer.train_steps, *batch)
+    host = jax.device_get(stacked) if batch_logs else None
+    for i in range(count):
+        if i:
+            cbs.on_train_batch_begin(first + i)
+        cbs.on_train_batch_end(first + i, dict(zip(names, (v[i] for v in host)))
+                               if host is not None else None)
+    return [v[-1] for v in stacked]
 
 
 def _evaluate(trainer, epochs, verbose, callbacks, finite):
@@ -412,8 +482,8 @@ def _evaluate(trainer, epochs, verbose, callbacks, finite):
     prefetch = _prefetch(trainer)
     cbs.on_test_begin()
     logs = None
-    batches = (prepare(i, b) for i, b in enumerate(epochs.epoch()))
-    for index, (xb, yb, swb) in enumerate(_on_device(batches, prefetch)):
+    batches = ((i, prepare(i, b)) for i, b in enumerate(epochs.epoch()))
+    for index, (xb, yb, swb) in _on_device(batches, prefetch):
         cbs.on_test_batch_begin(index)
         logs = _run(prepare, index, trainer.test_step, xb, yb, swb)
         progress.update(index + 1, lambda: trainer.logs_dict(logs))
