@@ -229,13 +229,16 @@ class Model(Layer):
 
     # -- training (delegated) --------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, seed=None,
-                distribution=None):
+                distribution=None, steps_per_execution=1):
         """Set up training. `distribution` (a `lamina.distribution.DataParallel` or
-        `ModelParallel`) wins over an enclosing `lamina.distribution.scope(...)`."""
+        `ModelParallel`) wins over an enclosing `lamina.distribution.scope(...)`;
+        `steps_per_execution` runs that many batches in one jitted call (callbacks still see
+        every batch's logs)."""
         from lamina.training.trainer import Trainer
 
         self._trainer = Trainer(self, optimizer, loss, metrics, loss_weights, seed,
-                                distribution=distribution)
+                                distribution=distribution,
+                                steps_per_execution=steps_per_execution)
 
     @property
     def compiled(self):
