@@ -137,10 +137,10 @@ def test_a_finite_reiterable_shorter_than_steps_per_epoch_warns_each_epoch():
 
 
 def test_a_source_with_no_batches_is_refused():
-    with pytest.raises(InputSpecError, match="fit: the training data of model '.*' gave no "
-                                             "batches"):
-        with pytest.warns(UserWarning, match="ran out of data"):
-            _regressor().fit(iter([]), verbose=0)
+    with (pytest.raises(InputSpecError, match="fit: the training data of model '.*' gave no "
+                                              "batches"),
+          pytest.warns(UserWarning, match="ran out of data")):
+        _regressor().fit(iter([]), verbose=0)
 
 
 # -- inconsistent batches ----------------------------------------------------------------

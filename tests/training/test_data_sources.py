@@ -86,7 +86,7 @@ class ListDataset(PyDataset):
         self.read, self.epochs_ended = [], 0
 
     def __len__(self):
-        return -(-len(self.x) // self.size)
+        return (len(self.x) + self.size - 1) // self.size
 
     def __getitem__(self, index):
         self.read.append(index)
@@ -104,7 +104,7 @@ class Loader:
         self.x, self.y, self.wrap = x, y, wrap
 
     def __len__(self):
-        return -(-len(self.x) // B)
+        return (len(self.x) + B - 1) // B
 
     def __iter__(self):
         for xb, yb in _batches(self.x, self.y):

@@ -26,9 +26,14 @@ from lamina import random as lrandom
 from lamina.errors import InputSpecError
 from lamina.training import predict as predict_lib
 from lamina.training import step as step_lib
-from lamina.training.data import (ArrayData, check_finite, check_sparse_labels,
-                                  class_weight_to_sample_weight, flatten_targets,
-                                  sparse_loss)
+from lamina.training.data import (
+    ArrayData,
+    check_finite,
+    check_sparse_labels,
+    class_weight_to_sample_weight,
+    flatten_targets,
+    sparse_loss,
+)
 from lamina.training.position import FitPosition
 from lamina.training.progress import Progress, resolve_verbose
 from lamina.training.sources import IterableBatches, adapt
@@ -125,8 +130,7 @@ class Epochs:
     @property
     def exhausted(self):
         """The source ran out and cannot start another pass (a generator)."""
-        return self.ran_out and isinstance(self.source, IterableBatches) and hasattr(
-            self.source.iterable, "__next__")
+        return self.ran_out and isinstance(self.source, IterableBatches) and self.source.one_shot
 
     def _pass(self, skip):
         return iter(self.source.batches(self.batch_size, self.shuffle, self.rng, skip))
@@ -169,11 +173,11 @@ class _Prepare:
     """Batches as the step takes them: targets in output order, class weights applied;
     for sources read batch by batch, the structure checked against the first batch."""
 
-    def __init__(self, trainer, streamed, class_weight=None, needs_targets=True, what="fit"):
+    def __init__(self, trainer, streamed, class_weight=None, what="fit"):
         self.trainer, self.streamed, self.class_weight = trainer, streamed, class_weight
-        self.needs_targets, self.what = needs_targets, what
+        self.what = what
         self.first = None  # (structure, shapes) of the first streamed batch
-        self.changed = {}  # batch index -> message, for batches shaped unlike the first
+        self.changed = {}  # recent batch index -> message, for batches shaped unlike the first
 
     def __call__(self, index, batch):
         x, y, sw = batch
@@ -181,7 +185,7 @@ class _Prepare:
         if self.streamed:
             self._check_structure(index, batch)
             trainer.ensure_ready(x)
-            if y is None and self.needs_targets:
+            if y is None:
                 raise InputSpecError(
                     f"{self.what}: batch {index} has no targets; expected batches (x, y) or "
                     "(x, y, sample_weight), received x alone.")
@@ -207,13 +211,15 @@ class _Prepare:
                 f"{self.what}: batch {index} is structured as {structure}, unlike the first "
                 f"batch ({first_structure}); every batch must hold the same arrays.")
         if [s[1:] for s in shapes] != [s[1:] for s in first_shapes]:
+            # kept for the few batches whose step may not have run yet (prefetch, runs)
+            self.changed = {i: m for i, m in self.changed.items() if i > index - 64}
             self.changed[index] = (
                 f"{self.what}: batch {index} has shapes {shapes} (x, y, sample_weight), "
                 f"while the first batch had {first_shapes}; the model cannot take it. Give "
                 "every batch the same shapes apart from the batch dimension.")
 
-    def step_error(self, index, err):
-        """The error to raise when the step of batch `index` failed with `err`."""
+    def step_error(self, index):
+        """The error to raise when the step of batch `index` failed, or None."""
         message = self.changed.get(index)
         return InputSpecError(message) if message is not None else None
 
@@ -263,9 +269,14 @@ def _executions(items, k):
 def _stacked(group):
     if len(group) == 1:
         return (group[0][0], 1), group[0][1]
-    stack = lambda *parts: (np.stack(parts) if all(isinstance(p, np.ndarray) for p in parts)  # noqa: E731
-                            else jax.numpy.stack(parts))
-    return (group[0][0], len(group)), jax.tree_util.tree_map(stack, *[b for _, b in group])
+    return (group[0][0], len(group)), jax.tree_util.tree_map(_stack, *[b for _, b in group])
+
+
+def _stack(*parts):
+    """Host arrays are stacked on the host (one transfer for the run)."""
+    if all(isinstance(p, np.ndarray) for p in parts):
+        return np.stack(parts)
+    return jax.numpy.stack(parts)
 
 
 def _overrides(callbacks, hook):
@@ -284,7 +295,7 @@ def _run(prepare, index, step, *args):
     try:
         return step(*args)
     except Exception as err:
-        error = prepare.step_error(index, err)
+        error = prepare.step_error(index)
         if error is None:
             raise
         raise error from err
@@ -407,7 +418,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
                 ran_any = True
                 step_logs = _run(prepare, index, trainer.train_step, xb, yb, swb)
                 position.batch_done(index, step_logs)
-                progress.update(index + 1, lambda: trainer.logs_dict(step_logs))
+                progress.update(index + 1, lambda logs=step_logs: trainer.logs_dict(logs))
                 # device scalars: reading them (float) is left to callbacks that need them
                 cbs.on_train_batch_end(index, dict(zip(trainer.log_names, step_logs)))
                 position.safe_point("batch_end")
@@ -419,7 +430,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
                 ran_any = True
                 step_logs = _execute(trainer, cbs, prepare, first, count, batch, batch_logs)
                 position.batch_done(first + count - 1, step_logs)
-                progress.update(first + count, lambda: trainer.logs_dict(step_logs))
+                progress.update(first + count, lambda logs=step_logs: trainer.logs_dict(logs))
                 position.safe_point("batch_end")
                 if model.stop_training:
                     break
@@ -486,7 +497,7 @@ def _evaluate(trainer, epochs, verbose, callbacks, finite):
     for index, (xb, yb, swb) in _on_device(batches, prefetch):
         cbs.on_test_batch_begin(index)
         logs = _run(prepare, index, trainer.test_step, xb, yb, swb)
-        progress.update(index + 1, lambda: trainer.logs_dict(logs))
+        progress.update(index + 1, lambda step_logs=logs: trainer.logs_dict(step_logs))
         cbs.on_test_batch_end(index)
     if logs is None:
         raise InputSpecError(f"evaluate: the data gave no batches to evaluate model "

@@ -165,8 +165,13 @@ class IterableBatches:
             self.length = None  # generators, infinite datasets
 
     @property
+    def one_shot(self):
+        """A generator or iterator: read once, it cannot start another pass."""
+        return _is_iterator(self.iterable)
+
+    @property
     def kind(self):
-        return "generator" if _is_iterator(self.iterable) else type(self.iterable).__name__
+        return "generator" if self.one_shot else type(self.iterable).__name__
 
     def num_batches(self, batch_size):
         return self.length
