@@ -408,7 +408,9 @@ def _fit_recording(source, per_execution, **kwargs):
     """Fit with `per_execution` batches per compiled call; returns the weights, the history
     and every (batch index, loss) that on_train_batch_end saw."""
     model = _model("classifier")
-    model._trainer.steps_per_execution = per_execution  # what compile(steps_per_execution=) sets
+    model.compile(optimizer=lm.optimizers.SGD(0.1),
+                  loss=lm.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  steps_per_execution=per_execution)
     seen = []
     history = model.fit(source, verbose=0, callbacks=[lm.callbacks.LambdaCallback(
         on_train_batch_end=lambda batch, logs: seen.append((batch, float(logs["loss"]))))],

@@ -270,10 +270,11 @@ class Model(Layer):
 
         return loop.evaluate(self._require_trainer("evaluate"), x, y, **kwargs)
 
-    def predict(self, x, batch_size=32, verbose="auto", callbacks=None):
+    def predict(self, x, batch_size=32, verbose="auto", steps=None, callbacks=None):
         from lamina.training import loop
 
-        return loop.predict(self, x, batch_size=batch_size, verbose=verbose, callbacks=callbacks)
+        return loop.predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps,
+                            callbacks=callbacks)
 
     def train_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         return self._require_trainer("train_on_batch").train_on_batch(x, y, sample_weight,
