@@ -55,7 +55,7 @@ def _reference(g_params, d_params, seed_state, real_batches, d_lr, g_lr):
         key, seed_state = jax.random.split(seed_state)
         fake = _mlp(g_params, jax.random.normal(key, (len(real), LATENT)))
 
-        def d_loss(d):
+        def d_loss(d, real=real, fake=fake):
             scores = jnp.concatenate([_mlp(d, real), _mlp(d, fake)])
             labels = jnp.concatenate([jnp.ones((len(real), 1)), jnp.zeros((len(real), 1))])
             return _bce_logits(labels, scores)
@@ -66,7 +66,7 @@ def _reference(g_params, d_params, seed_state, real_batches, d_lr, g_lr):
         key, seed_state = jax.random.split(seed_state)
         z = jax.random.normal(key, (len(real), LATENT))
 
-        def g_loss(g):
+        def g_loss(g, d_params=d_params, z=z):
             scores = _mlp(d_params, _mlp(g, z))
             return _bce_logits(jnp.ones_like(scores), scores)
 

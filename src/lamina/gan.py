@@ -39,10 +39,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lamina import errors
+from lamina import errors, trainability
 from lamina import losses as losses_lib
 from lamina import optimizers as optimizers_lib
-from lamina import trainability
 from lamina.core import scope as scope_lib
 from lamina.core import trainability_version
 from lamina.core.model import Model

@@ -186,8 +186,10 @@ def make_multi_step(step, specs, frozen_uids):
 def stack_batches(batches):
     """K batches `(x, y, sample_weight)` of equal shapes -> one `(xs, ys, sample_weights)`
     with a leading axis of size K (the input of `Trainer.train_steps`)."""
+    def stack(parts):
+        return jax.tree_util.tree_map(lambda *a: jnp.stack(a), *parts)
+
     xs, ys, sws = zip(*batches)
-    stack = lambda parts: jax.tree_util.tree_map(lambda *a: jnp.stack(a), *parts)  # noqa: E731
     return stack(xs), stack(ys), (None if sws[0] is None else stack(sws))
 
 

@@ -13,10 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lamina import errors
-from lamina import metrics_base
+from lamina import errors, metrics_base, trainability
 from lamina import optimizers as optimizers_lib
-from lamina import trainability
 from lamina.core import trainability_version
 from lamina.distribution import context as distribution_scope
 from lamina.distribution.base import Distribution
