@@ -8,7 +8,8 @@ import pytest
 import lamina as lm
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
-PAGES = ["freezing.md", "coming_from_keras.md", "per_group_optimizers.md"]
+PAGES = ["freezing.md", "coming_from_keras.md", "per_group_optimizers.md",
+         "custom_train_step.md"]
 
 
 @pytest.mark.parametrize("page", PAGES)
