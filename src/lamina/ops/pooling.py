@@ -8,8 +8,10 @@ Two lowerings, chosen at trace time by `select_pool_lowering`:
 - "slices" (CPU): every window offset is one strided slice of the (padded) input; the pool is
   the elementwise max (or sum) of those slices, which XLA fuses into one loop. The max-pool
   gradient is written out (`jax.custom_vjp`) with `select_and_scatter`'s rule: each window's
-  gradient goes to the FIRST maximal element in row-major window order, never to padding;
-  it is the slices' transpose, a sum of pads that XLA fuses too.
+  gradient goes to the FIRST maximal element in row-major window order, never to padding.
+  The forward pass records that element's offset per window (one byte per output cell);
+  the backward pass is then one elementwise pass over the input when the windows tile it
+  (strides == pool_size, the Keras default), else the slices' transpose, a sum of pads.
 
 tests/ops/test_pooling.py checks values and gradients of each lowering against
 `jax.lax.reduce_window`.
@@ -57,11 +59,20 @@ def _window_slice(xp, offset, out, strides):
                          (1, *strides, 1))
 
 
-def _unslice(piece, offset, out, strides, padded_spatial):
-    """Transpose of `_window_slice`: `piece` placed back into a zero array of padded shape."""
-    pads = [(o, n - o - (m - 1) * s - 1) for o, m, s, n in zip(offset, out, strides,
-                                                                 padded_spatial)]
-    return _pad(piece, 0, pads, [s - 1 for s in strides])
+def _unslice(piece, offset, out, strides, spatial, pads):
+    """Transpose of `_window_slice`, padding removed: `piece` (one value per window) placed at
+    its real input cells in a zero array of the unpadded shape; None if it has none there."""
+    index, config = [], []
+    for o, m, s, n, (lo, _) in zip(offset, out, strides, spatial, pads):
+        first = max(0, -(-(lo - o) // s))  # windows whose element at `o` is a real cell
+        last = min(m - 1, (lo + n - 1 - o) // s)
+        if last < first:
+            return None
+        start = o + first * s - lo
+        index.append(slice(first, last + 1))
+        config.append((start, n - start - (last - first) * s - 1))
+    return _pad(piece[(slice(None), *index, slice(None))], 0, config,
+                [s - 1 for s in strides])
 
 
 def _valid_mask(spatial, pads, offset, out, strides):
@@ -72,41 +83,83 @@ def _valid_mask(spatial, pads, offset, out, strides):
     return valid[index][None, ..., None]
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
 def _max_pool_slices(x, pool_size, strides, padding):
+    return _max_pool_argmax(x, pool_size, strides, padding, x.shape)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3, 4))
+def _max_pool_argmax(x, pool_size, strides, padding, shape):
+    # reduce_window's forward is fast on CPU and XLA does not fuse it into its consumers (a
+    # following convolution's gather would otherwise recompute the pool for every tap)
+    return _max_pool_xla(x, pool_size, strides, padding)
+
+
+def _first_max_index(x, pool_size, strides, padding):
+    """Per window, the row-major offset index of its first maximal element that is real
+    input (not padding): the element `select_and_scatter` gives the window's gradient."""
     pads, out = _geometry(x.shape[1:-1], pool_size, strides, padding)
-    xp = _pad(x, _lowest(x.dtype), pads)
-    pieces = [_window_slice(xp, offset, out, strides) for offset in _offsets(pool_size)]
-    return functools.reduce(jnp.maximum, pieces)
+    # float padding is NaN here, so that a real element beats it even at equal (-inf) value
+    # (integers have no gradient to place)
+    padded = any(lo or hi for lo, hi in pads) and jnp.issubdtype(x.dtype, jnp.floating)
+    xp = _pad(x, np.nan if padded else _lowest(x.dtype), pads)
+    offsets = _offsets(pool_size)
+    index_dtype = np.uint8 if len(offsets) <= 256 else np.int32
+    best = index = None
+    for k, offset in enumerate(offsets):
+        piece = _window_slice(xp, offset, out, strides)
+        if best is None:
+            best, index = piece, jnp.zeros(piece.shape, index_dtype)
+            continue
+        better = piece > best  # strict: an equal later element never replaces the first
+        if padded:
+            better = better | (jnp.isnan(best) & ~jnp.isnan(piece))
+        best = jnp.where(better, piece, best)
+        index = jnp.where(better, jnp.asarray(k, index_dtype), index)
+    return index
 
 
-def _max_pool_slices_fwd(x, pool_size, strides, padding):
-    result = _max_pool_slices(x, pool_size, strides, padding)
-    return result, (x, result)
+def _max_pool_argmax_fwd(x, pool_size, strides, padding, shape):
+    return _max_pool_xla(x, pool_size, strides, padding), x
 
 
-def _max_pool_slices_bwd(pool_size, strides, padding, residuals, grad):
-    x, result = residuals
-    spatial = x.shape[1:-1]
+def _max_pool_argmax_bwd(pool_size, strides, padding, shape, x, grad):
+    index = _first_max_index(x, pool_size, strides, padding)
+    spatial = shape[1:-1]
     pads, out = _geometry(spatial, pool_size, strides, padding)
-    xp = _pad(x, _lowest(x.dtype), pads)
-    padded = xp.shape[1:-1]
     zero = jnp.zeros((), grad.dtype)
-    taken = grad_xp = None  # taken: windows whose gradient went to an earlier element
-    for offset in _offsets(pool_size):
-        chosen = _window_slice(xp, offset, out, strides) == result
-        if any(lo or hi for lo, hi in pads):
-            chosen = chosen & _valid_mask(spatial, pads, offset, out, strides)
-        if taken is not None:
-            chosen = chosen & ~taken
-        taken = chosen if taken is None else taken | chosen
-        part = _unslice(jnp.where(chosen, grad, zero), offset, out, strides, padded)
-        grad_xp = part if grad_xp is None else grad_xp + part
-    index = tuple(slice(lo, lo + n) for n, (lo, _) in zip(spatial, pads))
-    return (grad_xp[(slice(None), *index, slice(None))],)
+    if tuple(strides) == tuple(pool_size):
+        # windows tile the input: every cell gets the gradient of its own window if it is
+        # that window's chosen element (one fused elementwise pass, no scatter)
+        covered = [m * k for m, k in zip(out, pool_size)]
+        code = np.zeros(covered, np.int64)
+        for axis, k in enumerate(pool_size):
+            position = np.arange(covered[axis]) % k
+            code = code * k + position.reshape([-1 if a == axis else 1
+                                                for a in range(len(covered))])
+        code = code.astype(index.dtype)[None, ..., None]
+        grad_tiles = jnp.where(_upsample(index, pool_size) == code,
+                               _upsample(grad, pool_size), zero)
+        return (_pad(grad_tiles, 0, [(-lo, n + lo - c) for n, c, (lo, _) in zip(
+            spatial, covered, pads)]),)
+    grad_x = None
+    for k, offset in enumerate(_offsets(pool_size)):
+        part = _unslice(jnp.where(index == k, grad, zero), offset, out, strides, spatial, pads)
+        if part is not None:
+            grad_x = part if grad_x is None else grad_x + part
+    return (grad_x,)
 
 
-_max_pool_slices.defvjp(_max_pool_slices_fwd, _max_pool_slices_bwd)
+_max_pool_argmax.defvjp(_max_pool_argmax_fwd, _max_pool_argmax_bwd)
+
+
+def _upsample(a, factors):
+    """(batch, *spatial, channels) -> each spatial cell repeated `factors` times per axis."""
+    rank = len(factors)
+    tiled = [a.shape[0]] + [d for n, k in zip(a.shape[1:-1], factors) for d in (n, k)]
+    tiled.append(a.shape[-1])
+    dims = (0, *(1 + 2 * i for i in range(rank)), 2 * rank + 1)
+    shape = (a.shape[0], *(n * k for n, k in zip(a.shape[1:-1], factors)), a.shape[-1])
+    return jax.lax.broadcast_in_dim(a, tiled, dims).reshape(shape)
 
 
 def _avg_pool_slices(x, pool_size, strides, padding):
