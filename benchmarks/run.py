@@ -1,15 +1,19 @@
-"""lamina vs the hand-written JAX + optax loops (and Keras 3 when installed), in one process.
+"""lamina vs the hand-written JAX + optax loops (and Keras 3, PyTorch when available), one run.
 
     python benchmarks/run.py --reps 3 --out results.jsonl
     python benchmarks/run.py --quick                 # smoke run, numbers meaningless
+    python benchmarks/run.py --workloads w4 --torch /tmp/venv-torch/bin/python
 
-For each repetition and workload the implementations run one after another in the same
-process, the order reversed on every other repetition (lamina, jax / jax, lamina). The
-reference is the anchors' `impl_jax.py`, imported unchanged from the shared folder; W3 is
-compared with its "unfused" variant (three jitted calls per iteration, host sync on both
-losses), the structure `train_on_batch` has. See benchmarks/README.md.
+For each repetition and workload the implementations run one after another, the order
+reversed on every other repetition (lamina, jax, ... / ..., jax, lamina). lamina, the JAX
+reference and Keras run in this process; the reference is the anchors' `impl_jax.py`,
+imported unchanged from the shared folder. W3 is compared with its "unfused" variant (three
+jitted calls per iteration, host sync on both losses), the structure `train_on_batch` has.
+PyTorch runs the anchors' `impl_torch.py` in its own process, with the interpreter given by
+`--torch` (torch may live in another virtual environment). See benchmarks/README.md.
 """
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -23,35 +27,59 @@ from types import SimpleNamespace
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import workloads as W  # noqa: E402
 
-# targets from the performance issue: lamina / reference (throughput ratios)
-TARGETS = {"w1": 0.95, "w2": 0.95, "w3": 0.90}
+# targets from the performance issues: lamina / reference implementation (throughput ratios)
+TARGETS = {"w1": ("jax", 0.95), "w2": ("jax", 0.95), "w3": ("jax", 0.90), "w4": ("torch", 1.0)}
 TARGET_W2_OVER_W1 = 1.8
-JAX_VARIANT = {"w1": "default", "w2": "default", "w3": "unfused"}
-METRIC = {"w1": "samples_per_s", "w2": "samples_per_s", "w3": "iters_per_s"}
+JAX_VARIANT = {"w1": "default", "w2": "default", "w3": "unfused", "w4": "default"}
+METRIC = {"w1": "samples_per_s", "w2": "samples_per_s", "w3": "iters_per_s",
+          "w4": "samples_per_s"}
+IMPL_ORDER = ["lamina", "jax", "jax-fused", "keras-jax", "torch"]
 
 
 def fmt(values, pattern):
     return " / ".join("-" if v is None else pattern.format(v) for v in values)
 
 
+def show(ratio):
+    return "-" if ratio is None else f"{ratio:.3f}"
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--reps", type=int, default=3, help="repetitions (order alternates)")
-    p.add_argument("--workloads", default="w1,w2,w3", help="comma-separated subset of w1,w2,w3")
+    p.add_argument("--workloads", default="w1,w2,w3,w4",
+                   help="comma-separated subset of w1,w2,w3,w4")
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke run)")
     p.add_argument("--out", default=None, help="append JSON lines (runs + summary) here")
     p.add_argument("--anchors", default=None, help="folder of the anchor benchmarks "
                    "(default: $LAMINA_ANCHORS or ../shared/anchors next to the repository)")
     p.add_argument("--keras", choices=["auto", "yes", "no"], default="auto",
                    help="also run Keras 3 (JAX backend) if `import keras` works (auto)")
+    p.add_argument("--torch", default="auto", metavar="PYTHON|auto|no",
+                   help="interpreter that has torch, to run the anchors' impl_torch.py (auto: "
+                   "$LAMINA_TORCH_PYTHON, else this interpreter if it has torch)")
     p.add_argument("--w3-fused", action="store_true",
                    help="also run the fused hand-written W3 (one jitted call per iteration)")
     args = p.parse_args(argv)
     args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     bad = [w for w in args.workloads if w not in METRIC]
     if bad:
-        p.error(f"--workloads: unknown {bad}; expected a subset of w1,w2,w3")
+        p.error(f"--workloads: unknown {bad}; expected a subset of w1,w2,w3,w4")
     return args
+
+
+def find_torch(mode):
+    """(python interpreter for the PyTorch anchor, None) or (None, why it is skipped)."""
+    if mode == "no":
+        return None, "disabled (--torch no)"
+    if mode != "auto":
+        return mode, None
+    if os.environ.get("LAMINA_TORCH_PYTHON"):
+        return os.environ["LAMINA_TORCH_PYTHON"], None
+    if importlib.util.find_spec("torch") is not None:
+        return sys.executable, None
+    return None, ("skipped: torch is not installed here; pass --torch PYTHON (an interpreter "
+                  "with torch) or set LAMINA_TORCH_PYTHON")
 
 
 def load_keras(mode, anchors):
@@ -77,14 +105,15 @@ class Runner:
         self.sizes = self.C.sizes(SimpleNamespace(quick=args.quick))
         self.impl_jax = W.load_anchor("impl_jax", args.anchors)
         self.impl_keras, self.keras_note = load_keras(args.keras, args.anchors)
+        self.torch_python, self.torch_note = find_torch(args.torch)
         import jax
         import optax
 
         import lamina
 
-        self.versions = dict(lamina=lamina.__version__, jax=jax.__version__,
-                             optax=optax.__version__, python=platform.python_version(),
-                             devices=[str(d) for d in jax.devices()], cpus=os.cpu_count())
+        self.versions = {"lamina": lamina.__version__, "jax": jax.__version__,
+                         "optax": optax.__version__, "python": platform.python_version(),
+                         "devices": [str(d) for d in jax.devices()], "cpus": os.cpu_count()}
         if self.impl_keras is not None:
             import keras
 
@@ -98,7 +127,8 @@ class Runner:
                                    workload=workload)
         jax_fn = {"w1": lambda: self.impl_jax.w_mlp(jax_args, False),
                   "w2": lambda: self.impl_jax.w_mlp(jax_args, True),
-                  "w3": lambda: self.impl_jax.w_gan(jax_args)}[workload]
+                  "w3": lambda: self.impl_jax.w_gan(jax_args),
+                  "w4": lambda: self.impl_jax.w_cnn(jax_args)}[workload]
         out = [("lamina", lambda: W.LAMINA[workload](s, C)), ("jax", jax_fn)]
         if workload == "w3" and args.w3_fused:
             fused_args = SimpleNamespace(quick=args.quick, variant="default", workload="w3")
@@ -108,7 +138,11 @@ class Runner:
             keras_args = SimpleNamespace(quick=args.quick, variant="default", workload=workload)
             out.append(("keras-jax", {"w1": lambda: k.w_mlp(keras_args, False),
                                       "w2": lambda: k.w_mlp(keras_args, True),
-                                      "w3": lambda: k.w_gan(keras_args)}[workload]))
+                                      "w3": lambda: k.w_gan(keras_args),
+                                      "w4": lambda: k.w_cnn(keras_args)}[workload]))
+        if self.torch_python is not None:
+            out.append(("torch", lambda: W.run_anchor_process(
+                "impl_torch.py", workload, args.quick, self.torch_python, args.anchors)))
         return out
 
     def run_one(self, workload, impl, fn, rep, position):
@@ -146,6 +180,8 @@ class Runner:
         print(f"sizes: {self.sizes}  versions: {self.versions}")
         if self.keras_note:
             print(f"keras: {self.keras_note}")
+        if self.torch_note:
+            print(f"torch: {self.torch_note}")
         for rep in range(1, self.args.reps + 1):
             for workload in self.args.workloads:
                 order = self.impls(workload)
@@ -168,40 +204,54 @@ class Runner:
         return bool(runs) and all(not r["error"] and r.get("sanity") and all(r["sanity"].values())
                                   for r in runs)
 
+    def ratios(self, workload, values, reference):
+        """Per-repetition ratios of `values` to `reference`'s throughput, and their median."""
+        refs = [self.value(workload, reference, r) for r in range(1, self.args.reps + 1)]
+        ratios = [v / j if v and j else None for v, j in zip(values, refs)]
+        good = [x for x in ratios if x is not None]
+        return ratios, (statistics.median(good) if good else None)
+
     def summarise(self):
         reps = range(1, self.args.reps + 1)
-        lines, summary = [], dict(kind="summary", quick=self.args.quick, reps=self.args.reps,
-                                  versions=self.versions, workloads={})
-        head = ("| workload | impl | median | per rep | ratio vs jax per rep | median ratio | "
-                "target | sanity |")
-        lines += [head, "|" + "---|" * 8]
+        lines = []
+        summary = {"kind": "summary", "quick": self.args.quick, "reps": self.args.reps,
+                   "versions": self.versions, "workloads": {}}
+        head = ("| workload | impl | median | per rep | ratio vs jax per rep | median vs jax | "
+                "ratio vs torch per rep | median vs torch | target | sanity |")
+        lines += [head, "|" + "---|" * 10]
         impl_names = sorted({r["impl"] for r in self.records if r["kind"] == "run"},
-                            key=lambda n: ["lamina", "jax", "jax-fused", "keras-jax"].index(n))
+                            key=IMPL_ORDER.index)
         for workload in self.args.workloads:
             entry = summary["workloads"][workload] = {"metric": METRIC[workload]}
             for impl in impl_names:
                 vals = [self.value(workload, impl, r) for r in reps]
                 if all(v is None for v in vals):
                     continue
-                ratios = [v / j if v and j else None
-                          for v, j in zip(vals, (self.value(workload, "jax", r) for r in reps))]
-                good = [x for x in ratios if x is not None]
-                med = statistics.median(good) if good else None
                 good_vals = [v for v in vals if v is not None]
-                target = TARGETS[workload] if impl == "lamina" else None
-                entry[impl] = dict(values=vals, median=statistics.median(good_vals) if good_vals
-                                   else None, ratios=ratios, median_ratio=med,
-                                   sanity_ok=self.sanity_ok(workload, impl))
-                verdict = ""
-                if target is not None and med is not None:
-                    entry[impl]["target"] = target
-                    entry[impl]["meets_target"] = med >= target
-                    verdict = f">= {target:.2f}: {'yes' if med >= target else 'NO'}"
+                ratios, med = self.ratios(workload, vals, "jax")
+                ratios_t, med_t = self.ratios(workload, vals, "torch")
+                entry[impl] = {
+                    "values": vals,
+                    "median": statistics.median(good_vals) if good_vals else None,
+                    "ratios": ratios, "median_ratio": med,
+                    "ratios_vs_torch": ratios_t, "median_ratio_vs_torch": med_t,
+                    "sanity_ok": self.sanity_ok(workload, impl)}
+                verdict = "-"
+                ref, target = TARGETS[workload]
+                ref_med = {"jax": med, "torch": med_t}[ref]
+                if impl == "lamina":
+                    entry[impl].update(target=target, target_reference=ref)
+                    verdict = f"vs {ref} >= {target:.2f}: no {ref} run"
+                    if ref_med is not None:
+                        entry[impl]["meets_target"] = ref_med >= target
+                        verdict = (f"vs {ref} >= {target:.2f}: "
+                                   f"{'yes' if ref_med >= target else 'NO'}")
                 lines.append(
                     f"| {workload} | {impl} | {entry[impl]['median'] or 0:,.1f} "
                     f"{'it/s' if workload == 'w3' else 'samples/s'} | {fmt(vals, '{:,.0f}')} | "
-                    f"{fmt(ratios, '{:.3f}')} | {'-' if med is None else f'{med:.3f}'} | "
-                    f"{verdict or '-'} | {'ok' if entry[impl]['sanity_ok'] else 'FAILED'} |")
+                    f"{fmt(ratios, '{:.3f}')} | {show(med)} | {fmt(ratios_t, '{:.3f}')} | "
+                    f"{show(med_t)} | {verdict} | "
+                    f"{'ok' if entry[impl]['sanity_ok'] else 'FAILED'} |")
         if "w1" in self.args.workloads and "w2" in self.args.workloads:
             lines.append("")
             speed = summary["w2_over_w1"] = {}
@@ -212,7 +262,7 @@ class Runner:
                 if not good:
                     continue
                 med = statistics.median(good)
-                speed[impl] = dict(per_rep=per, median=med)
+                speed[impl] = {"per_rep": per, "median": med}
                 verdict = ""
                 if impl == "lamina":
                     speed[impl].update(target=TARGET_W2_OVER_W1,

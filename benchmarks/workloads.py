@@ -1,4 +1,4 @@
-"""lamina versions of the DESIGN section 4 workloads W1-W3, and access to the anchors.
+"""lamina versions of the DESIGN section 4 workloads W1-W4, and access to the anchors.
 
 The data, sizes, timing rules and sanity checks come from the anchor benchmarks'
 `common.py` (the project's shared folder, `../shared/anchors` next to the repository), so the
@@ -11,12 +11,17 @@ imported from the same folder) does:
 - W3: GAN (LeakyReLU 0.2), one iteration = `G.predict_on_batch(z)`, `D.train_on_batch` on
   real+fake, then `combined.train_on_batch` training G through D frozen by
   `combined.freeze(D)`; iterations/s as in the anchors' `gan_timed`.
+- W4: CNN 28x28x1 -> Conv2D 32 3x3 relu -> MaxPooling2D 2 -> Conv2D 64 3x3 relu ->
+  MaxPooling2D 2 -> Flatten -> Dense 10 softmax, Adam 1e-3, batch 128, 10,000 samples,
+  `model.fit(verbose=0)`; samples/s as W1.
 
 Each `lamina_*` function takes a sizes dict (the keys of `common.sizes`) and returns a
 result dict like the anchors' (throughput, epoch times, losses, `sanity`: check -> bool).
 """
 import importlib
+import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -49,6 +54,31 @@ def load_anchor(module, explicit=None):
 
 def common(explicit=None):
     return load_anchor("common", explicit)
+
+
+# keys of an anchor's JSON line that describe the process, not the measurement
+_PROCESS_KEYS = {"workload", "impl", "variant", "rep", "attempt", "quick", "python", "cpus",
+                 "steal_frac", "probe_gflops", "process_s", "import_s", "versions"}
+
+
+def run_anchor_process(script, workload, quick, python, explicit=None, timeout=1800):
+    """Run an anchor script (e.g. `impl_torch.py`) with interpreter `python`, in its own process.
+
+    Returns its measurement (throughput, epoch times, losses, sanity) plus `versions`
+    renamed `anchor_versions`. Raises RuntimeError with the script's stderr if it fails.
+    """
+    folder = anchors_dir(explicit)
+    cmd = [python, str(folder / script), "--workload", workload] + (["--quick"] if quick else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=folder, timeout=timeout,
+                          check=False)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode or not lines:
+        raise RuntimeError(f"benchmarks: `{' '.join(cmd)}` failed (exit {proc.returncode}):\n"
+                           f"{proc.stderr[-3000:]}")
+    record = json.loads(lines[-1])
+    result = {k: v for k, v in record.items() if k not in _PROCESS_KEYS}
+    result["anchor_versions"] = record.get("versions")
+    return result
 
 
 # ---- helpers ----------------------------------------------------------------------------
@@ -190,6 +220,44 @@ def lamina_gan(s, C=None):
     return res
 
 
+# ---- W4 CNN -----------------------------------------------------------------------------
+def cnn_model():
+    import lamina as lm
+    from lamina.layers.convolutional import Conv2D
+    from lamina.layers.pooling import MaxPooling2D
+
+    return lm.Sequential([
+        lm.Input((28, 28, 1)),
+        Conv2D(32, 3, activation="relu"), MaxPooling2D(2),
+        Conv2D(64, 3, activation="relu"), MaxPooling2D(2),
+        lm.layers.Flatten(), lm.layers.Dense(10, activation="softmax"),
+    ])
+
+
+def lamina_cnn(s, C=None):
+    """W4 with `model.fit(..., verbose=0)` (the convolution lowering is lamina's default)."""
+    import lamina as lm
+
+    C = C or common()
+    x, y = C.cnn_data(s["cnn_samples"])
+    model = cnn_model()
+    model.compile(optimizer=lm.optimizers.Adam(C.LR), loss="sparse_categorical_crossentropy")
+    w0 = snapshot(model.layers)
+    timer = _epoch_timer(model)
+    model.fit(x, y, batch_size=C.CNN_BATCH, epochs=s["cnn_epochs"], verbose=0, shuffle=True,
+              callbacks=[timer])
+    sanity = {}
+    C.check(timer.losses[-1] < timer.losses[0], "loss decreased", sanity)
+    C.check(all(np.isfinite(timer.losses)), "losses finite", sanity)
+    after = snapshot(model.layers)
+    C.check(all(not np.array_equal(a, b) for a, b in zip(w0, after)), "every weight changed",
+            sanity)
+    res = C.epoch_summary(x.shape[0], timer.times)
+    res.update(losses=timer.losses, sanity=sanity)
+    return res
+
+
 LAMINA = {"w1": lambda s, C=None: lamina_mlp(s, False, C),
           "w2": lambda s, C=None: lamina_mlp(s, True, C),
-          "w3": lamina_gan}
+          "w3": lamina_gan,
+          "w4": lamina_cnn}

@@ -1,4 +1,4 @@
-"""Smoke test of benchmarks/: the lamina workloads W1-W3 at tiny sizes, sanity checks only.
+"""Smoke test of benchmarks/: the lamina workloads W1-W4 at tiny sizes, sanity checks only.
 
 Not a timing test. It needs the anchor benchmarks (`common.py`) from the project's shared
 folder (../shared/anchors next to the repository, or $LAMINA_ANCHORS) and is skipped
@@ -12,7 +12,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import workloads as W  # noqa: E402
 
-TINY = dict(mlp_samples=1024, mlp_epochs=3, gan_iters=6, gan_warmup=3)
+TINY = {"mlp_samples": 1024, "mlp_epochs": 3, "gan_iters": 6, "gan_warmup": 3,
+        "cnn_samples": 512, "cnn_epochs": 3}
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +28,11 @@ EXPECTED_CHECKS = {
     "w1": {"loss decreased", "head changed"},
     "w2": {"loss decreased", "only head trainable", "frozen layers unchanged", "head changed"},
     "w3": {"losses finite", "D step changes D", "G step leaves D unchanged", "G step changes G"},
+    "w4": {"loss decreased", "losses finite", "every weight changed"},
 }
 
 
-@pytest.mark.parametrize("workload", ["w1", "w2", "w3"])
+@pytest.mark.parametrize("workload", ["w1", "w2", "w3", "w4"])
 def test_lamina_workload_sanity(C, workload):
     result = W.LAMINA[workload](TINY, C)
     missing = EXPECTED_CHECKS[workload] - set(result["sanity"])
@@ -39,3 +41,29 @@ def test_lamina_workload_sanity(C, workload):
     assert not failed, f"{workload}: sanity checks failed: {failed}"
     key = "iters_per_s" if workload == "w3" else "samples_per_s"
     assert result[key] > 0
+
+
+def test_anchor_process_result_is_the_measurement_only(C):
+    """An anchor script run in its own process (as the PyTorch reference is): here impl_jax.py
+    with this interpreter, W2 at --quick sizes."""
+    result = W.run_anchor_process("impl_jax.py", "w2", True, sys.executable)
+    assert result["samples_per_s"] > 0 and all(result["sanity"].values())
+    assert not {"workload", "impl", "rep", "steal_frac"} & set(result)
+    assert "jax" in result["anchor_versions"]
+
+
+def test_summary_ratios_and_the_w4_target_against_torch(C):
+    import run
+
+    args = run.parse_args(["--workloads", "w4", "--reps", "2"])
+    runner = run.Runner.__new__(run.Runner)
+    runner.args, runner.versions, runner.records = args, {}, []
+    for rep, (lam, jx, tc) in enumerate([(3000, 1000, 2500), (2000, 1000, 2500)], start=1):
+        for impl, value in (("lamina", lam), ("jax", jx), ("torch", tc)):
+            runner.records.append({"kind": "run", "workload": "w4", "impl": impl, "rep": rep,
+                                       "value": value, "error": None, "sanity": {"ok": True},
+                                       "steal_frac": 0.0, "loadavg_1min": [0.0, 0.0]})
+    lamina = runner.summarise()["workloads"]["w4"]["lamina"]
+    assert lamina["ratios"] == [3.0, 2.0] and lamina["ratios_vs_torch"] == [1.2, 0.8]
+    assert lamina["median_ratio_vs_torch"] == 1.0
+    assert lamina["target_reference"] == "torch" and lamina["meets_target"] is True
