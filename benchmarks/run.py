@@ -58,6 +58,9 @@ def parse_args(argv=None):
     p.add_argument("--torch", default="auto", metavar="PYTHON|auto|no",
                    help="interpreter that has torch, to run the anchors' impl_torch.py (auto: "
                    "$LAMINA_TORCH_PYTHON, else this interpreter if it has torch)")
+    p.add_argument("--impls", default=None,
+                   help=f"comma-separated subset of {','.join(IMPL_ORDER)} to run (default: all "
+                   "available); ratios to an implementation left out are not reported")
     p.add_argument("--w3-fused", action="store_true",
                    help="also run the fused hand-written W3 (one jitted call per iteration)")
     args = p.parse_args(argv)
@@ -65,6 +68,11 @@ def parse_args(argv=None):
     bad = [w for w in args.workloads if w not in METRIC]
     if bad:
         p.error(f"--workloads: unknown {bad}; expected a subset of w1,w2,w3,w4")
+    if args.impls is not None:
+        args.impls = [i.strip() for i in args.impls.split(",") if i.strip()]
+        bad = [i for i in args.impls if i not in IMPL_ORDER]
+        if bad:
+            p.error(f"--impls: unknown {bad}; expected a subset of {','.join(IMPL_ORDER)}")
     return args
 
 
@@ -143,6 +151,8 @@ class Runner:
         if self.torch_python is not None:
             out.append(("torch", lambda: W.run_anchor_process(
                 "impl_torch.py", workload, args.quick, self.torch_python, args.anchors)))
+        if args.impls:
+            out = [(name, fn) for name, fn in out if name in args.impls]
         return out
 
     def run_one(self, workload, impl, fn, rep, position):
