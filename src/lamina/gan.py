@@ -45,6 +45,7 @@ from lamina import optimizers as optimizers_lib
 from lamina.core import scope as scope_lib
 from lamina.core import trainability_version
 from lamina.core.model import Model
+from lamina.optimizers import loss_scale
 from lamina.layers.regularization import SeedGenerator
 from lamina.training import opt_state as opt_state_lib
 
@@ -116,8 +117,10 @@ class GANTrainer:
 
     def __init__(self, model, d_optimizer, g_optimizer, loss_fn, seed):
         self.model = model
-        self.d_optimizer = optimizers_lib.get(d_optimizer)
-        self.g_optimizer = optimizers_lib.get(g_optimizer)
+        # float16 layers get loss scaling, as in Model.compile
+        self.d_optimizer = loss_scale.auto_wrap(model.discriminator,
+                                                optimizers_lib.get(d_optimizer))
+        self.g_optimizer = loss_scale.auto_wrap(model.generator, optimizers_lib.get(g_optimizer))
         if self.d_optimizer is self.g_optimizer:
             raise errors.ConfigurationError(
                 f"GAN '{model.name}'.compile: d_optimizer and g_optimizer are the same object; "
@@ -200,7 +203,8 @@ class GANTrainer:
             return
         for side, optimizer in (("discriminator", self.d_optimizer),
                                 ("generator", self.g_optimizer)):
-            hyperparams = getattr(self.opt_state[side], "hyperparams", None)
+            hyperparams = getattr(loss_scale.inner_state(self.opt_state[side]), "hyperparams",
+                                  None)
             if hyperparams is not None and "learning_rate" in hyperparams:
                 old = hyperparams["learning_rate"]
                 hyperparams["learning_rate"] = jnp.asarray(optimizer.learning_rate, old.dtype)
@@ -294,11 +298,11 @@ def gan_step_fn(gan, txs, loss_fn, all_keys, d_keys, d_uids, g_uids, other_uids)
         if not params:
             loss, updates = loss_fn(params)
             return loss, updates, params, opt_side
-        (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        (loss, updates), grads = loss_scale.value_and_grad(loss_fn, opt_side)(params)
         sub = opt_state_lib.restrict(opt_side, keys, params.keys())
         deltas, sub = tx.update(grads, sub, params)
-        return (loss, updates, optax.apply_updates(params, deltas),
-                opt_state_lib.merge(opt_side, sub, keys))
+        new = loss_scale.select_finite(sub, optax.apply_updates(params, deltas), params)
+        return loss, updates, new, opt_state_lib.merge(opt_side, sub, keys)
 
     def step(d_values, g_values, other_values, opt_state, metric_state, real):
         d = dict(zip(d_uids, d_values))

@@ -1,10 +1,11 @@
 """Dtype policies (Keras 3's `keras.mixed_precision`): variables in one dtype, computation in
 another.
 
-"mixed_bfloat16" keeps float32 variables (the master weights the optimizer updates) and runs
-layers in bfloat16: a layer casts its floating inputs and the weights it reads to the compute
-dtype; losses and metrics are computed in float32. "mixed_float16" would need loss scaling,
-which lamina does not provide: it is refused with an error that says so.
+"mixed_bfloat16" and "mixed_float16" keep float32 variables (the master weights the optimizer
+updates) and run layers in bfloat16 / float16: a layer casts its floating inputs and the
+weights it reads to the compute dtype; losses and metrics are computed in float32. float16's
+narrow range needs loss scaling: `compile()` wraps the optimizer in a
+`lamina.optimizers.LossScaleOptimizer` when a layer computes in float16 (as Keras 3).
 """
 import contextlib
 import contextvars
@@ -13,9 +14,7 @@ import jax.numpy as jnp
 
 from lamina.errors import ConfigurationError
 
-_MIXED = {"mixed_bfloat16": ("float32", "bfloat16")}
-_UNSUPPORTED = {"mixed_float16": "it needs dynamic loss scaling, which lamina does not "
-                                 "provide; use 'mixed_bfloat16' (no loss scaling needed)"}
+_MIXED = {"mixed_bfloat16": ("float32", "bfloat16"), "mixed_float16": ("float32", "float16")}
 
 
 class DTypePolicy:
@@ -24,9 +23,6 @@ class DTypePolicy:
     def __init__(self, name="float32"):
         if isinstance(name, DTypePolicy):
             name = name.name
-        if name in _UNSUPPORTED:
-            raise ConfigurationError(f"Dtype policy {name!r} is not supported: "
-                                     f"{_UNSUPPORTED[name]}.")
         if name in _MIXED:
             self.variable_dtype, self.compute_dtype = _MIXED[name]
         else:
@@ -81,3 +77,13 @@ def get(dtype):
     if dtype is None:
         return global_policy()
     return DTypePolicy(dtype)
+
+
+def __getattr__(name):
+    # Keras 3 exports the loss-scaling optimizer here too (imported lazily: the optimizers
+    # import the layers, which import this module)
+    if name == "LossScaleOptimizer":
+        from lamina.optimizers.loss_scale import LossScaleOptimizer
+
+        return LossScaleOptimizer
+    raise AttributeError(f"module 'lamina.mixed_precision' has no attribute {name!r}")

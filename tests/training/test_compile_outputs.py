@@ -54,3 +54,25 @@ def test_a_loss_without_reduction_is_refused_at_compile():
     with pytest.raises(lm.ConfigurationError, match="has reduction='none', which gives one value "
                                                     "per sample; training needs a scalar"):
         model.compile("sgd", lm.losses.MeanSquaredError(reduction="none"))
+
+
+def test_a_single_output_takes_a_list_of_one_loss_and_one_loss_weight():
+    """Keras accepts loss=[...] and loss_weights=[...] of one entry for a single output."""
+    x, y, _ = _data()
+    losses = {}
+    for loss, weights in (("categorical_crossentropy", 0.5),
+                          (["categorical_crossentropy"], [0.5])):
+        lm.random.set_seed(0)
+        model = lm.Sequential([lm.Input((4,)), lm.layers.Dense(3, activation="softmax")])
+        model.compile("sgd", loss, loss_weights=weights)
+        losses[str(loss)] = model.evaluate(x, y, verbose=0)
+    assert losses["categorical_crossentropy"] == losses["['categorical_crossentropy']"]
+    reference = lm.Sequential([lm.Input((4,)), lm.layers.Dense(3, activation="softmax")])
+    reference.compile("sgd", "categorical_crossentropy")
+    reference.set_weights(model.get_weights())
+    np.testing.assert_allclose(losses["categorical_crossentropy"],
+                               0.5 * reference.evaluate(x, y, verbose=0), rtol=1e-6)
+    with pytest.raises(lm.ConfigurationError, match=r"compile\(loss_weights=...\): expected "
+                                                    "one entry per output"):
+        model.compile("sgd", "categorical_crossentropy", loss_weights=[1.0, 2.0])
+        model.evaluate(x, y, verbose=0)

@@ -229,16 +229,19 @@ class Model(Layer):
 
     # -- training (delegated) --------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, seed=None,
-                distribution=None, steps_per_execution=1):
+                distribution=None, steps_per_execution=1, auto_scale_loss=True):
         """Set up training. `distribution` (a `lamina.distribution.DataParallel` or
         `ModelParallel`) wins over an enclosing `lamina.distribution.scope(...)`;
         `steps_per_execution` runs that many batches in one jitted call (callbacks still see
-        every batch's logs)."""
+        every batch's logs); with `auto_scale_loss` (default) the optimizer is wrapped in a
+        `lamina.optimizers.LossScaleOptimizer` when a layer computes in float16
+        ("mixed_float16")."""
         from lamina.training.trainer import Trainer
 
         self._trainer = Trainer(self, optimizer, loss, metrics, loss_weights, seed,
                                 distribution=distribution,
-                                steps_per_execution=steps_per_execution)
+                                steps_per_execution=steps_per_execution,
+                                auto_scale_loss=auto_scale_loss)
 
     @property
     def compiled(self):

@@ -21,4 +21,5 @@ from lamina.optimizers.catalogue import Lion as Lion
 from lamina.optimizers.catalogue import Nadam as Nadam
 from lamina.optimizers.catalogue import RMSprop as RMSprop
 from lamina.optimizers.catalogue import get as get
+from lamina.optimizers.loss_scale import LossScaleOptimizer as LossScaleOptimizer
 from lamina.optimizers.partitioned import Partitioned as Partitioned

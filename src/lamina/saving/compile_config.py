@@ -8,7 +8,8 @@ from lamina.saving import registry
 for _module, _classes in (
     ("losses", losses.CLASSES),
     ("metrics", metrics.CLASSES),
-    ("optimizers", (*optimizers.OPTIMIZERS, optimizers.Partitioned)),
+    ("optimizers", (*optimizers.OPTIMIZERS, optimizers.Partitioned,
+                    optimizers.LossScaleOptimizer)),
 ):
     for _cls in _classes:
         registry.register_serializable(f"{_module}.{_cls.__name__}")(_cls)

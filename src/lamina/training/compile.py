@@ -26,7 +26,9 @@ def _per_output(value, names, what):
                 f"compile({what}=...): keys {unknown} are not model outputs; outputs are {names}."
             )
         return [value.get(name) for name in names]
-    if isinstance(value, (list, tuple)) and len(names) > 1:
+    # a list of one entry for a single output is accepted (as Keras), except for metrics,
+    # where a list names several metrics of that output
+    if isinstance(value, (list, tuple)) and (len(names) > 1 or what != "metrics"):
         if len(value) != len(names):
             raise ConfigurationError(
                 f"compile({what}=...): expected one entry per output ({len(names)}: {names}), "

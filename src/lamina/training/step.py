@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import optax
 
 from lamina.core import scope as scope_lib
+from lamina.optimizers import loss_scale
 from lamina.training import opt_state as opt_state_lib
 
 
@@ -135,11 +136,13 @@ def train_step_fn(model, tx, specs, output_names, all_keys, trained_uids, frozen
             loss = loss + penalties(added, regularized, trained)
             return loss, (y_pred, updates, per_output, masks)
 
-        (loss, (y_pred, updates, per_output, masks)), grads = jax.value_and_grad(
-            loss_fn, has_aux=True)(trained)
+        (loss, (y_pred, updates, per_output, masks)), grads = loss_scale.value_and_grad(
+            loss_fn, opt_state)(trained)
         sub_state = opt_state_lib.restrict(opt_state, all_keys, trained.keys())
         deltas, sub_state = tx.update(grads, sub_state, trained)
-        trained = constrain(constrained, optax.apply_updates(trained, deltas))
+        # a loss-scaled step whose gradients overflowed keeps the weights bit for bit
+        trained = loss_scale.select_finite(
+            sub_state, constrain(constrained, optax.apply_updates(trained, deltas)), trained)
         opt_state = opt_state_lib.merge(opt_state, sub_state, all_keys)
         if metric_state is None:  # train_on_batch: metrics restart at this batch
             metric_state = init_metric_state(specs)

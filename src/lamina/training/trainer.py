@@ -19,6 +19,7 @@ from lamina.core import trainability_version
 from lamina.distribution import context as distribution_scope
 from lamina.distribution.base import Distribution
 from lamina.distribution.placement import Placement, mixed_devices_error
+from lamina.optimizers import loss_scale
 from lamina.training import compile as compile_lib
 from lamina.training import custom_step
 from lamina.training import opt_state as opt_state_lib
@@ -28,7 +29,7 @@ from lamina.training.data import flatten_targets, to_arrays
 
 class Trainer:
     def __init__(self, model, optimizer, loss, metrics, loss_weights, seed=None,
-                 distribution=None, steps_per_execution=1):
+                 distribution=None, steps_per_execution=1, auto_scale_loss=True):
         if distribution is not None and not isinstance(distribution, Distribution):
             raise errors.ConfigurationError(
                 f"Model '{model.name}'.compile(distribution=...): expected a "
@@ -37,7 +38,7 @@ class Trainer:
         self.distribution = distribution  # wins over lamina.distribution.scope
         self.steps_per_execution = check_steps_per_execution(model, steps_per_execution)
         self.model = model
-        self.optimizer = optimizers_lib.get(optimizer)
+        self.optimizer = _loss_scaled(model, optimizers_lib.get(optimizer), auto_scale_loss)
         self.tx = self.optimizer.build(model)
         self.optimizer._listeners.append(self._set_learning_rate)
         self._compile_args = (loss, metrics, loss_weights)
@@ -120,7 +121,7 @@ class Trainer:
 
     def _set_learning_rate(self, value):
         """Write a new rate into the injected hyperparameters (read by the next step)."""
-        hyperparams = getattr(self.opt_state, "hyperparams", None)
+        hyperparams = getattr(loss_scale.inner_state(self.opt_state), "hyperparams", None)
         if hyperparams is not None and "learning_rate" in hyperparams:
             old = hyperparams["learning_rate"]
             hyperparams["learning_rate"] = jnp.asarray(value, dtype=old.dtype)
@@ -312,6 +313,21 @@ def check_steps_per_execution(model, value):
             f"Model '{model.name}'.compile(steps_per_execution=...): expected a positive "
             f"integer (the number of batches run in one compiled call), received {value!r}.")
     return int(value)
+
+
+def _loss_scaled(model, optimizer, auto_scale_loss):
+    """`optimizer`, wrapped in a `LossScaleOptimizer` for float16 layers (see
+    `loss_scale.auto_wrap`); refused with a custom train_step."""
+    optimizer = loss_scale.auto_wrap(model, optimizer, auto_scale_loss)
+    if (isinstance(optimizer, loss_scale.LossScaleOptimizer)
+            and custom_step.overrides_train_step(model)):
+        raise errors.ConfigurationError(
+            f"Model '{model.name}'.compile: loss scaling (a LossScaleOptimizer, added for "
+            "float16 layers unless auto_scale_loss=False) is not available to a custom "
+            "train_step, whose gradients lamina does not compute. Use the "
+            "'mixed_bfloat16' policy (no loss scaling needed), or compile with "
+            "auto_scale_loss=False and a plain optimizer.")
+    return optimizer
 
 
 def _write_back(trained_vars, trained, by_uid, updates):
