@@ -161,6 +161,40 @@ def test_fit_resumes_exactly_from_a_backup(tmp_path):
     assert resumed._trainer.iterations == full._trainer.iterations == 12
 
 
+class _RealBatches(lm.utils.PyDataset):
+    def __init__(self, real):
+        super().__init__()
+        self.real = real
+
+    def __len__(self):
+        return len(self.real) // BATCH
+
+    def __getitem__(self, index):
+        return self.real[index * BATCH:(index + 1) * BATCH]
+
+
+@pytest.mark.parametrize("source", ["generator", "tuples", "pydataset"])
+def test_fit_from_a_generator_or_dataset_of_real_batches_matches_arrays(source):
+    """Batches without targets (bare arrays, or 1-tuples) train exactly like the arrays."""
+    real = _real(BATCH * 3)
+    by_arrays = _gan()
+    by_arrays.fit(real, batch_size=BATCH, epochs=2, shuffle=False, verbose=0)
+    streamed = _gan()
+    if source == "pydataset":
+        streamed.fit(_RealBatches(real), epochs=2, shuffle=False, verbose=0)
+    else:
+        def batches():
+            while True:
+                for i in range(3):
+                    batch = real[i * BATCH:(i + 1) * BATCH]
+                    yield (batch,) if source == "tuples" else batch
+
+        streamed.fit(batches(), steps_per_epoch=3, epochs=2, verbose=0)
+    assert streamed._trainer.iterations == by_arrays._trainer.iterations == 6
+    for a, b in zip(by_arrays.get_weights(), streamed.get_weights()):
+        assert np.array_equal(a, b)
+
+
 def test_progress_and_callbacks_see_both_losses(capsys):
     seen = []
     gan = _gan()

@@ -92,15 +92,14 @@ class GAN(Model):
         return self._require_trainer("g_optimizer").g_optimizer
 
     def fit(self, x=None, y=None, **kwargs):
-        """`Model.fit` on real samples `x` (no targets: `y` must be None)."""
+        """`Model.fit` on real samples `x` (no targets: `y` must be None): arrays, or a
+        generator, iterable or PyDataset whose batches are the real samples."""
         if y is not None:
             raise errors.InputSpecError(
                 f"GAN '{self.name}'.fit: expected only real samples `x` (the labels real=1 / "
                 f"fake=0 are made by the step), received targets y of type "
                 f"{type(y).__name__}. Call fit(x) without y.")
-        n = jax.tree_util.tree_leaves(x)[0].shape[0] if x is not None else 0
-        # the loop batches (x, y) pairs: the step ignores this placeholder
-        return super().fit(x, np.zeros((n,), np.float32), **kwargs)
+        return super().fit(x, **kwargs)
 
     def evaluate(self, *args, **kwargs):
         raise NotImplementedError(
@@ -133,6 +132,7 @@ class GANTrainer:
         self.loss_fn = losses_lib.get(loss_fn)
         self.seed = seed
         self.steps_per_execution = 1
+        self.needs_targets = False  # the step makes its own labels (real = 1, fake = 0)
         self.distribution = None
         self.log_names = list(LOG_NAMES)
         self.output_names = ["output"]

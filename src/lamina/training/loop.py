@@ -101,6 +101,11 @@ def _check_finite_default(check, callbacks):
     return not any(isinstance(cb, callbacks_lib.TerminateOnNaN) for cb in callbacks or [])
 
 
+def trainer_needs_targets(trainer):
+    """Whether the trainer's step reads targets (a GAN's step makes its own labels)."""
+    return getattr(trainer, "needs_targets", True)
+
+
 # -- batches ---------------------------------------------------------------------------
 class Epochs:
     """A source's batches epoch by epoch, with Keras's `steps_per_epoch` rules.
@@ -185,7 +190,7 @@ class _Prepare:
         if self.streamed:
             self._check_structure(index, batch)
             trainer.ensure_ready(x)
-            if y is None:
+            if y is None and trainer_needs_targets(trainer):
                 raise InputSpecError(
                     f"{self.what}: batch {index} has no targets; expected batches (x, y) or "
                     "(x, y, sample_weight), received x alone.")
@@ -365,7 +370,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     if shuffle not in (True, False, "batch"):
         raise InputSpecError(f"shuffle: expected True, False or 'batch', received {shuffle!r}.")
     data = adapt(x, y, sample_weight, model, "fit")
-    if isinstance(data, ArrayData) and data.y is None:
+    if isinstance(data, ArrayData) and data.y is None and trainer_needs_targets(trainer):
         raise InputSpecError("fit: expected targets `y`, received None.")
     val = None
     if validation_data is not None:
