@@ -121,6 +121,20 @@ def test_a_user_progbar_is_the_only_progress_output(capsys):
     assert [b for b, _ in progbar.batches] == [0, 1, 2, 3] * 2
 
 
+def test_the_epoch_line_shows_logs_that_other_callbacks_add(capsys):
+    """As in Keras 3 the default ProgbarLogger comes after the user's callbacks, so the
+    line carries what they add to the epoch's logs (here `learning_rate`)."""
+    x, y = _data(8, 0)
+    model = _frozen_model()
+    schedule = lm.callbacks.LearningRateScheduler(lambda epoch, rate: 0.0, verbose=1)
+    model.fit(x, y, batch_size=4, epochs=1, shuffle=False, callbacks=[schedule])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Epoch 1: LearningRateScheduler setting learning rate to 0.0."
+    assert re.fullmatch(rf"Epoch 1/1 - \d+\.\ds - \d+ms/step - loss: {_mse(model, x, y):.4f} - "
+                        r"learning_rate: 0\.0000", lines[1]), lines
+    assert len(lines) == 2
+
+
 def test_verbose_0_prints_nothing_even_with_a_user_progbar(capsys):
     """Keras 3: the ProgbarLogger takes `verbose` from fit's params, so it stays silent."""
     x, y = _data(8, 0)

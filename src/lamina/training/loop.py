@@ -24,8 +24,8 @@ import jax
 import numpy as np
 
 from lamina import callbacks as callbacks_lib
-from lamina.callbacks.progress import resolve_verbose
 from lamina import random as lrandom
+from lamina.callbacks.progress import resolve_verbose
 from lamina.errors import InputSpecError
 from lamina.training import predict as predict_lib
 from lamina.training import step as step_lib
