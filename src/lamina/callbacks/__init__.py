@@ -8,6 +8,7 @@ from lamina.callbacks.learning_rate import ReduceLROnPlateau as ReduceLROnPlatea
 from lamina.callbacks.logging import CSVLogger as CSVLogger
 from lamina.callbacks.logging import LambdaCallback as LambdaCallback
 from lamina.callbacks.logging import TerminateOnNaN as TerminateOnNaN
+from lamina.callbacks.progbar import ProgbarLogger as ProgbarLogger
 from lamina.checkpointing import BackupAndRestore as BackupAndRestore  # noqa: E402
 from lamina.checkpointing import ModelCheckpoint as ModelCheckpoint  # noqa: E402
 from lamina.callbacks.tensorboard import TensorBoard as TensorBoard

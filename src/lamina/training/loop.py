@@ -1,5 +1,7 @@
-"""fit / evaluate / predict: loops over batches of any source that drive callbacks and
-progress.
+"""fit / evaluate / predict: loops over batches of any source that drive the callbacks.
+
+Progress output is a callback too (`lamina.callbacks.ProgbarLogger`): each loop adds one when
+`verbose != 0` and the callbacks hold none, as Keras does.
 
 The sources (`lamina.training.sources.adapt`): arrays, DataFrames, generators, iterables and
 `PyDataset`-style objects. On an accelerator each batch of 4 MiB or more is moved to the
@@ -23,6 +25,7 @@ import numpy as np
 
 from lamina import callbacks as callbacks_lib
 from lamina import random as lrandom
+from lamina.callbacks.progress import resolve_verbose
 from lamina.errors import InputSpecError
 from lamina.training import predict as predict_lib
 from lamina.training import step as step_lib
@@ -35,7 +38,6 @@ from lamina.training.data import (
     sparse_loss,
 )
 from lamina.training.position import FitPosition
-from lamina.training.progress import Progress, resolve_verbose
 from lamina.training.sources import IterableBatches, adapt
 
 RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that your dataset "
@@ -63,8 +65,19 @@ def _check_distributed(distribution, owner, batch_size, *datasets):
 
 
 def _progress_verbose(verbose):
-    """Only process 0 of a multi-process run reports progress."""
+    """`verbose` resolved ("auto" is 1); only process 0 of a multi-process run reports
+    progress."""
+    verbose = resolve_verbose(verbose)
     return verbose if jax.process_index() == 0 else 0
+
+
+def _with_progbar(callbacks, verbose):
+    """The callbacks, with a `ProgbarLogger` appended when `verbose != 0` and none is
+    given (Keras 3's `CallbackList(add_progbar=verbose != 0)`)."""
+    callbacks = list(callbacks or [])
+    if verbose and not any(isinstance(c, callbacks_lib.ProgbarLogger) for c in callbacks):
+        callbacks.append(callbacks_lib.ProgbarLogger())
+    return callbacks
 
 
 def _batch_size(batch_size):
@@ -290,6 +303,13 @@ def _overrides(callbacks, hook):
     return any(getattr(getattr(c, hook), "__func__", None) is not base for c in callbacks)
 
 
+def _needs_batch_logs(callbacks):
+    """Whether a callback reads every batch's logs. `ProgbarLogger` does not: it draws once
+    per compiled call, from the call's last logs, which it always gets."""
+    return _overrides([c for c in callbacks if not isinstance(c, callbacks_lib.ProgbarLogger)],
+                      "on_train_batch_end")
+
+
 def _prefetch(trainer):
     """Whether batches go to the device ahead of their step: on an accelerator, without a
     distribution (whose placement lays batches out itself)."""
@@ -363,7 +383,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     """
     model = trainer.model
     batch_size = _batch_size(batch_size)
-    verbose = _progress_verbose(resolve_verbose(verbose))
+    verbose = _progress_verbose(verbose)
     steps_per_epoch = _steps(steps_per_epoch, "steps_per_epoch")
     validation_steps = _steps(validation_steps, "validation_steps")
     _validation_due(0, validation_freq)  # checks it
@@ -397,12 +417,13 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     validation = Epochs(val, batch_size, steps=validation_steps) if val is not None else None
     steps = train.per_epoch
     params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
-    cbs = callbacks_lib.CallbackList(list(callbacks or []) + [history], model, params)
+    cbs = callbacks_lib.CallbackList(_with_progbar(list(callbacks or []) + [history], verbose),
+                                     model, params)
     streamed = not isinstance(data, ArrayData)
     prepare = _Prepare(trainer, streamed, class_weight if streamed else None)
     prefetch = _prefetch(trainer)
     per_execution = getattr(trainer, "steps_per_execution", 1)
-    batch_logs = _overrides(cbs.callbacks, "on_train_batch_end")
+    batch_logs = _needs_batch_logs(cbs.callbacks)
     model.stop_training = False
     # shared with callbacks that checkpoint (safe points) and resume (BackupAndRestore)
     position = trainer.fit_position = FitPosition(rng, initial_epoch, cbs.callbacks)
@@ -414,7 +435,6 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
         if not skip:
             trainer.reset_metrics()  # (a resume restored the epoch's running metrics)
         cbs.on_epoch_begin(epoch)
-        progress = Progress(verbose, steps, f"Epoch {epoch + 1}/{epochs}")
         step_logs = position.logs if skip else None
         batches = ((i, prepare(i, b)) for i, b in enumerate(train.epoch(skip), start=skip))
         if per_execution == 1:
@@ -423,7 +443,6 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
                 ran_any = True
                 step_logs = _run(prepare, index, trainer.train_step, xb, yb, swb)
                 position.batch_done(index, step_logs)
-                progress.update(index + 1, lambda logs=step_logs: trainer.logs_dict(logs))
                 # device scalars: reading them (float) is left to callbacks that need them
                 cbs.on_train_batch_end(index, dict(zip(trainer.log_names, step_logs)))
                 position.safe_point("batch_end")
@@ -435,7 +454,6 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
                 ran_any = True
                 step_logs = _execute(trainer, cbs, prepare, first, count, batch, batch_logs)
                 position.batch_done(first + count - 1, step_logs)
-                progress.update(first + count, lambda logs=step_logs: trainer.logs_dict(logs))
                 position.safe_point("batch_end")
                 if model.stop_training:
                     break
@@ -448,7 +466,6 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
         if validation is not None and _validation_due(epoch, validation_freq):
             logs.update({f"val_{k}": v for k, v in _evaluate(
                 trainer, validation, verbose=0, callbacks=None, finite=False).items()})
-        progress.finish(logs)
         cbs.on_epoch_end(epoch, logs)
         position.safe_point("epoch_end")
         if model.stop_training or train.exhausted:
@@ -464,7 +481,8 @@ def _execute(trainer, cbs, prepare, first, count, batch, batch_logs):
     The begin hooks of all but the first batch, and every end hook, run after the call:
     a change they make (a rate, a freeze, stop_training) takes effect at the next call, as
     in Keras. End hooks get each batch's own logs when a callback defines them (read from
-    the device once per call)."""
+    the device once per call); otherwise the last batch's end hook gets the call's last
+    logs as device values and the others None (the progress bar moves once per call)."""
     names = trainer.log_names
     cbs.on_train_batch_begin(first)
     if count == 1:
@@ -472,13 +490,17 @@ def _execute(trainer, cbs, prepare, first, count, batch, batch_logs):
         cbs.on_train_batch_end(first, dict(zip(names, logs)))
         return logs
     stacked = _run(prepare, first, trainer.train_steps, *batch)
+    last = [v[-1] for v in stacked]
     host = jax.device_get(stacked) if batch_logs else None
     for i in range(count):
         if i:
             cbs.on_train_batch_begin(first + i)
-        cbs.on_train_batch_end(first + i, dict(zip(names, (v[i] for v in host)))
-                               if host is not None else None)
-    return [v[-1] for v in stacked]
+        if host is not None:
+            logs = dict(zip(names, (v[i] for v in host)))
+        else:
+            logs = dict(zip(names, last)) if i == count - 1 else None
+        cbs.on_train_batch_end(first + i, logs)
+    return last
 
 
 def _evaluate(trainer, epochs, verbose, callbacks, finite):
@@ -491,9 +513,9 @@ def _evaluate(trainer, epochs, verbose, callbacks, finite):
         trainer.ensure_ready(first)
         _check_arrays(trainer, source, epochs.batch_size, finite, "evaluate")
     steps = epochs.per_epoch
-    cbs = callbacks_lib.CallbackList(callbacks, model, {"steps": steps})
+    params = {"verbose": verbose, "epochs": 1, "steps": steps}
+    cbs = callbacks_lib.CallbackList(_with_progbar(callbacks, verbose), model, params)
     trainer.reset_metrics()
-    progress = Progress(verbose, steps, "Evaluate")
     prepare = _Prepare(trainer, first is None, what="evaluate")
     prefetch = _prefetch(trainer)
     cbs.on_test_begin()
@@ -502,13 +524,11 @@ def _evaluate(trainer, epochs, verbose, callbacks, finite):
     for index, (xb, yb, swb) in _on_device(batches, prefetch):
         cbs.on_test_batch_begin(index)
         logs = _run(prepare, index, trainer.test_step, xb, yb, swb)
-        progress.update(index + 1, lambda step_logs=logs: trainer.logs_dict(step_logs))
-        cbs.on_test_batch_end(index)
+        cbs.on_test_batch_end(index, dict(zip(trainer.log_names, logs)))
     if logs is None:
         raise InputSpecError(f"evaluate: the data gave no batches to evaluate model "
                              f"'{model.name}' on.")
     result = trainer.logs_dict(logs)
-    progress.finish(result)
     cbs.on_test_end(result)
     return result
 
@@ -536,18 +556,16 @@ def predict(model, x, batch_size=32, verbose="auto", steps=None, callbacks=None)
     data = adapt(x, None, None, model, "predict")
     _check_distributed(predict_lib.active_distribution(model), model, batch_size, data)
     epochs = Epochs(data, batch_size, steps=_steps(steps, "steps"))
-    total = epochs.per_epoch
-    cbs = callbacks_lib.CallbackList(callbacks, model, {"steps": total})
-    progress = Progress(_progress_verbose(verbose), total, "Predict")
+    verbose = _progress_verbose(verbose)
+    params = {"verbose": verbose, "epochs": 1, "steps": epochs.per_epoch}
+    cbs = callbacks_lib.CallbackList(_with_progbar(callbacks, verbose), model, params)
     cbs.on_predict_begin()
     outputs = []
     for index, (xb, _, _) in enumerate(epochs.epoch()):
         cbs.on_predict_batch_begin(index)
         outputs.append(predict_lib.predict_on_batch(model, xb))
-        progress.update(index + 1, dict)
         cbs.on_predict_batch_end(index, {"outputs": outputs[-1]})
     if not outputs:
         raise InputSpecError(f"predict: the data gave no batches for model '{model.name}'.")
-    progress.finish({})
     cbs.on_predict_end()
     return jax.tree_util.tree_map(lambda *parts: np.concatenate(parts), *outputs)

@@ -1,8 +1,9 @@
-"""Progress output for fit / evaluate: a rich progress bar on a terminal, tidy lines otherwise.
+"""Progress output: a rich progress bar on a terminal, tidy lines otherwise.
 
 verbose: "auto" and 1 show a bar on a terminal and one line per epoch elsewhere (a log file,
-CI), 2 prints one line per epoch, 0 prints nothing. Logs are read from the device at most
-every `refresh_s` seconds, so progress output does not stall the training loop.
+CI), 2 prints one line per epoch, 0 prints nothing. Logs may be device values: they are read
+(and so waited for) at most every `refresh_s` seconds, so progress output does not stall the
+training loop. `lamina.callbacks.ProgbarLogger` drives this for fit / evaluate / predict.
 """
 import sys
 import time
@@ -34,7 +35,12 @@ def _value(v):
 
 
 class Progress:
-    """One epoch's progress. `update(step, read_logs)` may skip reading logs to stay fast."""
+    """One epoch's (or evaluation's, prediction's) progress.
+
+    `update(step, logs)` redraws the bar at most every `refresh_s` seconds (and at the last
+    step); only then are the logs read. `finish(logs)` ends the bar, or writes the one line
+    (label, time, time per step, logs) where there is no bar.
+    """
 
     refresh_s = 0.2
 
@@ -44,6 +50,7 @@ class Progress:
         self.total = total
         self.label = label
         self.bar = None
+        self._step = 0
         self._last = 0.0
         self._start = time.perf_counter()
         if self.verbose == 1 and self.stream.isatty():
@@ -60,22 +67,32 @@ class Progress:
             self.task = self.bar.add_task(label, total=total, logs="")
             self.bar.start()
 
-    def update(self, step, read_logs):
+    def update(self, step, logs):
+        self._step = step
         if self.bar is None:
             return
         now = time.perf_counter()
         if now - self._last >= self.refresh_s or step == self.total:
             self._last = now
-            per_step = (now - self._start) / max(step, 1)
-            text = f"{per_step * 1e3:.0f}ms/step - {_format(read_logs())}"
-            self.bar.update(self.task, completed=step, logs=text)
+            self.bar.update(self.task, completed=step, logs=self._text(now, logs))
+
+    def _text(self, now, logs):
+        """Time per step, then the logs."""
+        per_step = f"{(now - self._start) / max(self._step, 1) * 1e3:.0f}ms/step"
+        return f"{per_step} - {_format(logs)}" if logs else per_step
+
+    def close(self):
+        """Stop the bar without a final line (an epoch that ended before its first batch)."""
+        if self.bar is not None:
+            self.bar.stop()
 
     def finish(self, logs):
-        elapsed = time.perf_counter() - self._start
+        now = time.perf_counter()
         if self.bar is not None:
-            self.bar.update(self.task, completed=self.total, logs=_format(logs))
+            done = self.total if self.total is not None else self._step
+            self.bar.update(self.task, total=done, completed=done, logs=self._text(now, logs))
             self.bar.stop()
         elif self.verbose in (1, 2):
-            parts = [self.label, f"{elapsed:.1f}s"] + ([_format(logs)] if logs else [])
-            self.stream.write(" - ".join(parts) + "\n")
+            line = f"{self.label} - {now - self._start:.1f}s - {self._text(now, logs)}\n"
+            self.stream.write(line)
             self.stream.flush()
