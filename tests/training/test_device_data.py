@@ -63,13 +63,13 @@ def _host_path(monkeypatch):
 
 
 CASES = {
-    "shuffle": dict(shuffle=True),
-    "in order": dict(shuffle=False),
-    "shuffle batch": dict(shuffle="batch"),
-    "sample_weight": dict(sample_weight=np.linspace(0.1, 2.0, N).astype("float32")),
-    "class_weight": dict(class_weight={0: 0.5, 1: 2.0}),
-    "validation_split": dict(validation_split=0.2),
-    "steps_per_epoch": dict(steps_per_epoch=5),
+    "shuffle": {"shuffle": True},
+    "in order": {"shuffle": False},
+    "shuffle batch": {"shuffle": "batch"},
+    "sample_weight": {"sample_weight": np.linspace(0.1, 2.0, N).astype("float32")},
+    "class_weight": {"class_weight": {0: 0.5, 1: 2.0}},
+    "validation_split": {"validation_split": 0.2},
+    "steps_per_epoch": {"steps_per_epoch": 5},
 }
 
 

@@ -26,7 +26,6 @@ from lamina import random as lrandom
 from lamina.errors import InputSpecError
 from lamina.training import predict as predict_lib
 from lamina.training import step as step_lib
-from lamina.training.device_data import DeviceData
 from lamina.training.data import (
     ArrayData,
     check_finite,
@@ -35,6 +34,7 @@ from lamina.training.data import (
     flatten_targets,
     sparse_loss,
 )
+from lamina.training.device_data import DeviceData
 from lamina.training.position import FitPosition
 from lamina.training.progress import Progress, resolve_verbose
 from lamina.training.sources import IterableBatches, adapt
