@@ -233,7 +233,8 @@ class Model(Layer):
         """Set up training. `distribution` (a `lamina.distribution.DataParallel` or
         `ModelParallel`) wins over an enclosing `lamina.distribution.scope(...)`;
         `steps_per_execution` runs that many batches in one jitted call (callbacks still see
-        every batch's logs)."""
+        every batch's logs; fit puts array data on the device once and each call gathers its
+        batches there: `lamina.training.device_data`)."""
         from lamina.training.trainer import Trainer
 
         self._trainer = Trainer(self, optimizer, loss, metrics, loss_weights, seed,
