@@ -12,6 +12,13 @@ numpy arrays total at most `max_bytes()` (jax arrays are used where they are): a
 the device's memory when the device reports it (GPU, TPU), else 1 GiB (CPU, where the
 "device" is host memory and the transfer is a copy). Otherwise fit gathers batches on the
 host as before. Streamed sources (generators, PyDataset, iterables) never come here.
+
+Why not for one step per call (K = 1): there the step is one dispatch either way, and the
+gain is only the host gather of one batch. Measured on a loaded 2-core CPU (W1, batch 128):
+a prototype jitted step gathering its batch from the device arrays took 9.27 ms/step
+against 9.13 ms/step for the host path (per-rep ratios 0.91 - 1.09), so the default keeps
+the host path and its large-batch prefetch. The transfer itself costs once per fit: on that
+CPU 0.12 - 0.5 s for W1's 188 MB (a copy: XLA's CPU client does not alias numpy buffers).
 """
 import jax
 import numpy as np
