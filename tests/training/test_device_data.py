@@ -12,6 +12,7 @@ import pytest
 
 import lamina as lm
 from lamina import distribution as ld
+from lamina.training import custom_step as cs
 from lamina.training import device_data
 from lamina.training.data import ArrayData
 from lamina.training.device_data import DeviceData
@@ -248,3 +249,59 @@ def test_train_steps_at_equals_train_steps_on_the_gathered_batches():
     _assert_bitwise(_state(at), _state(stacked))
     _assert_bitwise([np.asarray(v) for v in logs_at], [np.asarray(v) for v in logs])
     assert at._trainer.iterations == 3
+
+
+def test_train_steps_at_under_a_distribution_gathers_first():
+    x, y = _data()
+    indices = np.arange(2 * B, dtype=np.int32).reshape(2, B)
+    reference, model = _model(K), _model(K)
+    for m in (reference, model):
+        m._trainer.ensure_ready(x[:B])
+    reference._trainer.train_steps(x[indices], [y[indices]], None)
+    with ld.scope(ld.DataParallel()):
+        logs = model._trainer.train_steps_at((x, [y], None), indices)
+    assert not model._trainer._indexed_steps and [np.shape(v) for v in logs] == [(2,), (2,)]
+    for got, want in zip(_state(model), _state(reference)):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+class CustomStep(lm.Model):
+    """A subclassed model with the documented custom `train_step` recipe."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = lm.layers.Dense(4, activation="tanh", name="hidden")
+        self.out = lm.layers.Dense(3, name="out")
+
+    def call(self, x, training=None):
+        return self.out(self.hidden(x))
+
+    def train_step(self, state, data):
+        x, y, sample_weight = data
+
+        def loss_fn(trainable):
+            return cs.compute_loss_and_updates(self, trainable, state.non_trainable, x, y,
+                                               sample_weight)
+
+        (loss, (y_pred, non_trainable)), grads = jax.value_and_grad(
+            loss_fn, has_aux=True)(state.trainable)
+        trainable, optimizer = cs.optimizer_apply(self, state.optimizer, grads,
+                                                  state.trainable)
+        metrics, logs = cs.update_metrics(self, state.metrics, loss, y, y_pred, sample_weight)
+        return logs, cs.TrainState(trainable, non_trainable, optimizer, metrics)
+
+
+def test_a_custom_train_step_gathers_inside_the_call_too():
+    x, y = _data()
+    states = []
+    for per_execution in (1, K):
+        lm.reset_names()
+        lm.random.set_seed(0)
+        model = CustomStep(name="custom")
+        model.compile(lm.optimizers.SGD(0.1),
+                      lm.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      steps_per_execution=per_execution)
+        model.fit(x, y, batch_size=B, epochs=2, verbose=0, seed=11)
+        states.append(_state(model))
+    assert model._trainer._indexed_steps
+    _assert_bitwise(states[1], states[0])

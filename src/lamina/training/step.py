@@ -201,7 +201,7 @@ def take_batch(arrays, index):
     """The batch `index` (int array of sample positions) of `arrays` (any pytree of
     arrays sharing a first axis; None leaves stay None). Used inside the compiled
     multi-step, and eagerly for a batch run on its own; the indices are always in range,
-    so clipping them costs nothing and never changes a value."""
+    so clipping them is cheap and never changes a value."""
     return jax.tree_util.tree_map(lambda a: jnp.take(a, index, axis=0, mode="clip"), arrays)
 
 
