@@ -305,3 +305,22 @@ def test_a_custom_train_step_gathers_inside_the_call_too():
         states.append(_state(model))
     assert model._trainer._indexed_steps
     _assert_bitwise(states[1], states[0])
+
+
+def test_backup_and_restore_resumes_mid_epoch_exactly(tmp_path):
+    x, y = _data()
+    full, _ = _fit(1, x, y)
+
+    class Crash(lm.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.model._trainer.iterations >= 16:  # in epoch 2; it resumes at batch 4
+                raise KeyboardInterrupt("crash")
+
+    with pytest.raises(KeyboardInterrupt):
+        _model(K).fit(x, y, batch_size=B, epochs=3, verbose=0, seed=11, callbacks=[
+            lm.callbacks.BackupAndRestore(tmp_path / "b", save_freq=2), Crash()])
+    resumed = _model(K)
+    resumed.fit(x, y, batch_size=B, epochs=3, verbose=0, seed=11,
+                callbacks=[lm.callbacks.BackupAndRestore(tmp_path / "b", save_freq=2)])
+    assert resumed._trainer._indexed_steps
+    _assert_bitwise(_state(resumed), _state(full))
