@@ -10,7 +10,9 @@ reference and Keras run in this process; the reference is the anchors' `impl_jax
 imported unchanged from the shared folder. W3 is compared with its "unfused" variant (three
 jitted calls per iteration, host sync on both losses), the structure `train_on_batch` has.
 PyTorch runs the anchors' `impl_torch.py` in its own process, with the interpreter given by
-`--torch` (torch may live in another virtual environment). See benchmarks/README.md.
+`--torch` (torch may live in another virtual environment). W1 also runs lamina with
+`steps_per_execution` K for each K of `--w1-spe` (default 8,32; impls "lamina-spe8",
+"lamina-spe32"), with issue 4's target for K >= 8. See benchmarks/README.md.
 """
 import argparse
 import importlib.util
@@ -30,10 +32,29 @@ import workloads as W  # noqa: E402
 # targets from the performance issues: lamina / reference implementation (throughput ratios)
 TARGETS = {"w1": ("jax", 0.95), "w2": ("jax", 0.95), "w3": ("jax", 0.90), "w4": ("torch", 1.0)}
 TARGET_W2_OVER_W1 = 1.8
+# issue 4: with steps_per_execution >= 8, W1 beats the hand-written one-step-per-call loop
+TARGET_W1_SPE = ("jax", 1.05, 8)  # (reference, ratio, smallest K it applies to)
 JAX_VARIANT = {"w1": "default", "w2": "default", "w3": "unfused", "w4": "default"}
 METRIC = {"w1": "samples_per_s", "w2": "samples_per_s", "w3": "iters_per_s",
           "w4": "samples_per_s"}
 IMPL_ORDER = ["lamina", "jax", "jax-fused", "keras-jax", "torch"]
+SPE_PREFIX = "lamina-spe"  # + K: W1 with steps_per_execution=K
+
+
+def impl_order(spe):
+    """Every implementation name, in table order, with the W1 steps_per_execution ones."""
+    return IMPL_ORDER[:1] + [f"{SPE_PREFIX}{k}" for k in spe] + IMPL_ORDER[1:]
+
+
+def target_for(workload, impl):
+    """(reference, ratio) that `impl` is held to on `workload`, or None."""
+    if impl == "lamina":
+        return TARGETS[workload]
+    ref, target, smallest = TARGET_W1_SPE
+    spe = impl.startswith(SPE_PREFIX) and int(impl[len(SPE_PREFIX):])
+    if workload == "w1" and spe and spe >= smallest:
+        return ref, target
+    return None
 
 
 def fmt(values, pattern):
@@ -59,20 +80,33 @@ def parse_args(argv=None):
                    help="interpreter that has torch, to run the anchors' impl_torch.py (auto: "
                    "$LAMINA_TORCH_PYTHON, else this interpreter if it has torch)")
     p.add_argument("--impls", default=None,
-                   help=f"comma-separated subset of {','.join(IMPL_ORDER)} to run (default: all "
-                   "available); ratios to an implementation left out are not reported")
+                   help=f"comma-separated subset of {','.join(impl_order([8, 32]))} to run "
+                   "(default: all available); ratios to an implementation left out are not "
+                   "reported")
+    p.add_argument("--w1-spe", default="8,32", metavar="K,K|none",
+                   help="W1 also with compile(steps_per_execution=K) for each K, as impl "
+                   "lamina-speK (default 8,32; 'none' to skip)")
     p.add_argument("--w3-fused", action="store_true",
                    help="also run the fused hand-written W3 (one jitted call per iteration)")
     args = p.parse_args(argv)
     args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    try:
+        args.w1_spe = ([] if args.w1_spe.strip() == "none" else
+                       [int(k) for k in args.w1_spe.split(",") if k.strip()])
+    except ValueError:
+        p.error(f"--w1-spe: expected comma-separated integers or 'none', received "
+                f"{args.w1_spe!r}")
+    if any(k < 1 for k in args.w1_spe):
+        p.error(f"--w1-spe: expected positive integers, received {args.w1_spe}")
     bad = [w for w in args.workloads if w not in METRIC]
     if bad:
         p.error(f"--workloads: unknown {bad}; expected a subset of w1,w2,w3,w4")
     if args.impls is not None:
         args.impls = [i.strip() for i in args.impls.split(",") if i.strip()]
-        bad = [i for i in args.impls if i not in IMPL_ORDER]
+        known = impl_order(args.w1_spe)
+        bad = [i for i in args.impls if i not in known]
         if bad:
-            p.error(f"--impls: unknown {bad}; expected a subset of {','.join(IMPL_ORDER)}")
+            p.error(f"--impls: unknown {bad}; expected a subset of {','.join(known)}")
     return args
 
 
@@ -137,7 +171,11 @@ class Runner:
                   "w2": lambda: self.impl_jax.w_mlp(jax_args, True),
                   "w3": lambda: self.impl_jax.w_gan(jax_args),
                   "w4": lambda: self.impl_jax.w_cnn(jax_args)}[workload]
-        out = [("lamina", lambda: W.LAMINA[workload](s, C)), ("jax", jax_fn)]
+        out = [("lamina", lambda: W.LAMINA[workload](s, C))]
+        if workload == "w1":
+            out += [(f"{SPE_PREFIX}{k}", lambda k=k: W.lamina_mlp_spe(k)(s, C))
+                    for k in args.w1_spe]
+        out.append(("jax", jax_fn))
         if workload == "w3" and args.w3_fused:
             fused_args = SimpleNamespace(quick=args.quick, variant="default", workload="w3")
             out.append(("jax-fused", lambda: self.impl_jax.w_gan(fused_args)))
@@ -230,7 +268,7 @@ class Runner:
                 "ratio vs torch per rep | median vs torch | target | sanity |")
         lines += [head, "|" + "---|" * 10]
         impl_names = sorted({r["impl"] for r in self.records if r["kind"] == "run"},
-                            key=IMPL_ORDER.index)
+                            key=impl_order(self.args.w1_spe).index)
         for workload in self.args.workloads:
             entry = summary["workloads"][workload] = {"metric": METRIC[workload]}
             for impl in impl_names:
@@ -247,9 +285,10 @@ class Runner:
                     "ratios_vs_torch": ratios_t, "median_ratio_vs_torch": med_t,
                     "sanity_ok": self.sanity_ok(workload, impl)}
                 verdict = "-"
-                ref, target = TARGETS[workload]
-                ref_med = {"jax": med, "torch": med_t}[ref]
-                if impl == "lamina":
+                held_to = target_for(workload, impl)
+                if held_to is not None:
+                    ref, target = held_to
+                    ref_med = {"jax": med, "torch": med_t}[ref]
                     entry[impl].update(target=target, target_reference=ref)
                     verdict = f"vs {ref} >= {target:.2f}: no {ref} run"
                     if ref_med is not None:

@@ -7,6 +7,8 @@ imported from the same folder) does:
 
 - W1: MLP 784-512-512-10 (relu, softmax), Adam 1e-3, batch 128, `model.fit(verbose=0)`;
   samples/s = samples / median of the epoch times from epoch 2 on (epoch 1 compiles).
+  `lamina_mlp_spe(K)`: the same with `compile(steps_per_execution=K)` (K steps per compiled
+  call, the numpy data put on the device once by fit, each call gathering its batches).
 - W2: W1 with both hidden Dense layers frozen by `layer.trainable = False` (head trains).
 - W3: GAN (LeakyReLU 0.2), one iteration = `G.predict_on_batch(z)`, `D.train_on_batch` on
   real+fake, then `combined.train_on_batch` training G through D frozen by
@@ -130,7 +132,7 @@ def mlp_model(C):
     ])
 
 
-def lamina_mlp(s, frozen, C=None):
+def lamina_mlp(s, frozen, C=None, steps_per_execution=1):
     """W1 (frozen=False) or W2 (frozen=True) with `model.fit(..., verbose=0)`."""
     import lamina as lm
 
@@ -140,7 +142,8 @@ def lamina_mlp(s, frozen, C=None):
     if frozen:
         model.layers[0].trainable = False
         model.layers[1].trainable = False
-    model.compile(optimizer=lm.optimizers.Adam(C.LR), loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=lm.optimizers.Adam(C.LR), loss="sparse_categorical_crossentropy",
+                  steps_per_execution=steps_per_execution)
     w0 = [snapshot([model.layers[i]]) for i in range(3)]
     timer = _epoch_timer(model)
     t0 = time.perf_counter()
@@ -255,6 +258,11 @@ def lamina_cnn(s, C=None):
     res = C.epoch_summary(x.shape[0], timer.times)
     res.update(losses=timer.losses, sanity=sanity)
     return res
+
+
+def lamina_mlp_spe(steps_per_execution):
+    """W1 with `compile(steps_per_execution=...)`, as a `LAMINA`-style function."""
+    return lambda s, C=None: lamina_mlp(s, False, C, steps_per_execution)
 
 
 LAMINA = {"w1": lambda s, C=None: lamina_mlp(s, False, C),

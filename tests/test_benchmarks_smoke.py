@@ -67,3 +67,31 @@ def test_summary_ratios_and_the_w4_target_against_torch(C):
     assert lamina["ratios"] == [3.0, 2.0] and lamina["ratios_vs_torch"] == [1.2, 0.8]
     assert lamina["median_ratio_vs_torch"] == 1.0
     assert lamina["target_reference"] == "torch" and lamina["meets_target"] is True
+
+
+def test_w1_steps_per_execution_rows_are_held_to_issue_4_target_from_8_on(C):
+    import run
+
+    args = run.parse_args(["--workloads", "w1", "--reps", "2", "--w1-spe", "4,8,32"])
+    assert run.parse_args(["--w1-spe", "none"]).w1_spe == []
+    runner = run.Runner.__new__(run.Runner)
+    runner.args, runner.versions, runner.records = args, {}, []
+    values = {"lamina": (1000, 950), "lamina-spe4": (1200, 1200), "lamina-spe8": (1100, 1000),
+              "lamina-spe32": (1000, 1000), "jax": (1000, 1000)}
+    for impl, per_rep in values.items():
+        for rep, value in enumerate(per_rep, start=1):
+            runner.records.append({"kind": "run", "workload": "w1", "impl": impl, "rep": rep,
+                                   "value": value, "error": None, "sanity": {"ok": True},
+                                   "steal_frac": 0.0, "loadavg_1min": [0.0, 0.0]})
+    w1 = runner.summarise()["workloads"]["w1"]
+    assert w1["lamina-spe4"]["ratios"] == [1.2, 1.2] and "target" not in w1["lamina-spe4"]
+    assert w1["lamina-spe8"]["ratios"] == [1.1, 1.0]
+    assert (w1["lamina-spe8"]["target"], w1["lamina-spe8"]["meets_target"]) == (1.05, True)
+    assert (w1["lamina-spe32"]["target"], w1["lamina-spe32"]["meets_target"]) == (1.05, False)
+    assert (w1["lamina"]["target"], w1["lamina"]["meets_target"]) == (0.95, True)
+    assert list(w1)[1:] == ["lamina", "lamina-spe4", "lamina-spe8", "lamina-spe32", "jax"]
+
+
+def test_w1_with_steps_per_execution_sanity(C):
+    result = W.lamina_mlp_spe(8)(TINY, C)
+    assert all(result["sanity"].values()) and result["samples_per_s"] > 0

@@ -4,7 +4,9 @@ checks made once before training.
 `x` may be an array, a list of arrays or a dict keyed by input names; `y` an array, a list
 or a dict keyed by output names; pandas DataFrames and Series (anything with `.to_numpy()`)
 are read as arrays. Everything is kept on the host; each batch is gathered there and
-handed to the loop, which moves it to the device one batch ahead of the step.
+handed to the loop, which moves it to the device one batch ahead of the step (with
+`steps_per_execution`, fit puts the arrays on the device instead and each compiled call
+gathers its batches there: `lamina.training.device_data`).
 """
 import jax
 import numpy as np
@@ -135,7 +137,16 @@ class ArrayData:
         return ArrayData(take(self.x, index), y, sw, self.owner)
 
     def batches(self, batch_size, shuffle=False, rng=None, skip=0):
-        """Yield (x, y, sample_weight) batches; the last one may be smaller.
+        """Yield (x, y, sample_weight) batches, gathered on the host; the last one may be
+        smaller. The samples of each batch are `indices(...)`'s."""
+        for index in self.indices(batch_size, shuffle, rng, skip):
+            yield (take(self.x, index),
+                   take(self.y, index) if self.y is not None else None,
+                   take(self.sample_weight, index) if self.sample_weight is not None else None)
+
+    def indices(self, batch_size, shuffle=False, rng=None, skip=0):
+        """Yield the sample indices of each batch (a slice, or an integer array when
+        shuffled); the last batch may be smaller.
 
         `shuffle`: True draws a new order of all samples; "batch" keeps each batch's
         samples and shuffles only their order inside the batch (Keras 3); False keeps
@@ -146,12 +157,9 @@ class ArrayData:
         within = ([rng.permutation(min(batch_size, self.n - start))
                    for start in range(0, self.n, batch_size)] if shuffle == "batch" else None)
         for start in range(skip * batch_size, self.n, batch_size):
-            index = (order[start:start + batch_size] if order is not None
-                     else within[start // batch_size] + start if within is not None
-                     else slice(start, start + batch_size))
-            yield (take(self.x, index),
-                   take(self.y, index) if self.y is not None else None,
-                   take(self.sample_weight, index) if self.sample_weight is not None else None)
+            yield (order[start:start + batch_size] if order is not None
+                   else within[start // batch_size] + start if within is not None
+                   else slice(start, start + batch_size))
 
     def first(self, batch_size):
         """The inputs of the first batch (to build the model and learn its outputs)."""

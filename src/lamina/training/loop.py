@@ -37,6 +37,7 @@ from lamina.training.data import (
     flatten_targets,
     sparse_loss,
 )
+from lamina.training.device_data import DeviceData
 from lamina.training.position import FitPosition
 from lamina.training.sources import IterableBatches, adapt
 
@@ -413,7 +414,9 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     if seed is None:
         seed = trainer.seed if trainer.seed is not None else lrandom.next_seed()
     rng = np.random.default_rng(seed)
-    train = Epochs(data, batch_size, shuffle, rng, steps_per_epoch, hooks=True)
+    per_execution = getattr(trainer, "steps_per_execution", 1)
+    on_device = DeviceData.for_fit(trainer, data, per_execution)  # None: batches from the host
+    train = Epochs(on_device or data, batch_size, shuffle, rng, steps_per_epoch, hooks=True)
     validation = Epochs(val, batch_size, steps=validation_steps) if val is not None else None
     steps = train.per_epoch
     params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
@@ -421,8 +424,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
                                      model, params)
     streamed = not isinstance(data, ArrayData)
     prepare = _Prepare(trainer, streamed, class_weight if streamed else None)
-    prefetch = _prefetch(trainer)
-    per_execution = getattr(trainer, "steps_per_execution", 1)
+    prefetch = _prefetch(trainer) and on_device is None
     batch_logs = _needs_batch_logs(cbs.callbacks)
     model.stop_training = False
     # shared with callbacks that checkpoint (safe points) and resume (BackupAndRestore)
@@ -436,7 +438,9 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
             trainer.reset_metrics()  # (a resume restored the epoch's running metrics)
         cbs.on_epoch_begin(epoch)
         step_logs = position.logs if skip else None
-        batches = ((i, prepare(i, b)) for i, b in enumerate(train.epoch(skip), start=skip))
+        batches = enumerate(train.epoch(skip), start=skip)
+        if on_device is None:  # (on the device the batches are index arrays)
+            batches = ((i, prepare(i, b)) for i, b in batches)
         if per_execution == 1:
             for index, (xb, yb, swb) in _on_device(batches, prefetch):
                 cbs.on_train_batch_begin(index)
@@ -452,7 +456,8 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
             for (first, count), batch in _on_device(_executions(batches, per_execution),
                                                     prefetch):
                 ran_any = True
-                step_logs = _execute(trainer, cbs, prepare, first, count, batch, batch_logs)
+                step_logs = _execute(trainer, cbs, prepare, first, count, batch, batch_logs,
+                                     on_device)
                 position.batch_done(first + count - 1, step_logs)
                 position.safe_point("batch_end")
                 if model.stop_training:
@@ -474,9 +479,11 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     return history
 
 
-def _execute(trainer, cbs, prepare, first, count, batch, batch_logs):
+def _execute(trainer, cbs, prepare, first, count, batch, batch_logs, on_device=None):
     """Run batches `first .. first + count - 1` in one compiled call (`count` > 1: the
     batch is stacked) and call every batch's hooks in order; returns the last batch's logs.
+    With `on_device` (a `DeviceData`) the batch is its sample indices ((count, batch) when
+    stacked), gathered inside the call.
 
     The begin hooks of all but the first batch, and every end hook, run after the call:
     a change they make (a rate, a freeze, stop_training) takes effect at the next call, as
@@ -486,10 +493,12 @@ def _execute(trainer, cbs, prepare, first, count, batch, batch_logs):
     names = trainer.log_names
     cbs.on_train_batch_begin(first)
     if count == 1:
-        logs = _run(prepare, first, trainer.train_step, *batch)
+        logs = _run(prepare, first, trainer.train_step,
+                    *(batch if on_device is None else on_device.gather(batch)))
         cbs.on_train_batch_end(first, dict(zip(names, logs)))
         return logs
-    stacked = _run(prepare, first, trainer.train_steps, *batch)
+    stacked = (_run(prepare, first, trainer.train_steps, *batch) if on_device is None
+               else trainer.train_steps_at(on_device.arrays, batch))
     last = [v[-1] for v in stacked]
     host = jax.device_get(stacked) if batch_logs else None
     for i in range(count):

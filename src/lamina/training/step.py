@@ -154,22 +154,37 @@ def train_step_fn(model, tx, specs, output_names, all_keys, trained_uids, frozen
     return step
 
 
-def make_multi_step(step, specs, frozen_uids):
-    """`step` (a pure `train_step_fn`) run over K stacked batches in one jitted call.
+def make_multi_step(step, specs, frozen_uids, indexed=False):
+    """`step` (a pure `train_step_fn`) run over K batches in one jitted call.
 
-    The batches `xs, ys, sample_weights` carry a leading axis of size K; `jax.lax.scan` runs
-    the K steps in order, threading the weights, the updated non-trained variables (moving
-    statistics, seed states), the optimizer and the metric state. The logs come back stacked:
-    one entry per batch (shape (K,) for scalar logs), so callbacks can see every batch.
+    Without `indexed` the call takes the batches `xs, ys, sample_weights` stacked on a
+    leading axis of size K. With `indexed` it takes `arrays, indices` instead: `arrays` is
+    the whole training set `(x, ys, sample_weight)` (on the device, not donated) and
+    `indices` an int32 array (K, batch) of sample indices; each batch is gathered inside
+    the call (`take_batch`), so K steps cost one dispatch and no host work per batch.
+    `jax.lax.scan` runs the K steps in order, threading the weights, the updated
+    non-trained variables (moving statistics, seed states), the optimizer and the metric
+    state. The logs come back stacked: one entry per batch (shape (K,) for scalar logs), so
+    callbacks can see every batch.
     """
 
-    def multi(trained_values, frozen_values, opt_state, metric_state, xs, ys, sample_weights):
+    def multi(trained_values, frozen_values, opt_state, metric_state, *data):
         updated = []  # uids the step assigns, known once the body is traced
+        if indexed:
+            arrays, scanned = data
+
+            def load(index):
+                return take_batch(arrays, index)
+        else:
+            scanned = data
+
+            def load(batch):
+                return batch
 
         def body(carry, batch):
             trained, frozen, opt_state, metric_state = carry
             trained, updates, opt_state, metric_state, logs = step(
-                trained, frozen, opt_state, metric_state, *batch)
+                trained, frozen, opt_state, metric_state, *load(batch))
             updated[:] = [uid for uid in frozen_uids if uid in updates]
             frozen = [updates[uid].astype(value.dtype) if uid in updates else value
                       for uid, value in zip(frozen_uids, frozen)]
@@ -178,12 +193,19 @@ def make_multi_step(step, specs, frozen_uids):
         if metric_state is None:  # the first batch restarts the metrics
             metric_state = init_metric_state(specs)
         (trained, frozen, opt_state, metric_state), logs = jax.lax.scan(
-            body, (trained_values, frozen_values, opt_state, metric_state),
-            (xs, ys, sample_weights))
+            body, (trained_values, frozen_values, opt_state, metric_state), scanned)
         by_uid = dict(zip(frozen_uids, frozen))
         return trained, {uid: by_uid[uid] for uid in updated}, opt_state, metric_state, logs
 
     return jax.jit(multi, donate_argnums=(0, 2, 3))
+
+
+def take_batch(arrays, index):
+    """The batch `index` (int array of sample positions) of `arrays` (any pytree of
+    arrays sharing a first axis; None leaves stay None). Used inside the compiled
+    multi-step, and eagerly for a batch run on its own; the indices are always in range,
+    so clipping them is cheap and never changes a value."""
+    return jax.tree_util.tree_map(lambda a: jnp.take(a, index, axis=0, mode="clip"), arrays)
 
 
 def stack_batches(batches):

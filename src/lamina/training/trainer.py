@@ -50,7 +50,8 @@ class Trainer:
         self.metric_state = None
         self._train_steps = {}
         self.custom_log_names = None  # the logs of a custom train_step, once traced
-        self._multi_steps = {}
+        self._multi_steps = {}  # steps_per_execution on stacked batches
+        self._indexed_steps = {}  # ... on batches gathered inside the call
         self._test_steps = {}
         self._version = None
         self._resolution = None
@@ -231,16 +232,40 @@ class Trainer:
                                     reset_metrics=reset_metrics and i == 0)
                     for i in range(k)]
             return [jnp.stack(parts) for parts in zip(*logs)]
+        return self._run_multi(self._multi_steps, False, k, reset_metrics,
+                               xs, ys, sample_weights)
+
+    def train_steps_at(self, arrays, indices, reset_metrics=False):
+        """K optimisation steps in ONE jitted call on batches gathered inside the call.
+
+        `arrays` is the training set `(x, ys, sample_weight)` (`ys` a list in output order;
+        best already on the device, as `lamina.training.device_data` puts it) and `indices`
+        an int32 array (K, batch): step i trains on the samples `indices[i]`. Same
+        semantics and results as `train_steps` on the gathered, stacked batches, without
+        their host gathers, stacking and transfers. Under a distribution the batches are
+        gathered first and run as `train_steps` does.
+        """
+        k = indices.shape[0]
+        if self.active_distribution() is not None:
+            return self.train_steps(*step_lib.take_batch(arrays, indices),
+                                    reset_metrics=reset_metrics)
+        self.ensure_ready(jax.tree_util.tree_map(
+            lambda a: jax.ShapeDtypeStruct(indices.shape[1:] + a.shape[1:], a.dtype),
+            arrays[0]))
+        return self._run_multi(self._indexed_steps, True, k, reset_metrics, arrays, indices)
+
+    def _run_multi(self, cache, indexed, k, reset_metrics, *data):
+        """Run the cached multi-step of the live configuration on `data`."""
         trained_vars, other_vars, by_uid, _ = self._current_plan(None)
         key = (self._resolution.key, self._opt_keys)
-        multi = self._multi_steps.get(key)
+        multi = cache.get(key)
         if multi is None:
-            multi = self._multi_steps[key] = step_lib.make_multi_step(
-                self._step_fn(self._resolution), self.specs, [v.uid for v in other_vars])
+            multi = cache[key] = step_lib.make_multi_step(
+                self._step_fn(self._resolution), self.specs, [v.uid for v in other_vars],
+                indexed)
         trained, updates, self.opt_state, self.metric_state, logs = multi(
             [v._value for v in trained_vars], [v._value for v in other_vars],
-            self.opt_state, None if reset_metrics else self.metric_state,
-            xs, ys, sample_weights)
+            self.opt_state, None if reset_metrics else self.metric_state, *data)
         _write_back(trained_vars, trained, by_uid, updates)
         self.iterations += k
         self.log_names = self.custom_log_names or self.compiled_log_names
