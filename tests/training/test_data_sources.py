@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import lamina as lm
-from lamina.training import loop
+from lamina.training import batches, loop
 from lamina.training.data import ArrayData
 from lamina.training.sources import PyDataset
 
@@ -387,12 +387,12 @@ def test_batches_move_to_the_device_one_batch_ahead_of_their_step():
             yield i, (np.full((2, 1), i, "float32"), None, None)
 
     delivered = []
-    for index, (xb, _, _) in loop._on_device(source(), enabled=True, min_bytes=0):
+    for index, (xb, _, _) in batches.prefetched(source(), enabled=True, min_bytes=0):
         delivered.append((index, int(xb[0, 0]), list(pulled)))
         assert isinstance(xb, jnp.ndarray)
     # when batch k is handed to its step, batch k + 1 is already on its way to the device
     assert delivered == [(0, 0, [0, 1]), (1, 1, [0, 1, 2]), (2, 2, [0, 1, 2])]
-    small = [b for _, (b, _, _) in loop._on_device(source(), enabled=True, min_bytes=1 << 20)]
+    small = [b for _, (b, _, _) in batches.prefetched(source(), enabled=True, min_bytes=1 << 20)]
     assert all(isinstance(b, np.ndarray) for b in small)  # small batches go with their step
 
 
@@ -443,5 +443,5 @@ def test_steps_per_execution_trains_as_one_step_per_call_and_reports_every_batch
 def test_steps_per_execution_groups_only_equal_shapes():
     items = [(i, (np.ones((n, 2), "float32"), [np.ones(n)], None))
              for i, n in enumerate([4, 4, 4, 4, 4, 2])]
-    runs = [(meta, np.shape(batch[0])) for meta, batch in loop._executions(iter(items), 3)]
+    runs = [(meta, np.shape(batch[0])) for meta, batch in batches.executions(iter(items), 3)]
     assert runs == [((0, 3), (3, 4, 2)), ((3, 2), (2, 4, 2)), ((5, 1), (2, 2))]
