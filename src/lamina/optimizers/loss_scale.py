@@ -181,11 +181,6 @@ class LossScaleOptimizer(Optimizer):
         return dynamic_loss_scale(self.inner_optimizer.build(model), self.initial_scale,
                                   self.dynamic_growth_steps)
 
-    def scale_loss(self, loss):
-        """`loss` times the current scale (Keras's eager helper; the compiled train step
-        scales the loss itself)."""
-        return loss * self.dynamic_scale
-
     def get_config(self):
         from lamina.saving import registry
 

@@ -14,11 +14,6 @@ RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that yo
            "or generator can generate at least `steps_per_epoch * epochs` batches.")
 
 
-def trainer_needs_targets(trainer):
-    """Whether the trainer's step reads targets (a GAN's step makes its own labels)."""
-    return getattr(trainer, "needs_targets", True)
-
-
 class Epochs:
     """A source's batches epoch by epoch, with Keras's `steps_per_epoch` rules.
 
@@ -102,7 +97,7 @@ class Prepare:
         if self.streamed:
             self._check_structure(index, batch)
             trainer.ensure_ready(x)
-            if y is None and trainer_needs_targets(trainer):
+            if y is None and trainer.needs_targets:
                 raise InputSpecError(
                     f"{self.what}: batch {index} has no targets; expected batches (x, y) or "
                     "(x, y, sample_weight), received x alone.")

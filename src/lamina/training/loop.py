@@ -29,7 +29,7 @@ from lamina.callbacks.progress import resolve_verbose
 from lamina.errors import InputSpecError
 from lamina.training import predict as predict_lib
 from lamina.training import step as step_lib
-from lamina.training.batches import Epochs, Prepare, executions, prefetched, trainer_needs_targets
+from lamina.training.batches import Epochs, Prepare, executions, prefetched
 from lamina.training.data import (
     ArrayData,
     check_finite,
@@ -206,7 +206,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     if shuffle not in (True, False, "batch"):
         raise InputSpecError(f"shuffle: expected True, False or 'batch', received {shuffle!r}.")
     data = adapt(x, y, sample_weight, model, "fit")
-    if isinstance(data, ArrayData) and data.y is None and trainer_needs_targets(trainer):
+    if isinstance(data, ArrayData) and data.y is None and trainer.needs_targets:
         raise InputSpecError("fit: expected targets `y`, received None.")
     val = None
     if validation_data is not None:

@@ -28,6 +28,8 @@ from lamina.training.data import flatten_targets, to_arrays
 
 
 class Trainer:
+    needs_targets = True  # fit refuses data without targets (a GAN's trainer makes its own)
+
     def __init__(self, model, optimizer, loss, metrics, loss_weights, seed=None,
                  distribution=None, steps_per_execution=1, auto_scale_loss=True):
         if distribution is not None and not isinstance(distribution, Distribution):
