@@ -48,6 +48,7 @@ from lamina.core.model import Model
 from lamina.layers.regularization import SeedGenerator
 from lamina.optimizers import loss_scale
 from lamina.training import opt_state as opt_state_lib
+from lamina.training.trainer import nothing_trainable_error, write_back
 
 LOG_NAMES = ["d_loss", "g_loss"]
 
@@ -214,10 +215,7 @@ class GANTrainer:
         resolution = self.resolution()
         trained = resolution.trained
         if not trained:
-            reasons = sorted({r for v in resolution.variables if v.kind == "weight"
-                              for r in resolution.reasons(v)})
-            raise errors.NotTrainableError(errors.MSG_NOTHING_TRAINABLE.format(
-                root=self.model.name, reasons="\n".join(f"  - {r}" for r in reasons)))
+            raise nothing_trainable_error(self.model, resolution)
         keys = frozenset(v.uid for v in resolution.variables if v.trainable)
         if keys - self._opt_keys:  # new trainable variables: extend both states
             self._opt_keys = keys | self._opt_keys
@@ -249,11 +247,8 @@ class GANTrainer:
         d_new, g_new, updates, self.opt_state, self.metric_state, logs = step(
             [v._value for v in d_vars], [v._value for v in g_vars], [v._value for v in other],
             self.opt_state, metric_state, x)
-        for v, value in zip(d_vars + g_vars, list(d_new) + list(g_new)):
-            v._value = value
-        by_uid = {v.uid: v for v in other}
-        for uid, value in updates.items():
-            by_uid[uid]._value = value
+        write_back(d_vars + g_vars, list(d_new) + list(g_new), {v.uid: v for v in other},
+                   updates)
         self.iterations += 1
         return logs
 

@@ -129,13 +129,6 @@ class Trainer:
             old = hyperparams["learning_rate"]
             hyperparams["learning_rate"] = jnp.asarray(value, dtype=old.dtype)
 
-    def _empty_resolution_error(self, resolution):
-        reasons = sorted({r for v in resolution.variables if v.kind == "weight"
-                          for r in resolution.reasons(v)})
-        text = "\n".join(f"  - {r}" for r in reasons) or "  - the model has no weights"
-        return errors.NotTrainableError(
-            errors.MSG_NOTHING_TRAINABLE.format(root=self.model.name, reasons=text))
-
     def active_distribution(self):
         """The distribution this call runs with (see `lamina.distribution.scope`), or None."""
         return distribution_scope.active(self.distribution)
@@ -154,7 +147,7 @@ class Trainer:
         if self._plan is None or self._plan_distribution is not distribution:
             trained = resolution.trained
             if not trained:
-                raise self._empty_resolution_error(resolution)
+                raise nothing_trainable_error(self.model, resolution)
             self._ensure_opt_state(resolution)
             key = (resolution.key, self._opt_keys)
             step = self._train_steps.get(key)
@@ -210,7 +203,7 @@ class Trainer:
             if error is None:
                 raise
             raise error from err
-        _write_back(trained_vars, trained, by_uid, updates)
+        write_back(trained_vars, trained, by_uid, updates)
         self.iterations += 1
         self.log_names = self.custom_log_names or self.compiled_log_names
         return logs
@@ -268,7 +261,7 @@ class Trainer:
         trained, updates, self.opt_state, self.metric_state, logs = multi(
             [v._value for v in trained_vars], [v._value for v in other_vars],
             self.opt_state, None if reset_metrics else self.metric_state, *data)
-        _write_back(trained_vars, trained, by_uid, updates)
+        write_back(trained_vars, trained, by_uid, updates)
         self.iterations += k
         self.log_names = self.custom_log_names or self.compiled_log_names
         return logs
@@ -342,6 +335,15 @@ def check_steps_per_execution(model, value):
     return int(value)
 
 
+def nothing_trainable_error(model, resolution):
+    """The error for a step with nothing to train: every reason a weight is closed."""
+    reasons = sorted({r for v in resolution.variables if v.kind == "weight"
+                      for r in resolution.reasons(v)})
+    text = "\n".join(f"  - {r}" for r in reasons) or "  - the model has no weights"
+    return errors.NotTrainableError(
+        errors.MSG_NOTHING_TRAINABLE.format(root=model.name, reasons=text))
+
+
 def _loss_scaled(model, optimizer, auto_scale_loss):
     """`optimizer`, wrapped in a `LossScaleOptimizer` for float16 layers (see
     `loss_scale.auto_wrap`); refused with a custom train_step."""
@@ -357,7 +359,9 @@ def _loss_scaled(model, optimizer, auto_scale_loss):
     return optimizer
 
 
-def _write_back(trained_vars, trained, by_uid, updates):
+def write_back(trained_vars, trained, by_uid, updates):
+    """Store a compiled step's results: new values of the trained variables (in order), and
+    the `updates` (uid -> value) of the others, found in `by_uid`."""
     for v, value in zip(trained_vars, trained):
         v._value = value
     for uid, value in updates.items():
