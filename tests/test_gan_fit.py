@@ -195,6 +195,22 @@ def test_fit_from_a_generator_or_dataset_of_real_batches_matches_arrays(source):
         assert np.array_equal(a, b)
 
 
+def test_fit_on_an_accelerator_sends_the_real_batches_with_their_step(monkeypatch):
+    """Where fit keeps a model's arrays on the device (one step per call on a GPU), a GAN's
+    fit still sends each batch of real samples to its fused step, and trains the same."""
+    from lamina.training import device_data
+
+    real = _real(BATCH * 3)
+    reference = _gan()
+    reference.fit(real, batch_size=BATCH, epochs=2, verbose=0, seed=5)
+    monkeypatch.setattr(device_data, "gathers_single_steps", lambda: True)
+    gan = _gan()
+    gan.fit(real, batch_size=BATCH, epochs=2, verbose=0, seed=5)
+    assert gan._trainer.iterations == 6
+    for a, b in zip(reference.get_weights(), gan.get_weights()):
+        assert np.array_equal(a, b)
+
+
 def test_progress_and_callbacks_see_both_losses(capsys):
     seen = []
     gan = _gan()

@@ -115,6 +115,9 @@ class GANTrainer:
     (`train_step`, `log_names`, `opt_state`, `tx`, `metric_state`, `iterations`, ...).
     """
 
+    needs_targets = False  # the step makes its own labels (real = 1, fake = 0)
+    gathers_batches = False  # fit sends each batch of real samples with its step
+
     def __init__(self, model, d_optimizer, g_optimizer, loss_fn, seed):
         self.model = model
         # float16 layers get loss scaling, as in Model.compile
@@ -133,7 +136,6 @@ class GANTrainer:
         self.loss_fn = losses_lib.get(loss_fn)
         self.seed = seed
         self.steps_per_execution = 1
-        self.needs_targets = False  # the step makes its own labels (real = 1, fake = 0)
         self.distribution = None
         self.log_names = list(LOG_NAMES)
         self.output_names = ["output"]

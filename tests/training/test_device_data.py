@@ -95,6 +95,82 @@ def test_on_device_weights_are_bitwise_those_of_one_step_per_call_and_of_the_hos
     _assert_bitwise(_state(on_device), _state(host))
 
 
+def _single_steps_on_device(monkeypatch):
+    """One step per call gathering from device arrays, as fit does on an accelerator."""
+    monkeypatch.setattr(device_data, "gathers_single_steps", lambda: True)
+
+
+def _no_host_steps(monkeypatch, model):
+    def host_step(*args, **kwargs):
+        raise AssertionError("the host path (Trainer.train_step) ran")
+    monkeypatch.setattr(model._trainer, "train_step", host_step)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_one_step_per_call_on_device_is_bitwise_the_host_path(case, monkeypatch):
+    x, y = _data()
+    host, host_history = _fit(1, x, y, **CASES[case])
+    _single_steps_on_device(monkeypatch)
+    model = _model(1)
+    _no_host_steps(monkeypatch, model)
+    history = model.fit(x, y, batch_size=B, epochs=3, verbose=0, seed=11, **CASES[case])
+    assert len(model._trainer._gathering_steps) == 1  # one configuration
+    _assert_bitwise(_state(model), _state(host))
+    assert history.history == host_history
+
+
+def test_one_step_per_call_keeps_the_host_path_on_cpu():
+    x, y = _data()
+    model, _ = _fit(1, x, y)
+    assert jax.default_backend() != "cpu" or not model._trainer._gathering_steps
+    assert device_data.gathers_single_steps() == (jax.default_backend() != "cpu")
+
+
+def test_one_step_per_call_on_device_freezes_at_the_next_batch(monkeypatch):
+    x, y = _data()
+    reference = _model(1)
+    reference.fit(x, y, batch_size=B, epochs=1, verbose=0, shuffle=False,
+                  callbacks=[FreezeAt(2)])
+    _single_steps_on_device(monkeypatch)
+    model = _model(1)
+    _no_host_steps(monkeypatch, model)
+    model.fit(x, y, batch_size=B, epochs=1, verbose=0, shuffle=False, callbacks=[FreezeAt(2)])
+    _assert_bitwise(_state(model), _state(reference))
+    assert len(model._trainer._gathering_steps) == 2  # one per configuration
+    hidden = [np.asarray(v.value) for v in model.get_layer("hidden").weights]
+    model.fit(x, y, batch_size=B, epochs=1, verbose=0)
+    _assert_bitwise([np.asarray(v.value) for v in model.get_layer("hidden").weights], hidden)
+
+
+def test_train_step_at_equals_train_step_on_the_gathered_batch():
+    x, y = _data()
+    index = np.random.default_rng(4).permutation(N)[:B].astype(np.int32)
+    at, host = _model(1), _model(1)
+    for model in (at, host):
+        model._trainer.ensure_ready(x[:B])
+    arrays = (jnp.asarray(x), [jnp.asarray(y)], None)
+    for _ in range(2):
+        logs_at = at._trainer.train_step_at(arrays, index)
+        logs = host._trainer.train_step(x[index], [y[index]], None)
+    _assert_bitwise(_state(at), _state(host))
+    _assert_bitwise([np.asarray(v) for v in logs_at], [np.asarray(v) for v in logs])
+    assert at._trainer.iterations == 2
+
+
+def test_train_step_at_under_a_distribution_gathers_first():
+    x, y = _data()
+    index = np.arange(B, dtype=np.int32)
+    reference, model = _model(1), _model(1)
+    for m in (reference, model):
+        m._trainer.ensure_ready(x[:B])
+    reference._trainer.train_step(x[index], [y[index]], None)
+    with ld.scope(ld.DataParallel()):
+        model._trainer.train_step_at((x, [y], None), index)
+    assert not model._trainer._gathering_steps
+    for got, want in zip(_state(model), _state(reference)):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
 def test_dict_inputs_and_jax_array_inputs():
     x, y = _data()
     single, _ = _fit(1, {"a": x[:, :4], "b": x[:, 4:]}, y, inputs="dict")
@@ -213,7 +289,7 @@ def test_jax_arrays_do_not_count_against_the_limit():
     assert device_data.host_bytes(data) == y.nbytes
 
 
-def test_other_sources_one_step_per_call_and_distributions_keep_the_host_path():
+def test_other_sources_one_step_per_call_and_distributions_keep_the_host_path(monkeypatch):
     x, y = _data()
     model = _model(K)
     model.fit(x, y, batch_size=B, epochs=1, verbose=0)  # builds the trainer
@@ -225,6 +301,11 @@ def test_other_sources_one_step_per_call_and_distributions_keep_the_host_path():
     assert DeviceData.for_fit(trainer, source, K) is None
     with ld.scope(ld.DataParallel()):
         assert DeviceData.for_fit(trainer, data, K) is None
+    monkeypatch.setattr(device_data, "gathers_single_steps", lambda: True)
+    assert isinstance(DeviceData.for_fit(trainer, data, 1), DeviceData)
+    assert DeviceData.for_fit(trainer, source, 1) is None
+    with ld.scope(ld.DataParallel()):
+        assert DeviceData.for_fit(trainer, data, 1) is None
 
 
 def test_under_a_distribution_fit_trains_as_without_it():
@@ -291,10 +372,12 @@ class CustomStep(lm.Model):
         return logs, cs.TrainState(trainable, non_trainable, optimizer, metrics)
 
 
-def test_a_custom_train_step_gathers_inside_the_call_too():
+def test_a_custom_train_step_gathers_inside_the_call_too(monkeypatch):
     x, y = _data()
     states = []
-    for per_execution in (1, K):
+    for per_execution, on_device in ((1, False), (K, True), (1, True)):
+        if on_device:
+            _single_steps_on_device(monkeypatch)
         lm.reset_names()
         lm.random.set_seed(0)
         model = CustomStep(name="custom")
@@ -303,8 +386,11 @@ def test_a_custom_train_step_gathers_inside_the_call_too():
                       steps_per_execution=per_execution)
         model.fit(x, y, batch_size=B, epochs=2, verbose=0, seed=11)
         states.append(_state(model))
-    assert model._trainer._indexed_steps
+        if on_device:
+            assert (model._trainer._indexed_steps if per_execution > 1
+                    else model._trainer._gathering_steps)
     _assert_bitwise(states[1], states[0])
+    _assert_bitwise(states[2], states[0])
 
 
 def test_backup_and_restore_resumes_mid_epoch_exactly(tmp_path):

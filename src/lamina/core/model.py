@@ -233,8 +233,9 @@ class Model(Layer):
         """Set up training. `distribution` (a `lamina.distribution.DataParallel` or
         `ModelParallel`) wins over an enclosing `lamina.distribution.scope(...)`;
         `steps_per_execution` runs that many batches in one jitted call (callbacks still see
-        every batch's logs; fit puts array data on the device once and each call gathers its
-        batches there: `lamina.training.device_data`); with `auto_scale_loss` (default) the
+        every batch's logs). fit puts array data on the device once and each call gathers its
+        batches there, with `steps_per_execution` > 1 or on an accelerator
+        (`lamina.training.device_data`); with `auto_scale_loss` (default) the
         optimizer is wrapped in a `lamina.optimizers.LossScaleOptimizer` when a layer computes
         in float16 ("mixed_float16")."""
         from lamina.training.trainer import Trainer

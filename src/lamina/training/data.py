@@ -4,9 +4,9 @@ checks made once before training.
 `x` may be an array, a list of arrays or a dict keyed by input names; `y` an array, a list
 or a dict keyed by output names; pandas DataFrames and Series (anything with `.to_numpy()`)
 are read as arrays. Everything is kept on the host; each batch is gathered there and
-handed to the loop, which moves it to the device one batch ahead of the step (with
-`steps_per_execution`, fit puts the arrays on the device instead and each compiled call
-gathers its batches there: `lamina.training.device_data`).
+handed to the loop, which moves it to the device one batch ahead of the step (on an
+accelerator, or with `steps_per_execution`, fit puts the arrays on the device instead and
+each compiled call gathers its batches there: `lamina.training.device_data`).
 """
 import jax
 import numpy as np

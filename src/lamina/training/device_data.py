@@ -1,29 +1,31 @@
-"""Array training data kept on the device for `steps_per_execution` (one transfer per fit).
+"""Array training data kept on the device (one transfer per fit).
 
-With `compile(steps_per_execution=K)`, K > 1, `fit` on array data (numpy or jax arrays;
-single, list or dict) puts the whole training set on the device once and sends each
-compiled call only an int32 index array (K, batch): the call gathers its K batches itself
-(`Trainer.train_steps_at`), so K steps cost one dispatch, with no host gathers, stacking or
-per-batch transfers. The order is the one `ArrayData.indices` draws from fit's random
-generator, so the trained weights are those of the host path, batch for batch.
+`fit` on array data (numpy or jax arrays; single, list or dict) puts the whole training set
+on the device once and sends each compiled call only int32 sample indices: the call gathers
+its batch itself (`Trainer.train_step_at`), or its K batches with
+`compile(steps_per_execution=K)` (`Trainer.train_steps_at`), so a call costs one dispatch,
+with no host gathers, stacking or per-batch transfers. The order is the one
+`ArrayData.indices` draws from fit's random generator, so the trained weights are those of
+the host path, batch for batch.
 
-Used when K > 1, no distribution is active (its placement lays batches out itself), and the
-numpy arrays total at most `max_bytes()` (jax arrays are used where they are): a quarter of
-the device's memory when the device reports it (GPU, TPU), else 1 GiB (CPU, where the
-"device" is host memory and the transfer is a copy). Otherwise fit gathers batches on the
-host as before. Streamed sources (generators, PyDataset, iterables) never come here.
+Used by the trainers whose steps gather (`Trainer.gathers_batches`; not a GAN's), when no
+distribution is active (its placement lays batches out itself), the numpy
+arrays total at most `max_bytes()` (jax arrays are used where they are): a quarter of the
+device's memory when the device reports it (GPU, TPU), else 1 GiB; and, for one step per
+call, on an accelerator only (`gathers_single_steps`). Otherwise fit gathers batches on the
+host. Streamed sources (generators, PyDataset, iterables) never come here.
 
-Why not for one step per call (K = 1): there the step is one dispatch either way, and the
-gain is only the host gather of one batch. Measured on a loaded 2-core CPU (W1, batch 128):
-a prototype jitted step gathering its batch from the device arrays took 9.27 ms/step
-against 9.13 ms/step for the host path (per-rep ratios 0.91 - 1.09), so the default keeps
-the host path and its large-batch prefetch. The transfer itself costs once per fit: on that
-CPU 0.12 - 0.5 s for W1's 188 MB (a copy: XLA's CPU client does not alias numpy buffers).
+Why one step per call gathers on an accelerator and not on CPU. Measured on one H100
+(`benchmarks/w1_steps.py`, W1 at batch 128, same run): the hand-written loop that gathers on
+the host and sends each batch with its step took 392 us/step; lamina's step gathering its
+batch from the device arrays 184 us/step (2.1x). On a loaded 2-core CPU the gain is nil (a
+prototype: 9.27 against 9.13 ms/step for the host path, per-rep ratios 0.91 - 1.09) and the
+transfer is a copy (XLA's CPU client does not alias numpy buffers; 0.12 - 0.5 s for W1's
+188 MB), so there fit keeps the host path.
 """
 import jax
 import numpy as np
 
-from lamina.training import step as step_lib
 from lamina.training.data import ArrayData, flatten_targets
 
 MEMORY_FRACTION = 0.25  # of the device's memory, when it reports it
@@ -35,6 +37,12 @@ def max_bytes(device=None):
     stats = (device or jax.local_devices()[0]).memory_stats()
     limit = stats.get("bytes_limit") if stats else None
     return int(limit * MEMORY_FRACTION) if limit else MAX_BYTES_UNREPORTED
+
+
+def gathers_single_steps():
+    """Whether fit with one step per call takes its batches from device arrays too: on an
+    accelerator (see the module docstring), not on CPU."""
+    return jax.default_backend() != "cpu"
 
 
 def host_bytes(data):
@@ -59,7 +67,8 @@ class DeviceData:
     def for_fit(cls, trainer, data, per_execution):
         """A `DeviceData` for fit's training data, or None where fit keeps the host path
         (see the module docstring)."""
-        if (per_execution == 1 or not isinstance(data, ArrayData)
+        if ((per_execution == 1 and not gathers_single_steps())
+                or not trainer.gathers_batches or not isinstance(data, ArrayData)
                 or trainer.active_distribution() is not None
                 or host_bytes(data) > max_bytes()):
             return None
@@ -75,7 +84,3 @@ class DeviceData:
                 index = np.arange(index.start, min(index.stop, self.data.n))
             yield index.astype(np.int32)
 
-    def gather(self, index):
-        """`(x, ys, sample_weight)` of one batch, gathered on the device (a batch run on
-        its own, such as the smaller last batch of an epoch)."""
-        return step_lib.take_batch(self.arrays, index)

@@ -4,8 +4,10 @@ Progress output is a callback too (`lamina.callbacks.ProgbarLogger`): each loop 
 `verbose != 0` and the callbacks hold none, as Keras does.
 
 The sources (`lamina.training.sources.adapt`): arrays, DataFrames, generators, iterables and
-`PyDataset`-style objects, read epoch by epoch through `lamina.training.batches`. On an
-accelerator each batch of 4 MiB or more is moved to the
+`PyDataset`-style objects, read epoch by epoch through `lamina.training.batches`. Array
+training data goes to the device once per fit where `lamina.training.device_data` says so
+(on an accelerator, or with `steps_per_execution`), and each compiled call gathers its
+batches there. Otherwise, on an accelerator, each batch of 4 MiB or more is moved to the
 device one batch ahead of its step, so the host-to-device transfer of batch k + 1 overlaps
 step k (smaller batches, and every batch on CPU, go to the step as host arrays: there the
 explicit transfer would cost more than it hides).
@@ -257,10 +259,12 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
         if on_device is None:  # (on the device the batches are index arrays)
             batches = ((i, prepare(i, b)) for i, b in batches)
         if per_execution == 1:
-            for index, (xb, yb, swb) in prefetched(batches, prefetch):
+            for index, batch in prefetched(batches, prefetch):
                 cbs.on_train_batch_begin(index)
                 ran_any = True
-                step_logs = _run(prepare, index, trainer.train_step, xb, yb, swb)
+                step_logs = (_run(prepare, index, trainer.train_step, *batch)
+                             if on_device is None
+                             else trainer.train_step_at(on_device.arrays, batch))
                 position.batch_done(index, step_logs)
                 # device scalars: reading them (float) is left to callbacks that need them
                 cbs.on_train_batch_end(index, dict(zip(trainer.log_names, step_logs)))
@@ -308,8 +312,8 @@ def _execute(trainer, cbs, prepare, first, count, batch, batch_logs, on_device=N
     names = trainer.log_names
     cbs.on_train_batch_begin(first)
     if count == 1:
-        logs = _run(prepare, first, trainer.train_step,
-                    *(batch if on_device is None else on_device.gather(batch)))
+        logs = (_run(prepare, first, trainer.train_step, *batch) if on_device is None
+                else trainer.train_step_at(on_device.arrays, batch))
         cbs.on_train_batch_end(first, dict(zip(names, logs)))
         return logs
     stacked = (_run(prepare, first, trainer.train_steps, *batch) if on_device is None

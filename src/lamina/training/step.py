@@ -154,6 +154,21 @@ def train_step_fn(model, tx, specs, output_names, all_keys, trained_uids, frozen
     return step
 
 
+def make_indexed_step(step):
+    """`step` (a pure `train_step_fn`) on one batch gathered inside the jitted call.
+
+    The call takes `arrays, index` in place of `x, y, sample_weight`: `arrays` is the whole
+    training set `(x, ys, sample_weight)` (on the device, not donated) and `index` an int32
+    array (batch,) of sample indices. One step per call costs one dispatch and no host
+    gather or transfer of the batch."""
+
+    def indexed(trained_values, other_values, opt_state, metric_state, arrays, index):
+        return step(trained_values, other_values, opt_state, metric_state,
+                    *take_batch(arrays, index))
+
+    return jax.jit(indexed, donate_argnums=(0, 2, 3))
+
+
 def make_multi_step(step, specs, frozen_uids, indexed=False):
     """`step` (a pure `train_step_fn`) run over K batches in one jitted call.
 

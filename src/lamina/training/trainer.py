@@ -29,6 +29,7 @@ from lamina.training.data import flatten_targets, to_arrays
 
 class Trainer:
     needs_targets = True  # fit refuses data without targets (a GAN's trainer makes its own)
+    gathers_batches = True  # the steps can gather batches from device arrays (device_data)
 
     def __init__(self, model, optimizer, loss, metrics, loss_weights, seed=None,
                  distribution=None, steps_per_execution=1, auto_scale_loss=True):
@@ -54,6 +55,7 @@ class Trainer:
         self.custom_log_names = None  # the logs of a custom train_step, once traced
         self._multi_steps = {}  # steps_per_execution on stacked batches
         self._indexed_steps = {}  # ... on batches gathered inside the call
+        self._gathering_steps = {}  # one step per call on a batch gathered inside it
         self._test_steps = {}
         self._version = None
         self._resolution = None
@@ -249,16 +251,40 @@ class Trainer:
             arrays[0]))
         return self._run_multi(self._indexed_steps, True, k, reset_metrics, arrays, indices)
 
+    def train_step_at(self, arrays, index, reset_metrics=False):
+        """One optimisation step on the batch gathered inside the jitted call.
+
+        `arrays` and `index` as for `train_steps_at`, with `index` one batch's int32 sample
+        indices (batch,). Same semantics and results as `train_step` on the gathered batch;
+        fit takes this path for array data kept on an accelerator
+        (`lamina.training.device_data`). Under a distribution the batch is gathered first
+        and run by `train_step`.
+        """
+        if self.active_distribution() is not None:
+            return self.train_step(*step_lib.take_batch(arrays, index),
+                                   reset_metrics=reset_metrics)
+        self.ensure_ready(jax.tree_util.tree_map(
+            lambda a: jax.ShapeDtypeStruct(index.shape + a.shape[1:], a.dtype), arrays[0]))
+        return self._run_cached(self._gathering_steps,
+                                lambda step_fn, _: step_lib.make_indexed_step(step_fn), 1,
+                                reset_metrics, arrays, index)
+
     def _run_multi(self, cache, indexed, k, reset_metrics, *data):
         """Run the cached multi-step of the live configuration on `data`."""
+        def make(step_fn, other_uids):
+            return step_lib.make_multi_step(step_fn, self.specs, other_uids, indexed)
+        return self._run_cached(cache, make, k, reset_metrics, *data)
+
+    def _run_cached(self, cache, make, k, reset_metrics, *data):
+        """Run `make(step function, uids of the other variables)` for the live configuration
+        (cached in `cache`) on `data`: `k` optimisation steps."""
         trained_vars, other_vars, by_uid, _ = self._current_plan(None)
         key = (self._resolution.key, self._opt_keys)
-        multi = cache.get(key)
-        if multi is None:
-            multi = cache[key] = step_lib.make_multi_step(
-                self._step_fn(self._resolution), self.specs, [v.uid for v in other_vars],
-                indexed)
-        trained, updates, self.opt_state, self.metric_state, logs = multi(
+        step = cache.get(key)
+        if step is None:
+            step = cache[key] = make(self._step_fn(self._resolution),
+                                     [v.uid for v in other_vars])
+        trained, updates, self.opt_state, self.metric_state, logs = step(
             [v._value for v in trained_vars], [v._value for v in other_vars],
             self.opt_state, None if reset_metrics else self.metric_state, *data)
         write_back(trained_vars, trained, by_uid, updates)
