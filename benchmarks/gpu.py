@@ -1,12 +1,15 @@
 """Issue 7's GPU check: lamina against the hand-written JAX + optax loop on one GPU, same run.
 
-Runs, one after the other in this process (lamina first, then the reference, for each):
-W1 at the default sizes (batch 128), W1 big (batch 1024, hidden 4096), W4 CNN, W3 GAN (the
-reference's unfused and fused loops), then lamina-only variants: W1 with steps_per_execution
-and the data on the device (when `compile(steps_per_execution=...)` exists) and W1 big with the
-"mixed_bfloat16" policy, reported in TFLOP/s against the card's bfloat16 dense peak.
+Runs in this process, in pairs (lamina and the reference one after the other): W1 at the
+default sizes (batch 128), W1 big (batch 1024, hidden 4096), W4 CNN and W3 `GAN.fit` against
+the reference's fused loop; then once: W1 with `steps_per_execution=32` (batches gathered on
+the device), W1 big with the "mixed_bfloat16" policy (in TFLOP/s against the card's bfloat16
+dense peak), and W3 by `train_on_batch` against the reference's unfused loop.
 
-    python benchmarks/gpu.py --out gpu.jsonl          # on the GPU machine, ~5 minutes
+    python benchmarks/gpu.py --reps 3 --out gpu.jsonl   # on the GPU machine, ~3 minutes
+
+`--reps N` repeats the paired figures (W1, W1 big, W4, GAN.fit against the fused loop), the
+order alternating, and reports the median ratio with each repetition's.
 """
 import argparse
 import json
@@ -18,7 +21,7 @@ from types import SimpleNamespace
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import workloads as W  # noqa: E402
+import workloads as W
 
 H100_BF16_DENSE_TFLOPS = 989.0  # SXM; the PCIe card is 756
 
@@ -36,6 +39,7 @@ def _mlp_params(C):
 def _lamina_mlp_variant(C, s, policy=None, steps_per_execution=None, on_device=False):
     """W1 through `fit` with a dtype policy and/or steps_per_execution; samples/s."""
     import jax
+
     import lamina as lm
 
     x, y = C.mlp_data(s["mlp_samples"])
@@ -94,6 +98,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", default=None)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--reps", type=int, default=1,
+                   help="repetitions of the paired figures, the order alternating")
     args = p.parse_args(argv)
     import jax
     import optax
@@ -104,78 +110,96 @@ def main(argv=None):
     impl = W.load_anchor("impl_jax")
     records = []
 
-    def record(name, impl_name, result, metric):
-        rec = dict(name=name, impl=impl_name, value=result.get(metric), metric=metric,
+    def record(rep, name, impl_name, result, metric):
+        rec = dict(rep=rep, name=name, impl=impl_name, value=result.get(metric), metric=metric,
                    sanity=result.get("sanity"), **{k: result[k] for k in result
                                                   if k in ("epoch_times", "first_epoch_s")})
         records.append(rec)
-        print(f"{name:<28} {impl_name:<22} {rec['value'] if rec['value'] is not None else '-':>14}"
-              f" {metric}  sanity={rec['sanity']}", flush=True)
+        print(f"rep {rep} {name:<24} {impl_name:<24} "
+              f"{rec['value'] if rec['value'] is not None else '-':>14} {metric}  "
+              f"sanity={rec['sanity']}", flush=True)
         if args.out:
             with open(args.out, "a") as f:
                 f.write(json.dumps(rec, default=float) + "\n")
         return rec
 
+    def sizes(**mlp):
+        _set_sizes(C, **mlp)
+        return C.sizes(SimpleNamespace(quick=args.quick))
+
+    def ref_args(workload, variant="default"):
+        return SimpleNamespace(quick=args.quick, variant=variant, workload=workload)
+
+    small = {"MLP_BATCH": 128, "MLP_HIDDEN": 512}
+    big = {"MLP_BATCH": 1024, "MLP_HIDDEN": 4096}
+    # (name, lamina, reference): run in pairs, lamina first on even repetitions
+    pairs = [
+        ("w1 batch 128", lambda: ("lamina fit", W.lamina_mlp(sizes(**small), False, C)),
+         lambda: ("jax hand-written", impl.w_mlp(ref_args("w1"), False))),
+        ("w1 big (1024 x 4096)", lambda: ("lamina fit", W.lamina_mlp(sizes(**big), False, C)),
+         lambda: ("jax hand-written", impl.w_mlp(ref_args("w1"), False))),
+        ("w4 cnn", lambda: ("lamina fit", W.lamina_cnn(sizes(**small), C)),
+         lambda: ("jax hand-written", impl.w_cnn(ref_args("w4")))),
+        ("w3 gan", lambda: ("lamina GAN.fit", _lamina_gan_fit(C, sizes(**small))),
+         lambda: ("jax fused", impl.w_gan(ref_args("w3")))),
+    ]
+
     print(f"devices: {jax.devices()}  jax {jax.__version__}  optax {optax.__version__}  "
           f"lamina {lamina.__version__}", flush=True)
-    configs = [("w1 batch 128", dict(MLP_BATCH=128, MLP_HIDDEN=512)),
-               ("w1 big (1024 x 4096)", dict(MLP_BATCH=1024, MLP_HIDDEN=4096))]
-    for name, sizes in configs:
-        _set_sizes(C, **sizes)
-        s = C.sizes(SimpleNamespace(quick=args.quick))
-        record(name, "lamina fit", W.lamina_mlp(s, False, C), "samples_per_s")
-        jax_args = SimpleNamespace(quick=args.quick, variant="default", workload="w1")
-        record(name, "jax hand-written", impl.w_mlp(jax_args, False), "samples_per_s")
-        if "big" in name:
-            mixed = record(name, "lamina mixed_bfloat16",
-                           _lamina_mlp_variant(C, s, policy="mixed_bfloat16"), "samples_per_s")
-            if mixed["value"]:
-                tflops = mixed["value"] * 6 * _mlp_params(C) / 1e12
-                print(f"  mixed_bfloat16: {tflops:.1f} TFLOP/s = "
-                      f"{tflops / H100_BF16_DENSE_TFLOPS:.1%} of the H100 SXM bf16 dense peak "
-                      f"({H100_BF16_DENSE_TFLOPS:.0f})", flush=True)
-        else:
-            try:
-                record(name, "lamina spe=32 on device",
-                       _lamina_mlp_variant(C, s, steps_per_execution=32, on_device=True),
-                       "samples_per_s")
-            except TypeError as err:  # compile(steps_per_execution=...) not available
-                print(f"  steps_per_execution: skipped ({err})", flush=True)
-    _set_sizes(C, MLP_BATCH=128, MLP_HIDDEN=512)
-    s = C.sizes(SimpleNamespace(quick=args.quick))
-    if hasattr(W, "lamina_cnn"):
-        record("w4 cnn", "lamina fit", W.lamina_cnn(s, C), "samples_per_s")
-        record("w4 cnn", "jax hand-written",
-               impl.w_cnn(SimpleNamespace(quick=args.quick, variant="default", workload="w4")),
-               "samples_per_s")
-    else:
-        print("  w4: skipped (benchmarks/workloads.py has no lamina_cnn)", flush=True)
-    record("w3 gan", "lamina train_on_batch", W.lamina_gan(s, C), "iters_per_s")
-    try:
-        record("w3 gan", "lamina GAN.fit", _lamina_gan_fit(C, s), "iters_per_s")
-    except Exception as err:  # report and go on: the other figures still count
-        print(f"  GAN.fit: failed ({type(err).__name__}: {err})", flush=True)
-    for variant in ("unfused", "default"):
-        record("w3 gan", f"jax {'fused' if variant == 'default' else 'unfused'}",
-               impl.w_gan(SimpleNamespace(quick=args.quick, variant=variant, workload="w3")),
-               "iters_per_s")
-    print("\nratios (lamina / hand-written, same run):")
-    by = {(r["name"], r["impl"]): r["value"] for r in records}
-    targets = {("w1 batch 128", "lamina spe=32 on device"): 2.0}  # issue 7 (issue 4: 1.05)
+    for rep in range(args.reps):
+        for name, ours, ref in pairs:
+            sizes(**(big if "big" in name else small))  # the reference reads C's sizes
+            for run in ((ours, ref) if rep % 2 == 0 else (ref, ours)):
+                metric = "iters_per_s" if name == "w3 gan" else "samples_per_s"
+                impl_name, result = run()
+                record(rep, name, impl_name, result, metric)
+    # once: lamina-only variants and the unfused GAN loops
+    record(0, "w1 batch 128", "lamina spe=32 on device",
+           _lamina_mlp_variant(C, sizes(**small), steps_per_execution=32, on_device=True),
+           "samples_per_s")
+    mixed = record(0, "w1 big (1024 x 4096)", "lamina mixed_bfloat16",
+                   _lamina_mlp_variant(C, sizes(**big), policy="mixed_bfloat16"), "samples_per_s")
+    if mixed["value"]:
+        tflops = mixed["value"] * 6 * _mlp_params(C) / 1e12
+        print(f"  mixed_bfloat16: {tflops:.1f} TFLOP/s = "
+              f"{tflops / H100_BF16_DENSE_TFLOPS:.1%} of the H100 SXM bf16 dense peak "
+              f"({H100_BF16_DENSE_TFLOPS:.0f})", flush=True)
+    s = sizes(**small)
+    record(0, "w3 gan", "lamina train_on_batch", W.lamina_gan(s, C), "iters_per_s")
+    record(0, "w3 gan", "jax unfused", impl.w_gan(ref_args("w3", "unfused")), "iters_per_s")
+    _print_ratios(records)
+    return 0
+
+
+TARGETS = {("w1 batch 128", "lamina fit"): 0.95, ("w1 big (1024 x 4096)", "lamina fit"): 0.95,
+           ("w4 cnn", "lamina fit"): 0.95, ("w1 batch 128", "lamina spe=32 on device"): 2.0,
+           ("w3 gan", "lamina GAN.fit"): 0.9}  # issue 7
+
+
+def _print_ratios(records):
+    """Median over repetitions of lamina / reference in the same repetition (a variant run
+    once is set against the reference of repetition 0)."""
+    import statistics
+
+    value = {(r["rep"], r["name"], r["impl"]): r["value"] for r in records}
+    reps = sorted({r["rep"] for r in records})
+    print("\nratios (lamina / hand-written, same run; median over repetitions):")
     for name, ours, ref in [("w1 batch 128", "lamina fit", "jax hand-written"),
                             ("w1 batch 128", "lamina spe=32 on device", "jax hand-written"),
                             ("w1 big (1024 x 4096)", "lamina fit", "jax hand-written"),
                             ("w4 cnn", "lamina fit", "jax hand-written"),
                             ("w3 gan", "lamina train_on_batch", "jax unfused"),
-                            ("w3 gan", "lamina train_on_batch", "jax fused"),
                             ("w3 gan", "lamina GAN.fit", "jax fused")]:
-        a, b = by.get((name, ours)), by.get((name, ref))
-        if a and b:
-            target = targets.get((name, ours))
-            verdict = ("" if target is None else
-                       f"  (target >= {target}: {'yes' if a / b >= target else 'NO'})")
-            print(f"  {name:<22} {ours:<26} / {ref:<18} = {a / b:.3f}{verdict}")
-    return 0
+        ratios = [value[(rep, name, ours)] / value[(rep, name, ref)] for rep in reps
+                  if value.get((rep, name, ours)) and value.get((rep, name, ref))]
+        if not ratios:
+            continue
+        median = statistics.median(ratios)
+        target = TARGETS.get((name, ours))
+        verdict = "" if target is None else \
+            f"  (target >= {target}: {'yes' if median >= target else 'NO'})"
+        print(f"  {name:<22} {ours:<26} / {ref:<18} = {median:.3f}"
+              f"  [{' / '.join(f'{r:.2f}' for r in ratios)}]{verdict}")
 
 
 if __name__ == "__main__":
