@@ -324,3 +324,58 @@ def test_tensorboard_writes_epoch_scalars_batch_scalars_and_histograms(tmp_path)
                                rtol=1e-5)
     with pytest.raises(ConfigurationError, match="expected update_freq='epoch' or a positive"):
         TensorBoard(tmp_path, update_freq=0)
+
+
+class HookRecorder(Callback):
+    """Records the order of fit's hooks, with the test hooks' logs as host floats."""
+
+    def __init__(self):
+        super().__init__()
+        self.events = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.events.append(("train_batch_end", batch))
+
+    def on_test_begin(self, logs=None):
+        self.events.append(("test_begin",))
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self.events.append(("test_batch_begin", batch))
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.events.append(("test_batch_end", batch, float(logs["loss"])))
+
+    def on_test_end(self, logs=None):
+        self.events.append(("test_end", {k: float(v) for k, v in logs.items()}))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.events.append(("epoch_end", epoch, float(logs["val_loss"])))
+
+
+def test_validation_inside_fit_calls_the_test_hooks_of_fits_callbacks():
+    """Keras 3 runs fit's validation through evaluate with fit's callbacks: every validation
+    pass calls on_test_begin, each batch's test hooks and on_test_end, after the epoch's last
+    training batch and before on_epoch_end; the logs are the unprefixed evaluation's."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(12, 3)).astype("float32"), rng.normal(size=(12, 1)).astype("float32")
+    xv, yv = rng.normal(size=(6, 3)).astype("float32"), rng.normal(size=(6, 1)).astype("float32")
+    lm.reset_names()
+    inp = lm.Input((3,))
+    model = lm.Model(inp, lm.layers.Dense(1)(inp))
+    model.compile(optimizer=lm.optimizers.SGD(learning_rate=0.0), loss="mse")
+    kernel, bias = model.get_weights()
+    val_mse = [float(np.mean((xv[i:i + 4] @ kernel + bias - yv[i:i + 4]) ** 2))
+               for i in (0, 4)]
+    recorder = HookRecorder()
+    model.fit(x, y, batch_size=4, epochs=2, validation_data=(xv, yv), shuffle=False,
+              verbose=0, callbacks=[recorder])
+    total = float(np.mean((xv @ kernel + bias - yv) ** 2))
+    epoch = [("train_batch_end", b) for b in range(3)] + [
+        ("test_begin",),
+        ("test_batch_begin", 0), ("test_batch_end", 0, pytest.approx(val_mse[0], rel=1e-5)),
+        ("test_batch_begin", 1),
+        # the running mean over the samples seen (4 + 2)
+        ("test_batch_end", 1, pytest.approx(total, rel=1e-5)),
+        ("test_end", {"loss": pytest.approx(total, rel=1e-5)})]
+    assert recorder.events == (epoch + [("epoch_end", 0, pytest.approx(total, rel=1e-5))]
+                               + epoch + [("epoch_end", 1, pytest.approx(total, rel=1e-5))])

@@ -261,3 +261,47 @@ def test_a_bar_of_unknown_length_ends_at_the_steps_seen():
         progress.update(step, {"loss": 0.5})
     progress.finish({"loss": 0.25})
     assert "3/3" in stream.getvalue() and "loss: 0.2500" in stream.getvalue()
+
+
+class Interrupt(lm.callbacks.Callback):
+    """Raises KeyboardInterrupt at the end of batch 1 of training, evaluation or prediction;
+    remembers the bar that was drawing."""
+
+    def __init__(self, progbar):
+        super().__init__()
+        self.progbar = progbar
+        self.progress = None
+
+    def _stop(self, batch):
+        if batch == 1:
+            self.progress = self.progbar.progress
+            raise KeyboardInterrupt("stop")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._stop(batch)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._stop(batch)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._stop(batch)
+
+
+@pytest.mark.parametrize("loop", ["fit", "evaluate", "predict"])
+def test_an_exception_mid_epoch_stops_the_bar_it_leaves_drawing(loop):
+    x, y = _data(12, 0)
+    model = _frozen_model()
+    progbar = ProgbarLogger()
+    interrupt = Interrupt(progbar)
+    run = {"fit": lambda cbs: model.fit(x, y, batch_size=4, callbacks=cbs),
+           "evaluate": lambda cbs: model.evaluate(x, y, batch_size=4, callbacks=cbs),
+           "predict": lambda cbs: model.predict(x, batch_size=4, callbacks=cbs)}[loop]
+
+    def interrupted():
+        with pytest.raises(KeyboardInterrupt, match="stop"):
+            run([progbar, interrupt])
+    out = _on_terminal(interrupted)
+    assert interrupt.progress is not None and interrupt.progress.bar is not None
+    assert not interrupt.progress.bar.live.is_started  # stopped, cursor and line given back
+    assert progbar.progress is None
+    assert "1/3" in out or "0/3" in out  # it was drawing

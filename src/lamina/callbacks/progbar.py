@@ -37,11 +37,10 @@ class ProgbarLogger(Callback):
         self._called_in_fit = True  # validation inside fit is silent
 
     def on_train_end(self, logs=None):
-        if self.progress is not None:  # a generator ran out before the epoch's first batch
-            self.progress.close()
-            self.progress = None
-        # (Keras 3 leaves it set, which silences a later evaluate given this callback)
-        self._called_in_fit = False
+        # a bar left open: a generator ran out before the epoch's first batch.
+        # (Keras 3 leaves `_called_in_fit` set, which silences a later evaluate given this
+        # callback)
+        self.abort()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._begin(f"Epoch {epoch + 1}/{self.epochs}")
@@ -74,6 +73,14 @@ class ProgbarLogger(Callback):
 
     def on_predict_end(self, logs=None):
         self._finish({})
+
+    def abort(self):
+        """Stop a bar left drawing by an exception, without a final line (the loops call
+        this when fit, evaluate or predict raise)."""
+        if self.progress is not None:
+            self.progress.close()
+            self.progress = None
+        self._called_in_fit = False
 
     # -- drawing ---------------------------------------------------------------------
     def _begin(self, label):

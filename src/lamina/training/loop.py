@@ -22,6 +22,8 @@ per batch instead, or not at all where the check would need the whole pass):
   cross-entropy are refused, naming the output and the range.
 """
 
+import contextlib
+
 import jax
 import numpy as np
 
@@ -126,6 +128,19 @@ def _needs_batch_logs(callbacks):
     per compiled call, from the call's last logs, which it always gets."""
     return _overrides([c for c in callbacks if not isinstance(c, callbacks_lib.ProgbarLogger)],
                       "on_train_batch_end")
+
+
+@contextlib.contextmanager
+def _progress_closed_on_error(cbs):
+    """Stop the progress bars that an exception (KeyboardInterrupt included) leaves drawing,
+    so the terminal gets its cursor and lines back; the exception goes on."""
+    try:
+        yield
+    except BaseException:
+        for callback in cbs.callbacks:
+            if isinstance(callback, callbacks_lib.ProgbarLogger):
+                callback.abort()
+        raise
 
 
 def _prefetch(trainer):
@@ -246,55 +261,57 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     model.stop_training = False
     # shared with callbacks that checkpoint (safe points) and resume (BackupAndRestore)
     position = trainer.fit_position = FitPosition(rng, initial_epoch, cbs.callbacks)
-    cbs.on_train_begin()
-    position.safe_point("train_begin")  # a callback may resume here: position.resume(...)
-    logs, ran_any = {}, False
-    for epoch in range(position.epoch, epochs):
-        skip = position.begin_epoch(epoch)  # batches done before a resume
-        if not skip:
-            trainer.reset_metrics()  # (a resume restored the epoch's running metrics)
-        cbs.on_epoch_begin(epoch)
-        step_logs = position.logs if skip else None
-        batches = enumerate(train.epoch(skip), start=skip)
-        if on_device is None:  # (on the device the batches are index arrays)
-            batches = ((i, prepare(i, b)) for i, b in batches)
-        if per_execution == 1:
-            for index, batch in prefetched(batches, prefetch):
-                cbs.on_train_batch_begin(index)
-                ran_any = True
-                step_logs = (_run(prepare, index, trainer.train_step, *batch)
-                             if on_device is None
-                             else trainer.train_step_at(on_device.arrays, batch))
-                position.batch_done(index, step_logs)
-                # device scalars: reading them (float) is left to callbacks that need them
-                cbs.on_train_batch_end(index, dict(zip(trainer.log_names, step_logs)))
-                position.safe_point("batch_end")
-                if model.stop_training:
-                    break
-        else:
-            for (first, count), batch in prefetched(executions(batches, per_execution),
-                                                    prefetch):
-                ran_any = True
-                step_logs = _execute(trainer, cbs, prepare, first, count, batch, batch_logs,
-                                     on_device)
-                position.batch_done(first + count - 1, step_logs)
-                position.safe_point("batch_end")
-                if model.stop_training:
-                    break
-        if step_logs is None:
-            if not ran_any:
-                raise InputSpecError(f"fit: the training data of model '{model.name}' gave "
-                                     "no batches.")
-            break  # a generator ran out before this epoch (warned)
-        logs = trainer.logs_dict(step_logs)
-        if validation is not None and _validation_due(epoch, validation_freq):
-            logs.update({f"val_{k}": v for k, v in _evaluate(
-                trainer, validation, verbose=0, callbacks=None, finite=False).items()})
-        cbs.on_epoch_end(epoch, logs)
-        position.safe_point("epoch_end")
-        if model.stop_training or train.exhausted:
-            break
-    cbs.on_train_end(logs)
+    with _progress_closed_on_error(cbs):
+        cbs.on_train_begin()
+        position.safe_point("train_begin")  # a callback may resume here: position.resume(...)
+        logs, ran_any = {}, False
+        for epoch in range(position.epoch, epochs):
+            skip = position.begin_epoch(epoch)  # batches done before a resume
+            if not skip:
+                trainer.reset_metrics()  # (a resume restored the epoch's running metrics)
+            cbs.on_epoch_begin(epoch)
+            step_logs = position.logs if skip else None
+            batches = enumerate(train.epoch(skip), start=skip)
+            if on_device is None:  # (on the device the batches are index arrays)
+                batches = ((i, prepare(i, b)) for i, b in batches)
+            if per_execution == 1:
+                for index, batch in prefetched(batches, prefetch):
+                    cbs.on_train_batch_begin(index)
+                    ran_any = True
+                    step_logs = (_run(prepare, index, trainer.train_step, *batch)
+                                 if on_device is None
+                                 else trainer.train_step_at(on_device.arrays, batch))
+                    position.batch_done(index, step_logs)
+                    # device scalars: reading them (float) is left to callbacks that need them
+                    cbs.on_train_batch_end(index, dict(zip(trainer.log_names, step_logs)))
+                    position.safe_point("batch_end")
+                    if model.stop_training:
+                        break
+            else:
+                for (first, count), batch in prefetched(executions(batches, per_execution),
+                                                        prefetch):
+                    ran_any = True
+                    step_logs = _execute(trainer, cbs, prepare, first, count, batch, batch_logs,
+                                         on_device)
+                    position.batch_done(first + count - 1, step_logs)
+                    position.safe_point("batch_end")
+                    if model.stop_training:
+                        break
+            if step_logs is None:
+                if not ran_any:
+                    raise InputSpecError(f"fit: the training data of model '{model.name}' gave "
+                                         "no batches.")
+                break  # a generator ran out before this epoch (warned)
+            logs = trainer.logs_dict(step_logs)
+            if validation is not None and _validation_due(epoch, validation_freq):
+                # fit's callbacks get the test hooks (Keras); the progress bar stays silent
+                logs.update({f"val_{k}": v for k, v in _evaluate(
+                    trainer, validation, verbose=0, callbacks=cbs, finite=False).items()})
+            cbs.on_epoch_end(epoch, logs)
+            position.safe_point("epoch_end")
+            if model.stop_training or train.exhausted:
+                break
+        cbs.on_train_end(logs)
     return history
 
 
@@ -341,23 +358,27 @@ def _evaluate(trainer, epochs, verbose, callbacks, finite):
         trainer.ensure_ready(first)
         _check_arrays(trainer, source, epochs.batch_size, finite, "evaluate")
     steps = epochs.per_epoch
-    params = {"verbose": verbose, "epochs": 1, "steps": steps}
-    cbs = callbacks_lib.CallbackList(_with_progbar(callbacks, verbose), model, params)
+    if isinstance(callbacks, callbacks_lib.CallbackList):  # fit's, validating
+        cbs = callbacks
+    else:
+        params = {"verbose": verbose, "epochs": 1, "steps": steps}
+        cbs = callbacks_lib.CallbackList(_with_progbar(callbacks, verbose), model, params)
     trainer.reset_metrics()
     prepare = Prepare(trainer, first is None, what="evaluate")
     prefetch = _prefetch(trainer)
-    cbs.on_test_begin()
-    logs = None
-    batches = ((i, prepare(i, b)) for i, b in enumerate(epochs.epoch()))
-    for index, (xb, yb, swb) in prefetched(batches, prefetch):
-        cbs.on_test_batch_begin(index)
-        logs = _run(prepare, index, trainer.test_step, xb, yb, swb)
-        cbs.on_test_batch_end(index, dict(zip(trainer.log_names, logs)))
-    if logs is None:
-        raise InputSpecError(f"evaluate: the data gave no batches to evaluate model "
-                             f"'{model.name}' on.")
-    result = trainer.logs_dict(logs)
-    cbs.on_test_end(result)
+    with _progress_closed_on_error(cbs):
+        cbs.on_test_begin()
+        logs = None
+        batches = ((i, prepare(i, b)) for i, b in enumerate(epochs.epoch()))
+        for index, (xb, yb, swb) in prefetched(batches, prefetch):
+            cbs.on_test_batch_begin(index)
+            logs = _run(prepare, index, trainer.test_step, xb, yb, swb)
+            cbs.on_test_batch_end(index, dict(zip(trainer.log_names, logs)))
+        if logs is None:
+            raise InputSpecError(f"evaluate: the data gave no batches to evaluate model "
+                                 f"'{model.name}' on.")
+        result = trainer.logs_dict(logs)
+        cbs.on_test_end(result)
     return result
 
 
@@ -387,13 +408,14 @@ def predict(model, x, batch_size=32, verbose="auto", steps=None, callbacks=None)
     verbose = _progress_verbose(verbose)
     params = {"verbose": verbose, "epochs": 1, "steps": epochs.per_epoch}
     cbs = callbacks_lib.CallbackList(_with_progbar(callbacks, verbose), model, params)
-    cbs.on_predict_begin()
-    outputs = []
-    for index, (xb, _, _) in enumerate(epochs.epoch()):
-        cbs.on_predict_batch_begin(index)
-        outputs.append(predict_lib.predict_on_batch(model, xb))
-        cbs.on_predict_batch_end(index, {"outputs": outputs[-1]})
-    if not outputs:
-        raise InputSpecError(f"predict: the data gave no batches for model '{model.name}'.")
-    cbs.on_predict_end()
+    with _progress_closed_on_error(cbs):
+        cbs.on_predict_begin()
+        outputs = []
+        for index, (xb, _, _) in enumerate(epochs.epoch()):
+            cbs.on_predict_batch_begin(index)
+            outputs.append(predict_lib.predict_on_batch(model, xb))
+            cbs.on_predict_batch_end(index, {"outputs": outputs[-1]})
+        if not outputs:
+            raise InputSpecError(f"predict: the data gave no batches for model '{model.name}'.")
+        cbs.on_predict_end()
     return jax.tree_util.tree_map(lambda *parts: np.concatenate(parts), *outputs)
