@@ -52,17 +52,13 @@ def compute_loss_and_updates(model, trainable, non_trainable, x, y, sample_weigh
     regularizers of the trained weights) of `model(x)` against `y`. Differentiate it with
     `jax.value_and_grad(..., has_aux=True)` w.r.t. `trainable`."""
     trainer = model._trainer
-    values = {**non_trainable, **trainable}
-    y_pred, updates, added, masks = step_lib.run(model, values, x, training)
-    flat = step_lib.flatten_outputs(y_pred, trainer.output_names)
-    masks = step_lib.flatten_outputs(masks, trainer.output_names)
-    ys = y if isinstance(y, list) else [y]
-    loss, _ = step_lib.compute_loss(trainer.specs, ys, flat, sample_weight, masks)
     regularized = [v for v in trainer.resolution().trained
                    if v.regularizer is not None and v.uid in trainable]
-    loss = loss + step_lib.penalties(added, regularized, values)
-    return loss, (y_pred, {**non_trainable, **{u: v for u, v in updates.items()
-                                               if u in non_trainable}})
+    loss, forward = step_lib.forward_loss(
+        model, trainer.specs, trainer.output_names, {**non_trainable, **trainable}, x,
+        y if isinstance(y, list) else [y], sample_weight, training, regularized)
+    kept = {u: v for u, v in forward.updates.items() if u in non_trainable}
+    return loss, (forward.outputs, {**non_trainable, **kept})
 
 
 def optimizer_apply(model, optimizer_state, grads, trainable):
@@ -75,10 +71,9 @@ def update_metrics(model, metrics, loss, y, y_pred, sample_weight=None):
     """(metrics, logs): the compiled metrics (and the running loss) updated with this
     batch; `logs` maps the compiled log names to their running values."""
     trainer = model._trainer
-    flat = step_lib.flatten_outputs(y_pred, trainer.output_names)
     ys = y if isinstance(y, list) else [y]
-    masks = [None] * len(flat)
-    _, per_output = step_lib.compute_loss(trainer.specs, ys, flat, sample_weight, masks)
+    _, flat, per_output, masks = step_lib.output_loss(trainer.specs, trainer.output_names, ys,
+                                                      y_pred, sample_weight)
     metrics = step_lib.update_metrics(trainer.specs, metrics, loss, per_output, ys, flat,
                                       sample_weight, masks)
     return metrics, dict(zip(trainer.compiled_log_names,

@@ -1,11 +1,15 @@
 """Pure steps: the model as a function of its variable values, and the jitted train step.
 
 `apply` runs a model in a pure `CallScope`: variables read the values given, and
-assignments (moving statistics, seeds) come back as `updates`. `train_step_fn` closes over
+assignments (moving statistics, seeds) come back as `updates`. `forward_loss` is the one
+forward pass + loss (compiled losses, `add_loss` values, regularizers) shared by the train
+step, the test step and the custom-step helpers. `train_step_fn` closes over
 one trainability configuration: gradients are taken only w.r.t. the trained variables, the
 optax update touches only their optimizer entries, and frozen variables are plain inputs
 (never outputs), so they are bit-for-bit unchanged and cost no weight-gradient work.
 """
+from typing import Any, NamedTuple
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -53,6 +57,41 @@ def flatten_outputs(outputs, names):
     if isinstance(outputs, (list, tuple)):
         return list(outputs)
     return [outputs]
+
+
+class Forward(NamedTuple):
+    """What `forward_loss` computed besides the loss (a pytree: it can be the aux output of
+    `jax.value_and_grad`)."""
+
+    outputs: Any  # as the model returns them (an array, a list or a dict)
+    y_pred: list  # the outputs in `output_names` order
+    updates: dict  # uid -> value assigned by the call (moving statistics, seed states)
+    per_output: list  # each output's loss, None where an output has no loss
+    masks: list  # each output's mask (None for none), in `output_names` order
+
+
+def forward_loss(model, specs, output_names, values, x, y, sample_weight, training,
+                 regularized=()):
+    """(loss, Forward) of `model(x)`, variables reading `values`, against the targets `y` (a
+    list in `output_names` order): the compiled loss of every output (its mask applied), plus
+    the call's `add_loss` values and the penalties of the `regularized` variables. The
+    penalties read `values`, the arrays the model ran on: in a train step those are the
+    differentiated trained values, so the penalty's gradient reaches them."""
+    outputs, updates, added, output_masks = run(model, values, x, training)
+    loss, y_pred, per_output, masks = output_loss(specs, output_names, y, outputs,
+                                                  sample_weight, output_masks)
+    loss = loss + penalties(added, regularized, values)
+    return loss, Forward(outputs, y_pred, updates, per_output, masks)
+
+
+def output_loss(specs, output_names, y, outputs, sample_weight, output_masks=None):
+    """(total loss, y_pred, per-output losses, masks) of the model's `outputs` (and their
+    `output_masks`, None for none) against `y`; `y_pred` and `masks` are flattened in
+    `output_names` order."""
+    y_pred = flatten_outputs(outputs, output_names)
+    masks = flatten_outputs(output_masks, output_names)
+    loss, per_output = compute_loss(specs, y, y_pred, sample_weight, masks)
+    return loss, y_pred, per_output, masks
 
 
 def compute_loss(specs, y_true, y_pred, sample_weight, masks):
@@ -129,15 +168,10 @@ def train_step_fn(model, tx, specs, output_names, all_keys, trained_uids, frozen
         frozen = dict(zip(frozen_uids, frozen_values))
 
         def loss_fn(trained):
-            y_pred, updates, added, masks = run(model, {**frozen, **trained}, x, True)
-            y_pred = flatten_outputs(y_pred, output_names)
-            masks = flatten_outputs(masks, output_names)
-            loss, per_output = compute_loss(specs, y, y_pred, sample_weight, masks)
-            loss = loss + penalties(added, regularized, trained)
-            return loss, (y_pred, updates, per_output, masks)
+            return forward_loss(model, specs, output_names, {**frozen, **trained}, x, y,
+                                sample_weight, True, regularized)
 
-        (loss, (y_pred, updates, per_output, masks)), grads = loss_scale.value_and_grad(
-            loss_fn, opt_state)(trained)
+        (loss, forward), grads = loss_scale.value_and_grad(loss_fn, opt_state)(trained)
         sub_state = opt_state_lib.restrict(opt_state, all_keys, trained.keys())
         deltas, sub_state = tx.update(grads, sub_state, trained)
         # a loss-scaled step whose gradients overflowed keeps the weights bit for bit
@@ -146,10 +180,10 @@ def train_step_fn(model, tx, specs, output_names, all_keys, trained_uids, frozen
         opt_state = opt_state_lib.merge(opt_state, sub_state, all_keys)
         if metric_state is None:  # train_on_batch: metrics restart at this batch
             metric_state = init_metric_state(specs)
-        metric_state = update_metrics(specs, metric_state, loss, per_output, y, y_pred,
-                                      sample_weight, masks)
-        return ([trained[uid] for uid in trained_uids], updates, opt_state, metric_state,
-                results(specs, metric_state))
+        metric_state = update_metrics(specs, metric_state, loss, forward.per_output, y,
+                                      forward.y_pred, sample_weight, forward.masks)
+        return ([trained[uid] for uid in trained_uids], forward.updates, opt_state,
+                metric_state, results(specs, metric_state))
 
     return step
 
@@ -235,15 +269,12 @@ def stack_batches(batches):
 
 def make_test_step(model, specs, output_names, regularized=()):
     def step(values, metric_state, x, y, sample_weight):
-        y_pred, _, added, masks = run(model, values, x, False)
-        y_pred = flatten_outputs(y_pred, output_names)
-        masks = flatten_outputs(masks, output_names)
-        loss, per_output = compute_loss(specs, y, y_pred, sample_weight, masks)
-        loss = loss + penalties(added, regularized, values)
+        loss, forward = forward_loss(model, specs, output_names, values, x, y, sample_weight,
+                                     False, regularized)
         if metric_state is None:  # test_on_batch: metrics restart at this batch
             metric_state = init_metric_state(specs)
-        metric_state = update_metrics(specs, metric_state, loss, per_output, y, y_pred,
-                                      sample_weight, masks)
+        metric_state = update_metrics(specs, metric_state, loss, forward.per_output, y,
+                                      forward.y_pred, sample_weight, forward.masks)
         return metric_state, results(specs, metric_state)
 
     return jax.jit(step, donate_argnums=(1,))
