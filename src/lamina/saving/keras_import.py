@@ -26,18 +26,9 @@ import numpy as np
 from lamina.core import naming
 from lamina.errors import LaminaError, SavingError
 from lamina.saving.keras_files import CONFIG, WEIGHTS, _parse_json, _read_archive, _WeightsFile
-from lamina.saving.keras_layers import (
-    _ACTIVATIONS,  # noqa: F401 (re-exported for tests)
-    _LAYER_CLASSES,
-    _batch_shape,
-    _dtype,
-    _is_int,
-    _is_number,
-    _layer,
-    _Options,
-    _short,
-    weight_groups,
-)
+from lamina.saving.keras_layers import _LAYER_CLASSES, _batch_shape, _dtype, _layer, weight_groups
+from lamina.saving.keras_objects import _ACTIVATIONS  # noqa: F401 (re-exported for tests)
+from lamina.saving.keras_options import _is_int, _is_number, _Options, _short
 
 DEFAULT_MAX_WEIGHTS_BYTES = 8 * 1024 ** 3
 MAX_MODEL_NESTING = 32
