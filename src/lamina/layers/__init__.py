@@ -1,5 +1,6 @@
-"""Layers with Keras 3 names, one module per family; every class here is registered for
-saving (a file can name only these, and classes registered by the user)."""
+"""Layers with Keras 3 names, one module per family (a large family splits its classes over
+several modules and gathers them in its family module's `LAYERS`); every class here is
+registered for saving (a file can name only these, and classes registered by the user)."""
 from lamina.core.layer import Layer as Layer
 from lamina.core.node import Input as Input
 from lamina.core.node import InputLayer as InputLayer
