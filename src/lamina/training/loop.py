@@ -21,16 +21,13 @@ per batch instead, or not at all where the check would need the whole pass):
 - labels outside [0, classes) for an output trained with a sparse categorical
   cross-entropy are refused, naming the output and the range.
 """
-
-import contextlib
-
 import jax
 import numpy as np
 
 from lamina import callbacks as callbacks_lib
 from lamina import random as lrandom
-from lamina.callbacks.progress import resolve_verbose
 from lamina.errors import InputSpecError
+from lamina.training import arguments, loop_callbacks
 from lamina.training import predict as predict_lib
 from lamina.training import step as step_lib
 from lamina.training.batches import Epochs, Prepare, executions, prefetched
@@ -45,102 +42,6 @@ from lamina.training.data import (
 from lamina.training.device_data import DeviceData
 from lamina.training.position import FitPosition
 from lamina.training.sources import adapt
-
-
-# -- arguments -------------------------------------------------------------------------
-def _validation(validation_data, owner):
-    if isinstance(validation_data, (tuple, list)):
-        if len(validation_data) not in (2, 3):
-            raise InputSpecError(
-                "validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, "
-                f"sample_weight), received a {type(validation_data).__name__} of "
-                f"{len(validation_data)} items.")
-        return ArrayData(*validation_data, owner=owner)
-    return adapt(validation_data, None, None, owner, "validation_data")
-
-
-def _check_distributed(distribution, owner, batch_size, *datasets):
-    """Fail before the first step when a batch would not split over the devices."""
-    if distribution is not None:
-        for data in datasets:
-            if isinstance(data, ArrayData):
-                distribution.check_data(data.n, batch_size, owner.name)
-
-
-def _progress_verbose(verbose):
-    """`verbose` resolved ("auto" is 1); only process 0 of a multi-process run reports
-    progress."""
-    verbose = resolve_verbose(verbose)
-    return verbose if jax.process_index() == 0 else 0
-
-
-def _with_progbar(callbacks, verbose):
-    """The callbacks, with a `ProgbarLogger` appended when `verbose != 0` and none is
-    given (Keras 3's `CallbackList(add_progbar=verbose != 0)`)."""
-    callbacks = list(callbacks or [])
-    if verbose and not any(isinstance(c, callbacks_lib.ProgbarLogger) for c in callbacks):
-        callbacks.append(callbacks_lib.ProgbarLogger())
-    return callbacks
-
-
-def _batch_size(batch_size):
-    if batch_size is None:
-        return 32
-    if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise InputSpecError(f"batch_size: expected a positive integer, received {batch_size!r}.")
-    return int(batch_size)
-
-
-def _steps(value, name):
-    if value is None:
-        return None
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise InputSpecError(f"{name}: expected a positive integer or None, received {value!r}.")
-    return int(value)
-
-
-def _validation_due(epoch, freq):
-    """Keras's `validation_freq`: every `freq` epochs (int) or after the listed epochs
-    (1-based)."""
-    if isinstance(freq, (int, np.integer)) and not isinstance(freq, bool) and freq > 0:
-        return (epoch + 1) % freq == 0
-    if isinstance(freq, (list, tuple, set, range)):
-        return epoch + 1 in freq
-    raise InputSpecError(
-        "validation_freq: expected a positive integer (validate every N epochs) or a list "
-        f"of 1-based epoch numbers, received {freq!r}.")
-
-
-def _check_finite_default(check, callbacks):
-    if check is not None:
-        return bool(check)
-    return not any(isinstance(cb, callbacks_lib.TerminateOnNaN) for cb in callbacks or [])
-
-
-def _overrides(callbacks, hook):
-    """Whether a callback defines `hook` (as a method or an attribute, as CallbackList)."""
-    base = getattr(callbacks_lib.Callback, hook)
-    return any(getattr(getattr(c, hook), "__func__", None) is not base for c in callbacks)
-
-
-def _needs_batch_logs(callbacks):
-    """Whether a callback reads every batch's logs. `ProgbarLogger` does not: it draws once
-    per compiled call, from the call's last logs, which it always gets."""
-    return _overrides([c for c in callbacks if not isinstance(c, callbacks_lib.ProgbarLogger)],
-                      "on_train_batch_end")
-
-
-@contextlib.contextmanager
-def _progress_closed_on_error(cbs):
-    """Stop the progress bars that an exception (KeyboardInterrupt included) leaves drawing,
-    so the terminal gets its cursor and lines back; the exception goes on."""
-    try:
-        yield
-    except BaseException:
-        for callback in cbs.callbacks:
-            if isinstance(callback, callbacks_lib.ProgbarLogger):
-                callback.abort()
-        raise
 
 
 def _prefetch(trainer):
@@ -215,11 +116,11 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     (default: yes, unless a `TerminateOnNaN` callback is given); see the module docstring.
     """
     model = trainer.model
-    batch_size = _batch_size(batch_size)
-    verbose = _progress_verbose(verbose)
-    steps_per_epoch = _steps(steps_per_epoch, "steps_per_epoch")
-    validation_steps = _steps(validation_steps, "validation_steps")
-    _validation_due(0, validation_freq)  # checks it
+    batch_size = arguments.batch_size(batch_size)
+    verbose = loop_callbacks.progress_verbose(verbose)
+    steps_per_epoch = arguments.steps(steps_per_epoch, "steps_per_epoch")
+    validation_steps = arguments.steps(validation_steps, "validation_steps")
+    arguments.validation_due(0, validation_freq)  # checks it
     if shuffle not in (True, False, "batch"):
         raise InputSpecError(f"shuffle: expected True, False or 'batch', received {shuffle!r}.")
     data = adapt(x, y, sample_weight, model, "fit")
@@ -227,18 +128,18 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
         raise InputSpecError("fit: expected targets `y`, received None.")
     val = None
     if validation_data is not None:
-        val = _validation(validation_data, model)
+        val = arguments.validation_data(validation_data, model)
     elif validation_split:
         if not 0 < validation_split < 1:
             raise InputSpecError(
                 f"validation_split: expected a fraction in (0, 1), received {validation_split!r}.")
         data, val = data.split(validation_split)
-    _check_distributed(trainer.active_distribution(), model, batch_size, data, val)
+    arguments.check_distributed(trainer.active_distribution(), model, batch_size, data, val)
     first = _first_inputs(data, batch_size)
     if first is not None:
         trainer.ensure_ready(first)
         data = _class_weighted(trainer, data, class_weight, sample_weight)
-        finite = _check_finite_default(check_finite, callbacks)
+        finite = arguments.check_finite_default(check_finite, callbacks)
         _check_arrays(trainer, data, batch_size, finite, "fit")
         _check_arrays(trainer, val, batch_size, finite, "validation")
     history = callbacks_lib.History()
@@ -252,16 +153,16 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     validation = Epochs(val, batch_size, steps=validation_steps) if val is not None else None
     steps = train.per_epoch
     params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
-    cbs = callbacks_lib.CallbackList(_with_progbar(list(callbacks or []) + [history], verbose),
-                                     model, params)
+    cbs = callbacks_lib.CallbackList(
+        loop_callbacks.with_progbar(list(callbacks or []) + [history], verbose), model, params)
     streamed = not isinstance(data, ArrayData)
     prepare = Prepare(trainer, streamed, class_weight if streamed else None)
     prefetch = _prefetch(trainer) and on_device is None
-    batch_logs = _needs_batch_logs(cbs.callbacks)
+    batch_logs = loop_callbacks.needs_batch_logs(cbs.callbacks)
     model.stop_training = False
     # shared with callbacks that checkpoint (safe points) and resume (BackupAndRestore)
     position = trainer.fit_position = FitPosition(rng, initial_epoch, cbs.callbacks)
-    with _progress_closed_on_error(cbs):
+    with loop_callbacks.progress_closed_on_error(cbs):
         cbs.on_train_begin()
         position.safe_point("train_begin")  # a callback may resume here: position.resume(...)
         logs, ran_any = {}, False
@@ -303,7 +204,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
                                          "no batches.")
                 break  # a generator ran out before this epoch (warned)
             logs = trainer.logs_dict(step_logs)
-            if validation is not None and _validation_due(epoch, validation_freq):
+            if validation is not None and arguments.validation_due(epoch, validation_freq):
                 # fit's callbacks get the test hooks (Keras); the progress bar stays silent
                 logs.update({f"val_{k}": v for k, v in _evaluate(
                     trainer, validation, verbose=0, callbacks=cbs, finite=False).items()})
@@ -362,11 +263,12 @@ def _evaluate(trainer, epochs, verbose, callbacks, finite):
         cbs = callbacks
     else:
         params = {"verbose": verbose, "epochs": 1, "steps": steps}
-        cbs = callbacks_lib.CallbackList(_with_progbar(callbacks, verbose), model, params)
+        cbs = callbacks_lib.CallbackList(loop_callbacks.with_progbar(callbacks, verbose), model,
+                                         params)
     trainer.reset_metrics()
     prepare = Prepare(trainer, first is None, what="evaluate")
     prefetch = _prefetch(trainer)
-    with _progress_closed_on_error(cbs):
+    with loop_callbacks.progress_closed_on_error(cbs):
         cbs.on_test_begin()
         logs = None
         batches = ((i, prepare(i, b)) for i, b in enumerate(epochs.epoch()))
@@ -387,11 +289,12 @@ def evaluate(trainer, x=None, y=None, batch_size=None, verbose="auto", sample_we
     """Loss and metrics over `x, y` (the model in inference mode); `steps` limits the
     batches read (needed for an endless generator)."""
     model = trainer.model
-    batch_size = _batch_size(batch_size)
+    batch_size = arguments.batch_size(batch_size)
     data = adapt(x, y, sample_weight, model, "evaluate")
-    _check_distributed(trainer.active_distribution(), model, batch_size, data)
-    epochs = Epochs(data, batch_size, steps=_steps(steps, "steps"))
-    result = _evaluate(trainer, epochs, _progress_verbose(verbose), callbacks, check_finite)
+    arguments.check_distributed(trainer.active_distribution(), model, batch_size, data)
+    epochs = Epochs(data, batch_size, steps=arguments.steps(steps, "steps"))
+    result = _evaluate(trainer, epochs, loop_callbacks.progress_verbose(verbose), callbacks,
+                       check_finite)
     if return_dict:
         return result
     values = list(result.values())
@@ -401,14 +304,15 @@ def evaluate(trainer, x=None, y=None, batch_size=None, verbose="auto", sample_we
 def predict(model, x, batch_size=32, verbose="auto", steps=None, callbacks=None):
     """Outputs for every sample of `x`, concatenated over batches (numpy). Batches of a
     generator or dataset may carry targets; only their `x` is used."""
-    batch_size = _batch_size(batch_size)
+    batch_size = arguments.batch_size(batch_size)
     data = adapt(x, None, None, model, "predict")
-    _check_distributed(predict_lib.active_distribution(model), model, batch_size, data)
-    epochs = Epochs(data, batch_size, steps=_steps(steps, "steps"))
-    verbose = _progress_verbose(verbose)
+    arguments.check_distributed(predict_lib.active_distribution(model), model, batch_size, data)
+    epochs = Epochs(data, batch_size, steps=arguments.steps(steps, "steps"))
+    verbose = loop_callbacks.progress_verbose(verbose)
     params = {"verbose": verbose, "epochs": 1, "steps": epochs.per_epoch}
-    cbs = callbacks_lib.CallbackList(_with_progbar(callbacks, verbose), model, params)
-    with _progress_closed_on_error(cbs):
+    cbs = callbacks_lib.CallbackList(loop_callbacks.with_progbar(callbacks, verbose), model,
+                                     params)
+    with loop_callbacks.progress_closed_on_error(cbs):
         cbs.on_predict_begin()
         outputs = []
         for index, (xb, _, _) in enumerate(epochs.epoch()):
