@@ -9,10 +9,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from recipe import RecipeTrainStep
 
 import lamina as lm
 from lamina import distribution as ld
-from lamina.training import custom_step as cs
 from lamina.training import device_data
 from lamina.training.data import ArrayData
 from lamina.training.device_data import DeviceData
@@ -346,7 +346,7 @@ def test_train_steps_at_under_a_distribution_gathers_first():
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
-class CustomStep(lm.Model):
+class CustomStep(RecipeTrainStep, lm.Model):
     """A subclassed model with the documented custom `train_step` recipe."""
 
     def __init__(self, **kwargs):
@@ -356,20 +356,6 @@ class CustomStep(lm.Model):
 
     def call(self, x, training=None):
         return self.out(self.hidden(x))
-
-    def train_step(self, state, data):
-        x, y, sample_weight = data
-
-        def loss_fn(trainable):
-            return cs.compute_loss_and_updates(self, trainable, state.non_trainable, x, y,
-                                               sample_weight)
-
-        (loss, (y_pred, non_trainable)), grads = jax.value_and_grad(
-            loss_fn, has_aux=True)(state.trainable)
-        trainable, optimizer = cs.optimizer_apply(self, state.optimizer, grads,
-                                                  state.trainable)
-        metrics, logs = cs.update_metrics(self, state.metrics, loss, y, y_pred, sample_weight)
-        return logs, cs.TrainState(trainable, non_trainable, optimizer, metrics)
 
 
 def test_a_custom_train_step_gathers_inside_the_call_too(monkeypatch):

@@ -12,10 +12,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from recipe import RecipeTrainStep
 
 import lamina as lm
 from lamina import regularizers
-from lamina.training import custom_step as cs
 
 LR, ADDED, L2_HEAD, L1_ACTIVITY, L2_FROZEN = 0.1, 0.5, 0.1, 0.05, 10.0
 
@@ -30,21 +30,8 @@ class MeanSquareLoss(lm.layers.Layer):
         return inputs
 
 
-class CustomStep(lm.Model):
+class CustomStep(RecipeTrainStep, lm.Model):
     """The documented custom `train_step` recipe, on a functional graph."""
-
-    def train_step(self, state, data):
-        x, y, sample_weight = data
-
-        def loss_fn(trainable):
-            return cs.compute_loss_and_updates(self, trainable, state.non_trainable, x, y,
-                                               sample_weight)
-
-        (loss, (y_pred, non_trainable)), grads = jax.value_and_grad(
-            loss_fn, has_aux=True)(state.trainable)
-        trainable, optimizer = cs.optimizer_apply(self, state.optimizer, grads, state.trainable)
-        metrics, logs = cs.update_metrics(self, state.metrics, loss, y, y_pred, sample_weight)
-        return logs, cs.TrainState(trainable, non_trainable, optimizer, metrics)
 
 
 def _model(cls=lm.Model):
