@@ -1,10 +1,15 @@
-"""Resolve `compile()` arguments once into typed per-output entries."""
+"""Resolve `compile()` arguments once: typed per-output entries, steps_per_execution, and
+the optimizer wrapped for loss scaling where float16 layers need it."""
 import copy
 import dataclasses
+
+import numpy as np
 
 from lamina import losses as losses_lib
 from lamina import metrics as metrics_lib
 from lamina.errors import ConfigurationError
+from lamina.optimizers import loss_scale
+from lamina.training import custom_step
 
 
 @dataclasses.dataclass
@@ -85,3 +90,27 @@ def log_names(specs):
     for s in specs:
         names += [f"{s.name}_{m.name}" if multi else m.name for m in s.metrics]
     return names
+
+
+def steps_per_execution(model, value):
+    """`compile(steps_per_execution=...)` checked: a positive integer."""
+    if (not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1):
+        raise ConfigurationError(
+            f"Model '{model.name}'.compile(steps_per_execution=...): expected a positive "
+            f"integer (the number of batches run in one compiled call), received {value!r}.")
+    return int(value)
+
+
+def loss_scaled_optimizer(model, optimizer, auto_scale_loss):
+    """`optimizer`, wrapped in a `LossScaleOptimizer` for float16 layers (see
+    `loss_scale.auto_wrap`); refused with a custom train_step."""
+    optimizer = loss_scale.auto_wrap(model, optimizer, auto_scale_loss)
+    if (isinstance(optimizer, loss_scale.LossScaleOptimizer)
+            and custom_step.overrides_train_step(model)):
+        raise ConfigurationError(
+            f"Model '{model.name}'.compile: loss scaling (a LossScaleOptimizer, added for "
+            "float16 layers unless auto_scale_loss=False) is not available to a custom "
+            "train_step, whose gradients lamina does not compute. Use the "
+            "'mixed_bfloat16' policy (no loss scaling needed), or compile with "
+            "auto_scale_loss=False and a plain optimizer.")
+    return optimizer

@@ -39,9 +39,10 @@ class Trainer:
                 "lamina.distribution.DataParallel or ModelParallel, received "
                 f"{distribution!r} (of type {type(distribution).__name__}).")
         self.distribution = distribution  # wins over lamina.distribution.scope
-        self.steps_per_execution = check_steps_per_execution(model, steps_per_execution)
+        self.steps_per_execution = compile_lib.steps_per_execution(model, steps_per_execution)
         self.model = model
-        self.optimizer = _loss_scaled(model, optimizers_lib.get(optimizer), auto_scale_loss)
+        self.optimizer = compile_lib.loss_scaled_optimizer(
+            model, optimizers_lib.get(optimizer), auto_scale_loss)
         self.tx = self.optimizer.build(model)
         self.optimizer._listeners.append(self._set_learning_rate)
         self._compile_args = (loss, metrics, loss_weights)
@@ -77,7 +78,7 @@ class Trainer:
     def ensure_ready(self, x):
         """Build the model (from `x` if needed), resolve compile() against its outputs, and
         size the metrics whose state depends on an output's shape (F1Score, R2Score, ...)."""
-        if self.specs is not None and self._metrics_built:
+        if self.ready:
             return
         model = self.model
         spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x)
@@ -93,6 +94,12 @@ class Trainer:
                 metric.build(tuple(shape.shape))
         self._metrics_built = True
         self.reset_metrics()
+
+    @property
+    def ready(self):
+        """Whether `ensure_ready` has nothing left to do (checked first on the per-step
+        paths, which then skip describing their batch)."""
+        return self.specs is not None and self._metrics_built
 
     def _resolve_compile(self, names):
         self.output_names = names
@@ -221,7 +228,8 @@ class Trainer:
         Under a distribution the K steps run one call each (same results, same logs).
         """
         k = jax.tree_util.tree_leaves(xs)[0].shape[0]
-        self.ensure_ready(jax.tree_util.tree_map(lambda a: a[0], xs))
+        if not self.ready:
+            self.ensure_ready(jax.tree_util.tree_map(lambda a: a[0], xs))
         distribution = self.active_distribution()
         if distribution is not None:
             logs = [self.train_step(*jax.tree_util.tree_map(lambda a, i=i: a[i],
@@ -246,9 +254,10 @@ class Trainer:
         if self.active_distribution() is not None:
             return self.train_steps(*step_lib.take_batch(arrays, indices),
                                     reset_metrics=reset_metrics)
-        self.ensure_ready(jax.tree_util.tree_map(
-            lambda a: jax.ShapeDtypeStruct(indices.shape[1:] + a.shape[1:], a.dtype),
-            arrays[0]))
+        if not self.ready:
+            self.ensure_ready(jax.tree_util.tree_map(
+                lambda a: jax.ShapeDtypeStruct(indices.shape[1:] + a.shape[1:], a.dtype),
+                arrays[0]))
         return self._run_multi(self._indexed_steps, True, k, reset_metrics, arrays, indices)
 
     def train_step_at(self, arrays, index, reset_metrics=False):
@@ -263,8 +272,9 @@ class Trainer:
         if self.active_distribution() is not None:
             return self.train_step(*step_lib.take_batch(arrays, index),
                                    reset_metrics=reset_metrics)
-        self.ensure_ready(jax.tree_util.tree_map(
-            lambda a: jax.ShapeDtypeStruct(index.shape + a.shape[1:], a.dtype), arrays[0]))
+        if not self.ready:
+            self.ensure_ready(jax.tree_util.tree_map(
+                lambda a: jax.ShapeDtypeStruct(index.shape + a.shape[1:], a.dtype), arrays[0]))
         return self._run_cached(self._gathering_steps,
                                 lambda step_fn, _: step_lib.make_indexed_step(step_fn), 1,
                                 reset_metrics, arrays, index)
@@ -353,14 +363,6 @@ class Trainer:
         return self._format(self.test_step(x, y, sample_weight, reset_metrics=True), return_dict)
 
 
-def check_steps_per_execution(model, value):
-    if (not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1):
-        raise errors.ConfigurationError(
-            f"Model '{model.name}'.compile(steps_per_execution=...): expected a positive "
-            f"integer (the number of batches run in one compiled call), received {value!r}.")
-    return int(value)
-
-
 def nothing_trainable_error(model, resolution):
     """The error for a step with nothing to train: every reason a weight is closed."""
     reasons = sorted({r for v in resolution.variables if v.kind == "weight"
@@ -368,21 +370,6 @@ def nothing_trainable_error(model, resolution):
     text = "\n".join(f"  - {r}" for r in reasons) or "  - the model has no weights"
     return errors.NotTrainableError(
         errors.MSG_NOTHING_TRAINABLE.format(root=model.name, reasons=text))
-
-
-def _loss_scaled(model, optimizer, auto_scale_loss):
-    """`optimizer`, wrapped in a `LossScaleOptimizer` for float16 layers (see
-    `loss_scale.auto_wrap`); refused with a custom train_step."""
-    optimizer = loss_scale.auto_wrap(model, optimizer, auto_scale_loss)
-    if (isinstance(optimizer, loss_scale.LossScaleOptimizer)
-            and custom_step.overrides_train_step(model)):
-        raise errors.ConfigurationError(
-            f"Model '{model.name}'.compile: loss scaling (a LossScaleOptimizer, added for "
-            "float16 layers unless auto_scale_loss=False) is not available to a custom "
-            "train_step, whose gradients lamina does not compute. Use the "
-            "'mixed_bfloat16' policy (no loss scaling needed), or compile with "
-            "auto_scale_loss=False and a plain optimizer.")
-    return optimizer
 
 
 def write_back(trained_vars, trained, by_uid, updates):
