@@ -8,24 +8,14 @@ chosen in one place. Only `data_format="channels_last"` is supported: inputs are
 The rest of the family lives beside it: the options all convolutions share in `base_conv`,
 the transposed convolutions in `conv_transpose`, the depthwise ones in `depthwise_conv`, the
 depthwise-separable ones in `separable_conv`, and the window checks shared with the pooling
-layers in `sliding_window`. Their layers and the window checks are importable from here as
-well (the pooling layers import the checks from here).
+layers in `sliding_window`. Their layers are importable from here as well.
 """
 from lamina.errors import InputSpecError
 from lamina.layers.base_conv import _BaseConv
 from lamina.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from lamina.layers.depthwise_conv import DepthwiseConv1D, DepthwiseConv2D
 from lamina.layers.separable_conv import SeparableConv1D, SeparableConv2D
-from lamina.layers.sliding_window import (  # noqa: F401 (re-exported: pooling imports them)
-    _label,
-    check_data_format,
-    check_output_size,
-    check_padding,
-    check_rank,
-    normalize_tuple,
-    output_length,
-    positive_int,
-)
+from lamina.layers.sliding_window import _label, positive_int
 from lamina.ops import convolution
 
 

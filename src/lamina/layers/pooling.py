@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from lamina.core.layer import Layer
 from lamina.errors import InputSpecError
-from lamina.layers.convolutional import (
+from lamina.layers.sliding_window import (
     check_data_format,
     check_output_size,
     check_padding,
