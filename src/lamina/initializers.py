@@ -5,11 +5,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from lamina import random as lrandom
+from lamina.core.arrays import to_array
 from lamina.named import NamedRegistry
 
 
 def _cast(values, dtype):
-    return jnp.asarray(np.asarray(values, dtype=np.float64).astype(jnp.dtype(dtype)))
+    return to_array(np.asarray(values, dtype=np.float64).astype(jnp.dtype(dtype)))
 
 
 def _truncated_normal(rng, shape):
@@ -53,12 +54,12 @@ class Initializer:
 
 class Zeros(Initializer):
     def __call__(self, shape, dtype="float32"):
-        return jnp.asarray(np.zeros(shape, jnp.dtype(dtype)))
+        return to_array(np.zeros(shape, jnp.dtype(dtype)))
 
 
 class Ones(Initializer):
     def __call__(self, shape, dtype="float32"):
-        return jnp.asarray(np.ones(shape, jnp.dtype(dtype)))
+        return to_array(np.ones(shape, jnp.dtype(dtype)))
 
 
 class _VarianceScaling(Initializer):
@@ -133,7 +134,7 @@ class Constant(Initializer):
         self.value = value
 
     def __call__(self, shape, dtype="float32"):
-        return jnp.asarray(np.full(shape, self.value, jnp.dtype(dtype)))
+        return to_array(np.full(shape, self.value, jnp.dtype(dtype)))
 
     def get_config(self):
         return {"value": self.value}

@@ -8,11 +8,11 @@ runs as a pure function of its variable values under `jax.jit` and `jax.grad`.
 import itertools
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from lamina.core import scope as scope_lib
 from lamina.core import trainability_version
+from lamina.core.arrays import to_array
 from lamina.errors import MSG_TRACED_ASSIGN, LaminaError
 
 _UIDS = itertools.count()
@@ -35,7 +35,7 @@ class Variable:
         self.kind = kind
         self.owner = owner
         self._trainable = bool(trainable)
-        self._value = jnp.asarray(value)
+        self._value = to_array(value)
         self.autocast = False  # read in the layer's compute dtype under a mixed policy
         self.regularizer = None  # x -> scalar penalty, set by Layer.add_weight
         self.constraint = None  # w -> w applied after each optimizer update
@@ -62,7 +62,7 @@ class Variable:
 
     def assign(self, new_value):
         """Set a new value (recorded in the active pure call, or stored directly)."""
-        new_value = jnp.asarray(new_value, dtype=self._value.dtype)
+        new_value = to_array(new_value, self._value.dtype)
         if new_value.shape != self._value.shape:
             raise ValueError(
                 f"Variable '{self.path}': expected a value of shape {self._value.shape}, "

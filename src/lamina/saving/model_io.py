@@ -15,6 +15,7 @@ import numpy as np
 
 from lamina import random as lrandom
 from lamina.core import allocation, tree
+from lamina.core.arrays import to_array
 from lamina.errors import LaminaError, SavingError
 from lamina.saving import archive, compile_config, registry, tensors
 from lamina.training import opt_state as opt_state_lib
@@ -150,7 +151,7 @@ def fill_tree(tree, name_of, arrays, where, what):
         if value.shape != leaf.shape or value.dtype != leaf.dtype:
             raise SavingError(f"{where}: {what} entry {name!r} has shape {value.shape} "
                               f"{value.dtype}, expected {leaf.shape} {leaf.dtype}.")
-        leaves.append(jax.numpy.asarray(value))
+        leaves.append(to_array(value))
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
@@ -200,7 +201,7 @@ def assign_weights(model, arrays, where, skip_mismatch=False):
                           "Pass skip_mismatch=True to load the matching ones.")
     for path, variable in variables.items():
         if path in arrays and path not in report["mismatched"]:
-            variable._value = jax.numpy.asarray(arrays[path])
+            variable._value = to_array(arrays[path])
     return report
 
 
