@@ -49,7 +49,7 @@ def main(argv=None):
     import numpy as np
 
     import lamina as lm
-    from lamina.training import device_data
+    from lamina.training.data import device as device_data
 
     C = W.common()
     impl = W.load_anchor("impl_jax")

@@ -38,7 +38,7 @@ def main(argv=None):
     import jax
 
     from lamina.ops import convolution, pooling
-    from lamina.training import device_data
+    from lamina.training.data import device as device_data
 
     if args.gpu_lowerings:
         convolution.select_conv_lowering = lambda *a, **k: "xla"

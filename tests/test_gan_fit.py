@@ -2,7 +2,7 @@
 
 Reference: a hand-written JAX + optax loop over the same weights (copied out of the lamina
 models) with the same latent draws (the GAN's seed state is split once per half-step, as
-documented in lamina.gan). Tolerance: rtol 2e-5 / atol 1e-6 after three fused steps
+documented in lamina.models.gan). Tolerance: rtol 2e-5 / atol 1e-6 after three fused steps
 (float32; the operations agree, fusion may reorder sums).
 """
 import jax
@@ -12,7 +12,7 @@ import optax
 import pytest
 
 import lamina as lm
-from lamina.gan import GAN
+from lamina.models.gan import GAN
 
 LATENT, FEATURES, BATCH = 3, 5, 8
 RTOL, ATOL = 2e-5, 1e-6
@@ -198,7 +198,7 @@ def test_fit_from_a_generator_or_dataset_of_real_batches_matches_arrays(source):
 def test_fit_on_an_accelerator_sends_the_real_batches_with_their_step(monkeypatch):
     """Where fit keeps a model's arrays on the device (one step per call on a GPU), a GAN's
     fit still sends each batch of real samples to its fused step, and trains the same."""
-    from lamina.training import device_data
+    from lamina.training.data import device as device_data
 
     real = _real(BATCH * 3)
     reference = _gan()

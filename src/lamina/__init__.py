@@ -15,11 +15,11 @@ from lamina import optimizers as optimizers
 from lamina import random as random
 from lamina import saving as saving
 from lamina import utils as utils
-from lamina.core.model import Model as Model
+from lamina.models.model import Model as Model
 from lamina.core.naming import reset_names as reset_names
 from lamina.core.node import Input as Input
 from lamina.core.node import SymbolicTensor as KerasTensor
-from lamina.core.sequential import Sequential as Sequential
+from lamina.models.sequential import Sequential as Sequential
 from lamina.core.variables import Variable as Variable
 from lamina.errors import ConfigurationError as ConfigurationError
 from lamina.errors import GraphError as GraphError

@@ -16,7 +16,7 @@ import pytest
 
 import lamina as lm
 from lamina import distribution as ld
-from lamina.checkpointing import BackupAndRestore
+from lamina.callbacks import BackupAndRestore
 from lamina.errors import ConfigurationError, InputSpecError
 
 if jax.device_count() != 4:

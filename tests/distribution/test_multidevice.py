@@ -15,7 +15,7 @@ import digits
 import numpy as np
 import pytest
 
-from lamina.checkpointing import BackupAndRestore
+from lamina.callbacks import BackupAndRestore
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -26,7 +26,7 @@ import pytest
 from safetensors.numpy import load_file
 
 import lamina as lm
-from lamina.checkpointing import BackupAndRestore, ModelCheckpoint
+from lamina.callbacks import BackupAndRestore, ModelCheckpoint
 from lamina.errors import ConfigurationError, SavingError
 from lamina.saving import checkpoint as ckpt
 from lamina.saving import model_io
@@ -42,7 +42,7 @@ import time
 import numpy as np
 
 import lamina as lm
-from lamina.checkpointing import BackupAndRestore
+from lamina.callbacks import BackupAndRestore
 
 EPOCHS, BATCH = 3, 64
 

@@ -13,8 +13,8 @@ import lamina as lm
 os.environ.setdefault("KERAS_BACKEND", "jax")
 h5py = pytest.importorskip("h5py")
 
-from lamina.saving import keras_import
-from lamina.saving.keras_import import load_keras_model
+from lamina.saving.keras import importer as keras_import
+from lamina.saving.keras.importer import load_keras_model
 
 # Keras 3.15 calls `__array__` the pre-NumPy-2 way; only its own deprecation warnings are muted
 pytestmark = pytest.mark.filterwarnings(r"ignore::DeprecationWarning:keras(\..*)?")

@@ -14,7 +14,7 @@ import lamina as lm
 os.environ.setdefault("KERAS_BACKEND", "jax")
 pytest.importorskip("h5py")
 
-from lamina.saving.keras_import import load_keras_model  # noqa: E402
+from lamina.saving.keras.importer import load_keras_model  # noqa: E402
 
 # Keras 3.15 calls `__array__` the pre-NumPy-2 way; only its own deprecation warnings are muted
 pytestmark = pytest.mark.filterwarnings(r"ignore::DeprecationWarning:keras(\..*)?")
@@ -396,7 +396,7 @@ def _edited(path, new_path, edit):
 def test_lamina_names_every_keras_option_it_imports(keras):
     """The importer's option list for a class is its lamina constructor's arguments: every
     option Keras writes for these layers is either one of them or refused by name."""
-    from lamina.saving import keras_layers
+    from lamina.saving.keras import layers as keras_layers
 
     for class_name in ("Conv2D", "LSTM", "GRU", "SimpleRNN", "MultiHeadAttention",
                        "BatchNormalization", "Embedding", "Dense"):

@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 import lamina as lm
-from lamina.training import batches, loop
-from lamina.training.data import ArrayData
-from lamina.training.sources import PyDataset
+from lamina.training import loop
+from lamina.training.data import batches
+from lamina.training.data.arrays import ArrayData
+from lamina.training.data.sources import PyDataset
 
 pd = pytest.importorskip("pandas")
 

@@ -1,4 +1,4 @@
-"""steps_per_execution with the training arrays on the device (lamina.training.device_data).
+"""steps_per_execution with the training arrays on the device (lamina.training.data.device).
 
 The reference is the same fit with one step per call, and the host path of
 steps_per_execution (batches gathered and stacked on the host): for every way fit orders,
@@ -13,10 +13,10 @@ from recipe import RecipeTrainStep
 
 import lamina as lm
 from lamina import distribution as ld
-from lamina.training import device_data
-from lamina.training.data import ArrayData
-from lamina.training.device_data import DeviceData
-from lamina.training.sources import adapt
+from lamina.training.data import device as device_data
+from lamina.training.data.arrays import ArrayData
+from lamina.training.data.device import DeviceData
+from lamina.training.data.sources import adapt
 
 N, D, B, K = 150, 6, 16, 4  # 9 full batches + one of 6: calls of 4, 4, then 1 and 1 alone
 

@@ -1,6 +1,10 @@
 """The callback contract: `Callback` (Keras's hook names) and `CallbackList` (calls them)."""
 import warnings
 
+import numpy as np
+
+from lamina.errors import ConfigurationError
+
 
 class Callback:
     """Base class. Override any `on_*` hook; `self.model` and `self.params` are set by fit."""
@@ -83,3 +87,12 @@ def _warn_unknown_hooks(callback):
             f"Callback {cls.__name__} defines {', '.join(unknown)}, which no training loop "
             f"calls (a misspelled hook?). Known hooks: {', '.join(sorted(_HOOKS))}.",
             UserWarning, stacklevel=4)
+
+
+def check_save_freq(owner, save_freq):
+    """`save_freq` of the checkpointing callbacks: "epoch" or a positive number of batches."""
+    if save_freq == "epoch" or (isinstance(save_freq, (int, np.integer))
+                                and not isinstance(save_freq, bool) and save_freq > 0):
+        return save_freq if save_freq == "epoch" else int(save_freq)
+    raise ConfigurationError(f"{owner}: expected save_freq='epoch' or a positive number of "
+                             f"batches, received {save_freq!r}.")

@@ -82,8 +82,8 @@ from lamina.layers.rnn_cells import SimpleRNNCell as SimpleRNNCell
 from lamina.layers.wrappers import Bidirectional as Bidirectional
 from lamina.layers.wrappers import TimeDistributed as TimeDistributed
 
-from lamina.core.model import Model as _Model  # noqa: E402
-from lamina.core.sequential import Sequential as _Sequential  # noqa: E402
+from lamina.models.model import Model as _Model  # noqa: E402
+from lamina.models.sequential import Sequential as _Sequential  # noqa: E402
 from lamina.saving import register_serializable as _register  # noqa: E402
 from lamina.layers import activations as _activations  # noqa: E402
 from lamina.layers import attention as _attention  # noqa: E402

@@ -273,7 +273,7 @@ def _is_keras_archive(data):
 def load_model(path):
     """The model saved at `path` by `save_model`, or imported from a Keras 3 `.keras` file."""
     if _is_keras_archive(archive.read_bytes(path)):
-        from lamina.saving.keras_import import load_keras_model
+        from lamina.saving.keras.importer import load_keras_model
 
         return load_keras_model(path)
     return read_model(path)[0]

@@ -4,8 +4,8 @@ import numpy as np
 
 from lamina import callbacks as callbacks_lib
 from lamina.errors import InputSpecError
-from lamina.training.data import ArrayData
-from lamina.training.sources import adapt
+from lamina.training.data.arrays import ArrayData
+from lamina.training.data.sources import adapt
 
 
 def validation_data(validation_data, owner):

@@ -3,9 +3,9 @@
 Progress output is a callback too (`lamina.callbacks.ProgbarLogger`): each loop adds one when
 `verbose != 0` and the callbacks hold none, as Keras does.
 
-The sources (`lamina.training.sources.adapt`): arrays, DataFrames, generators, iterables and
-`PyDataset`-style objects, read epoch by epoch through `lamina.training.batches`. Array
-training data goes to the device once per fit where `lamina.training.device_data` says so
+The sources (`lamina.training.data.sources.adapt`): arrays, DataFrames, generators, iterables and
+`PyDataset`-style objects, read epoch by epoch through `lamina.training.data.batches`. Array
+training data goes to the device once per fit where `lamina.training.data.device` says so
 (on an accelerator, or with `steps_per_execution`), and each compiled call gathers its
 batches there. Otherwise, on an accelerator, each batch of 4 MiB or more is moved to the
 device one batch ahead of its step, so the host-to-device transfer of batch k + 1 overlaps
@@ -30,8 +30,8 @@ from lamina.errors import InputSpecError
 from lamina.training import arguments, loop_callbacks
 from lamina.training import predict as predict_lib
 from lamina.training import step as step_lib
-from lamina.training.batches import Epochs, Prepare, executions, prefetched
-from lamina.training.data import (
+from lamina.training.data.batches import Epochs, Prepare, executions, prefetched
+from lamina.training.data.arrays import (
     ArrayData,
     check_finite,
     check_sparse_labels,
@@ -39,9 +39,9 @@ from lamina.training.data import (
     flatten_targets,
     sparse_loss,
 )
-from lamina.training.device_data import DeviceData
+from lamina.training.data.device import DeviceData
 from lamina.training.position import FitPosition
-from lamina.training.sources import adapt
+from lamina.training.data.sources import adapt
 
 
 def _prefetch(trainer):
@@ -111,7 +111,7 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
         validation_freq=1, seed=None, check_finite=None):
     """Train for `epochs` epochs; returns the `History` callback (Keras semantics).
 
-    `x` is any source `lamina.training.sources.adapt` takes (arrays with `y`, or batches
+    `x` is any source `lamina.training.data.sources.adapt` takes (arrays with `y`, or batches
     carrying their targets). `check_finite`: refuse NaN / inf in array data before training
     (default: yes, unless a `TerminateOnNaN` callback is given); see the module docstring.
     """

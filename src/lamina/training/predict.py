@@ -7,7 +7,7 @@ from lamina.core import trainability_version
 from lamina.distribution import context as distribution_scope
 from lamina.distribution.placement import Placement, mixed_devices_error
 from lamina.training import step as step_lib
-from lamina.training.data import to_arrays
+from lamina.training.data.arrays import to_arrays
 
 
 def _resolution(model):

@@ -13,7 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lamina import errors, metrics_base, trainability
+from lamina import errors, trainability
+from lamina.metrics import base as metrics_base
 from lamina import optimizers as optimizers_lib
 from lamina.core import trainability_version
 from lamina.distribution import context as distribution_scope
@@ -24,7 +25,7 @@ from lamina.training import compile as compile_lib
 from lamina.training import custom_step
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
-from lamina.training.data import flatten_targets, to_arrays
+from lamina.training.data.arrays import flatten_targets, to_arrays
 
 
 class Trainer:
@@ -244,7 +245,7 @@ class Trainer:
         """K optimisation steps in ONE jitted call on batches gathered inside the call.
 
         `arrays` is the training set `(x, ys, sample_weight)` (`ys` a list in output order;
-        best already on the device, as `lamina.training.device_data` puts it) and `indices`
+        best already on the device, as `lamina.training.data.device` puts it) and `indices`
         an int32 array (K, batch): step i trains on the samples `indices[i]`. Same
         semantics and results as `train_steps` on the gathered, stacked batches, without
         their host gathers, stacking and transfers. Under a distribution the batches are
@@ -266,7 +267,7 @@ class Trainer:
         `arrays` and `index` as for `train_steps_at`, with `index` one batch's int32 sample
         indices (batch,). Same semantics and results as `train_step` on the gathered batch;
         fit takes this path for array data kept on an accelerator
-        (`lamina.training.device_data`). Under a distribution the batch is gathered first
+        (`lamina.training.data.device`). Under a distribution the batch is gathered first
         and run by `train_step`.
         """
         if self.active_distribution() is not None:

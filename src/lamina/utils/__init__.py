@@ -4,7 +4,7 @@ import random as _python_random
 import numpy as _np
 
 from lamina import random as _lamina_random
-from lamina.training.sources import PyDataset as PyDataset
+from lamina.training.data.sources import PyDataset as PyDataset
 from lamina.utils.plot_model import model_to_dot as model_to_dot
 from lamina.utils.plot_model import plot_model as plot_model
 

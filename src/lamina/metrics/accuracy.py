@@ -5,7 +5,7 @@ function (`lamina.metrics.top_k_categorical_accuracy(y_true, y_pred, k=5)`).
 """
 import jax.numpy as jnp
 
-from lamina.metrics_base import MeanMetricWrapper
+from lamina.metrics.base import MeanMetricWrapper
 
 
 def accuracy(y_true, y_pred):

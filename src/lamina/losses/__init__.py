@@ -11,7 +11,7 @@ String names are resolved once, by `get`: the Keras function names ("huber", "lo
 "kld", and the class names ("Huber", ...).
 """
 from lamina.errors import ConfigurationError
-from lamina.losses_base import (
+from lamina.losses.base import (
     EPSILON,
     REDUCTIONS,
     Loss,
@@ -20,7 +20,7 @@ from lamina.losses_base import (
     match_rank,
     reduce_weighted,
 )
-from lamina.losses_crossentropy import (
+from lamina.losses.crossentropy import (
     BinaryCrossentropy,
     BinaryFocalCrossentropy,
     CategoricalCrossentropy,
@@ -34,7 +34,7 @@ from lamina.losses_crossentropy import (
     kl_divergence,
     sparse_categorical_crossentropy,
 )
-from lamina.losses_hinge import (
+from lamina.losses.hinge import (
     CategoricalHinge,
     Hinge,
     SquaredHinge,
@@ -42,7 +42,7 @@ from lamina.losses_hinge import (
     hinge,
     squared_hinge,
 )
-from lamina.losses_regression import (
+from lamina.losses.regression import (
     CosineSimilarity,
     Huber,
     LogCosh,

@@ -26,7 +26,7 @@ transfer is a copy (XLA's CPU client does not alias numpy buffers; 0.12 - 0.5 s 
 import jax
 import numpy as np
 
-from lamina.training.data import ArrayData, flatten_targets
+from lamina.training.data.arrays import ArrayData, flatten_targets
 
 MEMORY_FRACTION = 0.25  # of the device's memory, when it reports it
 MAX_BYTES_UNREPORTED = 1 << 30  # when it does not (CPU)

@@ -23,12 +23,12 @@ import os
 
 from lamina.core import naming
 from lamina.errors import LaminaError, SavingError
-from lamina.saving.keras_files import CONFIG, _parse_json, _read_archive, _WeightsFile
-from lamina.saving.keras_functional import _functional
-from lamina.saving.keras_layers import _LAYER_CLASSES, _batch_shape, _dtype, _layer
-from lamina.saving.keras_objects import _ACTIVATIONS  # noqa: F401 (re-exported for tests)
-from lamina.saving.keras_options import _is_int, _Options
-from lamina.saving.keras_weights import _set_weights
+from lamina.saving.keras.files import CONFIG, _parse_json, _read_archive, _WeightsFile
+from lamina.saving.keras.functional import _functional
+from lamina.saving.keras.layers import _LAYER_CLASSES, _batch_shape, _dtype, _layer
+from lamina.saving.keras.objects import _ACTIVATIONS  # noqa: F401 (re-exported for tests)
+from lamina.saving.keras.options import _is_int, _Options
+from lamina.saving.keras.weights import _set_weights
 
 DEFAULT_MAX_WEIGHTS_BYTES = 8 * 1024 ** 3
 MAX_MODEL_NESTING = 32
@@ -181,7 +181,7 @@ class _Importer:
 
     # -- Sequential --------------------------------------------------------------------
     def _sequential(self, config, where, h5_path, depth):
-        from lamina.core.sequential import Sequential
+        from lamina.models.sequential import Sequential
 
         options = _Options(self, where, config)
         name, trainable = self._model_common(options)

@@ -9,7 +9,7 @@ from lamina.core import holders
 from lamina.core import node as node_lib
 from lamina.core import trainability_version
 from lamina.core import tree
-from lamina.core.functional import Graph
+from lamina.models.functional import Graph
 from lamina.core.layer import Layer
 from lamina.errors import ConfigurationError
 
@@ -235,7 +235,7 @@ class Model(Layer):
         `steps_per_execution` runs that many batches in one jitted call (callbacks still see
         every batch's logs). fit puts array data on the device once and each call gathers its
         batches there, with `steps_per_execution` > 1 or on an accelerator
-        (`lamina.training.device_data`); with `auto_scale_loss` (default) the
+        (`lamina.training.data.device`); with `auto_scale_loss` (default) the
         optimizer is wrapped in a `lamina.optimizers.LossScaleOptimizer` when a layer computes
         in float16 ("mixed_float16")."""
         from lamina.training.trainer import Trainer
@@ -315,7 +315,7 @@ class Model(Layer):
         """Keras-shaped config. Functional models include their graph and scoped freezes."""
         config = {"name": self.name, "trainable": self.trainable}
         if self._graph is not None:
-            from lamina.core.graph_config import graph_config
+            from lamina.models.graph_config import graph_config
 
             config.update(graph_config(self._graph))
             path_of = {id(layer): path for path, layer in tree.labelled_layers(self)}
@@ -326,7 +326,7 @@ class Model(Layer):
     def from_config(cls, config):
         if "nodes" not in config:
             return cls(**config)
-        from lamina.core.graph_config import graph_from_config
+        from lamina.models.graph_config import graph_from_config
 
         inputs, outputs, _ = graph_from_config(config)
         model = cls(inputs, outputs, name=config["name"], trainable=config["trainable"])

@@ -19,7 +19,7 @@ returns empty arrays and the first `update` sizes them.
 """
 import jax.numpy as jnp
 
-from lamina.losses_base import match_rank
+from lamina.losses.base import match_rank
 
 
 def as_float(x):

@@ -9,9 +9,9 @@ the ROC AUC of random data is within about 0.01.
 import jax
 import jax.numpy as jnp
 
-from lamina.losses_base import EPSILON
-from lamina.metrics_base import Metric, check_size, divide_no_nan
-from lamina.metrics_confusion import KEYS, confusion_counts, prepare
+from lamina.losses.base import EPSILON
+from lamina.metrics.base import Metric, check_size, divide_no_nan
+from lamina.metrics.confusion import KEYS, confusion_counts, prepare
 
 _CURVES = {"roc": "ROC", "pr": "PR", "prgain": "PRGAIN"}
 _SUMMATIONS = ("interpolation", "minoring", "majoring")

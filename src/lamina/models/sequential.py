@@ -1,8 +1,8 @@
 """Sequential: a thin builder of a functional graph from a list of layers."""
 from lamina.core import node as node_lib
 from lamina.core import trainability_version
-from lamina.core.functional import Graph
-from lamina.core.model import Model
+from lamina.models.functional import Graph
+from lamina.models.model import Model
 from lamina.errors import ConfigurationError
 
 

@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from lamina.errors import InputSpecError
-from lamina.training.data import ArrayData, is_frame, num_samples, to_arrays
+from lamina.training.data.arrays import ArrayData, is_frame, num_samples, to_arrays
 
 
 class PyDataset:

@@ -19,8 +19,8 @@ import math
 import numpy as np
 
 from lamina.errors import LaminaError, SavingError
-from lamina.saving.keras_objects import _activation, _constraint, _initializer, _regularizer
-from lamina.saving.keras_options import _is_int, _Options, _short
+from lamina.saving.keras.objects import _activation, _constraint, _initializer, _regularizer
+from lamina.saving.keras.options import _is_int, _Options, _short
 
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 

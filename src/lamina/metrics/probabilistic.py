@@ -2,11 +2,11 @@
 cross-entropy, KL-divergence, Poisson and hinge losses."""
 import jax.numpy as jnp
 
-from lamina import losses_crossentropy as ce
-from lamina import losses_hinge
-from lamina import losses_regression as reg
-from lamina.losses_base import match_rank
-from lamina.metrics_base import MeanMetricWrapper
+from lamina.losses import crossentropy as ce
+from lamina.losses import hinge as losses_hinge
+from lamina.losses import regression as reg
+from lamina.losses.base import match_rank
+from lamina.metrics.base import MeanMetricWrapper
 
 
 class BinaryCrossentropy(MeanMetricWrapper):

@@ -7,7 +7,7 @@ last axis unless said otherwise); each class wraps its function with the Keras r
 import jax
 import jax.numpy as jnp
 
-from lamina.losses_base import EPSILON, LossFunctionWrapper, check_axis, prepare, reduce_last
+from lamina.losses.base import EPSILON, LossFunctionWrapper, check_axis, prepare, reduce_last
 
 _DEFAULT = "sum_over_batch_size"
 

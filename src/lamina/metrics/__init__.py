@@ -1,5 +1,5 @@
 """Metrics with Keras 3 names, as pure `init / update / result` functions that run inside the
-jitted training step (see `lamina.metrics_base` for the protocol).
+jitted training step (see `lamina.metrics.base` for the protocol).
 
 `compile(metrics=[...])` accepts instances, functions `(y_true, y_pred) -> per-sample value`
 and string names, resolved once by `get`: the Keras names ("auc", "precision", "f1_score",
@@ -30,7 +30,7 @@ from lamina.losses import (
     sparse_categorical_crossentropy,
     squared_hinge,
 )
-from lamina.metrics_accuracy import (
+from lamina.metrics.accuracy import (
     Accuracy,
     BinaryAccuracy,
     CategoricalAccuracy,
@@ -44,8 +44,8 @@ from lamina.metrics_accuracy import (
     sparse_top_k_categorical_accuracy,
     top_k_categorical_accuracy,
 )
-from lamina.metrics_base import Mean, MeanMetricWrapper, Metric, Sum
-from lamina.metrics_confusion import (
+from lamina.metrics.base import Mean, MeanMetricWrapper, Metric, Sum
+from lamina.metrics.confusion import (
     FalseNegatives,
     FalsePositives,
     Precision,
@@ -53,16 +53,16 @@ from lamina.metrics_confusion import (
     TrueNegatives,
     TruePositives,
 )
-from lamina.metrics_curves import (
+from lamina.metrics.curves import (
     AUC,
     PrecisionAtRecall,
     RecallAtPrecision,
     SensitivityAtSpecificity,
     SpecificityAtSensitivity,
 )
-from lamina.metrics_f_score import F1Score, FBetaScore
-from lamina.metrics_iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
-from lamina.metrics_probabilistic import (
+from lamina.metrics.f_score import F1Score, FBetaScore
+from lamina.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
+from lamina.metrics.probabilistic import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
     CategoricalHinge,
@@ -72,7 +72,7 @@ from lamina.metrics_probabilistic import (
     SparseCategoricalCrossentropy,
     SquaredHinge,
 )
-from lamina.metrics_regression import (
+from lamina.metrics.regression import (
     CosineSimilarity,
     LogCoshError,
     MeanAbsoluteError,

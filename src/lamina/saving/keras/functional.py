@@ -11,7 +11,7 @@ checked and skipped: lamina's graph recomputes those masks with the layers' `com
 build a model's layers and read its common options.
 """
 from lamina.errors import LaminaError, SavingError
-from lamina.saving.keras_options import _is_int, _is_number, _Options, _short
+from lamina.saving.keras.options import _is_int, _is_number, _Options, _short
 
 # Keras operations a functional model records to compute masks (Embedding(mask_zero=True):
 # `not_equal(ids, 0)`; Masking: `any(not_equal(x, mask_value), axis=-1)`): their outputs only
@@ -29,7 +29,7 @@ _MASK = _Mask()
 
 
 def _functional(importer, config, where, h5_path, depth):
-    from lamina.core.model import Model
+    from lamina.models.model import Model
 
     options = _Options(importer, where, config)
     name, trainable = importer._model_common(options)

@@ -6,8 +6,8 @@ A class is predicted for a sample when its score is the sample's maximum (defaul
 """
 import jax.numpy as jnp
 
-from lamina.losses_base import EPSILON, match_rank
-from lamina.metrics_base import Metric, as_float, broadcast_weights, check_size
+from lamina.losses.base import EPSILON, match_rank
+from lamina.metrics.base import Metric, as_float, broadcast_weights, check_size
 
 _AVERAGES = (None, "micro", "macro", "weighted")
 _STATE = ("true_positives", "false_positives", "false_negatives", "intermediate_weights")

@@ -5,9 +5,9 @@ accumulates sums (of targets, squared targets and squared residuals) per output 
 """
 import jax.numpy as jnp
 
-from lamina import losses_regression as reg
-from lamina.losses_base import match_rank
-from lamina.metrics_base import (
+from lamina.losses import regression as reg
+from lamina.losses.base import match_rank
+from lamina.metrics.base import (
     Mean,
     MeanMetricWrapper,
     Metric,

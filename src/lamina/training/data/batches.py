@@ -7,8 +7,8 @@ import jax
 import numpy as np
 
 from lamina.errors import InputSpecError
-from lamina.training.data import class_weight_to_sample_weight, flatten_targets
-from lamina.training.sources import IterableBatches
+from lamina.training.data.arrays import class_weight_to_sample_weight, flatten_targets
+from lamina.training.data.sources import IterableBatches
 
 RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that your dataset "
            "or generator can generate at least `steps_per_epoch * epochs` batches.")

@@ -10,8 +10,8 @@ exactly.
 import jax
 import jax.numpy as jnp
 
-from lamina.losses_base import EPSILON
-from lamina.metrics_base import Metric, broadcast_weights
+from lamina.losses.base import EPSILON
+from lamina.metrics.base import Metric, broadcast_weights
 
 
 def confusion_matrix(labels, predictions, num_classes, weights):

@@ -6,7 +6,7 @@ or a dict keyed by output names; pandas DataFrames and Series (anything with `.t
 are read as arrays. Everything is kept on the host; each batch is gathered there and
 handed to the loop, which moves it to the device one batch ahead of the step (on an
 accelerator, or with `steps_per_execution`, fit puts the arrays on the device instead and
-each compiled call gathers its batches there: `lamina.training.device_data`).
+each compiled call gathers its batches there: `lamina.training.data.device`).
 """
 import jax
 import numpy as np
@@ -219,7 +219,7 @@ def sparse_loss(loss):
     """(class axis, ignored label) when `loss` is a sparse categorical cross-entropy
     (the class or the function), else None."""
     from lamina import losses as losses_lib
-    from lamina.losses_crossentropy import sparse_categorical_crossentropy
+    from lamina.losses.crossentropy import sparse_categorical_crossentropy
 
     if isinstance(loss, losses_lib.SparseCategoricalCrossentropy):
         return loss.axis, loss.ignore_class

@@ -5,7 +5,7 @@ or as `{"module", "class_name", "config", ...}`. Each object's options are read 
 `_Options`, so an option lamina does not have is refused; so is any other object.
 """
 from lamina import activations as _activations
-from lamina.saving.keras_options import _MISSING, _is_int, _Options, _short
+from lamina.saving.keras.options import _MISSING, _is_int, _Options, _short
 
 # lamina activation names whose Keras function of the same name differs or needs arguments a
 # name cannot carry ("threshold"), or is checked against Keras only on even sizes ("glu")

@@ -9,7 +9,7 @@ sum to 1); `from_logits=True` uses the stable log-sigmoid / log-softmax forms in
 import jax
 import jax.numpy as jnp
 
-from lamina.losses_base import EPSILON, LossFunctionWrapper, check_axis, check_probability, prepare
+from lamina.losses.base import EPSILON, LossFunctionWrapper, check_axis, check_probability, prepare
 
 _DEFAULT = "sum_over_batch_size"
 

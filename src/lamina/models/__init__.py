@@ -1,7 +1,7 @@
 """Keras's `keras.models` names."""
-from lamina.core.model import Model as Model
-from lamina.core.sequential import Sequential as Sequential
-from lamina.gan import GAN as GAN
+from lamina.models.model import Model as Model
+from lamina.models.sequential import Sequential as Sequential
+from lamina.models.gan import GAN as GAN
 
 
 def load_model(filepath):

@@ -9,8 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lamina.losses_base import EPSILON, match_rank
-from lamina.metrics_base import Metric, as_float, broadcast_weights, divide_no_nan
+from lamina.losses.base import EPSILON, match_rank
+from lamina.metrics.base import Metric, as_float, broadcast_weights, divide_no_nan
 
 NEG_INF = -1e10  # the score given to entries outside the top k (Keras)
 KEYS = {"tp": "true_positives", "fp": "false_positives", "tn": "true_negatives",

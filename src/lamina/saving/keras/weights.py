@@ -13,8 +13,8 @@ file in messages and `h5` is the checked `keras_files._WeightsFile`.
 import numpy as np
 
 from lamina.errors import SavingError
-from lamina.saving.keras_files import WEIGHTS
-from lamina.saving.keras_layers import weight_groups
+from lamina.saving.keras.files import WEIGHTS
+from lamina.saving.keras.layers import weight_groups
 
 
 def _set_weights(importer, group_path, keras_name, layer):

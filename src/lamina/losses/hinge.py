@@ -5,7 +5,7 @@ or 1 (decided with `jnp.where`, so it runs inside `jit`).
 """
 import jax.numpy as jnp
 
-from lamina.losses_base import LossFunctionWrapper, prepare, reduce_last
+from lamina.losses.base import LossFunctionWrapper, prepare, reduce_last
 
 _DEFAULT = "sum_over_batch_size"
 

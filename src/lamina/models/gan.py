@@ -44,7 +44,7 @@ from lamina import losses as losses_lib
 from lamina import optimizers as optimizers_lib
 from lamina.core import scope as scope_lib
 from lamina.core import trainability_version
-from lamina.core.model import Model
+from lamina.models.model import Model
 from lamina.layers.regularization import SeedGenerator
 from lamina.optimizers import loss_scale
 from lamina.training import opt_state as opt_state_lib
