@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 
 import lamina as lm
-from lamina.callbacks import (CSVLogger, Callback, EarlyStopping, LambdaCallback,
-                              LearningRateScheduler, ReduceLROnPlateau, TerminateOnNaN)
+from lamina.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    LambdaCallback,
+    LearningRateScheduler,
+    ReduceLROnPlateau,
+    TerminateOnNaN,
+)
 from lamina.errors import ConfigurationError
 
 

@@ -600,7 +600,8 @@ def test_new_string_names(name, cls):
 
 @pytest.mark.parametrize("case", NEW_CASES, ids=NEW_IDS)
 def test_config_round_trip_through_the_saving_registry(case):
-    from lamina.saving import compile_config, registry
+    from lamina.core import registry
+    from lamina.saving import compile_config
 
     loss = case[1]()
     config = compile_config.to_json(loss)

@@ -601,7 +601,8 @@ def _instances():
 
 
 def test_every_metric_class_round_trips_through_the_saving_registry():
-    from lamina.saving import compile_config, registry
+    from lamina.core import registry
+    from lamina.saving import compile_config
 
     instances = _instances()
     assert {type(m) for m in instances} == set(M.CLASSES)

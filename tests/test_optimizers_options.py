@@ -7,12 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from test_optimizers import BIAS, KERNEL, X, Y, _check, _model, _reference
 
 import lamina as lm
 from lamina.errors import ConfigurationError
 from lamina.optimizers import schedules
-
-from test_optimizers import BIAS, KERNEL, X, Y, _check, _model, _reference
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 

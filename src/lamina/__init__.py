@@ -15,19 +15,18 @@ from lamina import optimizers as optimizers
 from lamina import random as random
 from lamina import saving as saving
 from lamina import utils as utils
-from lamina.models.model import Model as Model
+from lamina.core.input_layer import Input
 from lamina.core.naming import reset_names as reset_names
-from lamina.core.node import Input as Input
 from lamina.core.node import SymbolicTensor as KerasTensor
-from lamina.models.sequential import Sequential as Sequential
 from lamina.core.variables import Variable as Variable
 from lamina.errors import ConfigurationError as ConfigurationError
 from lamina.errors import GraphError as GraphError
 from lamina.errors import InputSpecError as InputSpecError
 from lamina.errors import LaminaError as LaminaError
 from lamina.errors import NotTrainableError as NotTrainableError
+from lamina.models.model import Model as Model
+from lamina.models.sequential import Sequential as Sequential
 from lamina.trainability import resolve as resolve_trainability
 from lamina.utils.explain import explain as explain
 from lamina.utils.explain import explain_layer as explain_layer
-
-__version__ = "0.1.0"
+from lamina.version import __version__ as __version__

@@ -13,8 +13,8 @@ uses 0.3), `gelu` is the exact erf form (`approximate=False`), `hard_sigmoid(x)`
 import jax
 import jax.numpy as jnp
 
+from lamina.core import registry as saving_registry
 from lamina.errors import ConfigurationError, InputSpecError
-from lamina.saving import registry as saving_registry
 
 
 def linear(x):

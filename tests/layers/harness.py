@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import lamina as lm
-from lamina.saving import registry
+from lamina.core import registry
 
 
 @dataclasses.dataclass

@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from harness import LayerCase, check_layer
 
 import lamina as lm
-from harness import LayerCase, check_layer
 from lamina.core import scope as scope_lib
 from lamina.errors import InputSpecError
 from lamina.layers.activations import ELU, LAYERS, LeakyReLU, PReLU, ReLU, Softmax

@@ -11,11 +11,12 @@ import pytest
 from harness import LayerCase, check_layer
 
 import lamina as lm
+from lamina.core import registry
 from lamina.core import scope as scope_lib
 from lamina.layers import attention
 from lamina.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from lamina.layers.embedding import Embedding
-from lamina.saving import register_serializable, registry
+from lamina.saving import register_serializable
 
 for _cls in attention.LAYERS:  # the lead wires the package exports; re-registration is allowed
     register_serializable()(_cls)

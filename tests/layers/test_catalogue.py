@@ -5,7 +5,7 @@ import inspect
 import pathlib
 
 import lamina as lm
-from lamina.saving import registry
+from lamina.core import registry
 
 HERE = pathlib.Path(__file__).resolve().parent
 

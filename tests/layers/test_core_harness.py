@@ -1,9 +1,9 @@
 """The generic harness (tests/layers/harness.py) on the layers of the core issue."""
 import numpy as np
 import pytest
+from harness import LayerCase, check_layer
 
 import lamina as lm
-from harness import LayerCase, check_layer
 
 
 def _normal(*shape):

@@ -5,9 +5,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from harness import LayerCase, check_layer
 
 import lamina as lm
-from harness import LayerCase, check_layer
 from lamina.errors import ConfigurationError, InputSpecError
 from lamina.layers.lambda_layer import LAYERS, Lambda
 from lamina.saving import register_function, register_serializable

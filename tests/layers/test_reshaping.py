@@ -9,13 +9,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from harness import LayerCase, check_layer
 
 import lamina as lm
-from harness import LayerCase, check_layer
 from lamina.errors import InputSpecError
 from lamina.layers.reshaping import (
-    LAYERS, Cropping1D, Cropping2D, Flatten, Permute, RepeatVector, Reshape, UpSampling1D,
-    UpSampling2D, ZeroPadding1D, ZeroPadding2D)
+    LAYERS,
+    Cropping1D,
+    Cropping2D,
+    Flatten,
+    Permute,
+    RepeatVector,
+    Reshape,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
 from lamina.saving import register_serializable
 
 for _cls in LAYERS:  # the lead wires the package exports; the registry accepts re-registration

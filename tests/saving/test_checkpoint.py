@@ -27,6 +27,7 @@ from safetensors.numpy import load_file
 
 import lamina as lm
 from lamina.callbacks import BackupAndRestore, ModelCheckpoint
+from lamina.core import tree
 from lamina.errors import ConfigurationError, SavingError
 from lamina.saving import checkpoint as ckpt
 from lamina.saving import model_io
@@ -40,6 +41,8 @@ import sys
 import time
 
 import numpy as np
+
+from lamina.core import tree
 
 import lamina as lm
 from lamina.callbacks import BackupAndRestore
@@ -119,7 +122,7 @@ def _digits(n=None):
 
 def _variables(model):
     """path -> numpy value of every variable (weights, dropout seed states)."""
-    return {p: np.asarray(v._value) for p, v in model_io.variable_paths(model).items()}
+    return {p: np.asarray(v._value) for p, v in tree.variable_paths(model).items()}
 
 
 def _assert_bitwise_equal(a, b):

@@ -14,7 +14,6 @@ import lamina as lm
 os.environ.setdefault("KERAS_BACKEND", "jax")
 pytest.importorskip("h5py")
 
-from lamina.saving.keras.importer import load_keras_model  # noqa: E402
 
 # Keras 3.15 calls `__array__` the pre-NumPy-2 way; only its own deprecation warnings are muted
 pytestmark = pytest.mark.filterwarnings(r"ignore::DeprecationWarning:keras(\..*)?")

@@ -8,6 +8,7 @@ import os
 from lamina.callbacks.base import Callback, check_save_freq
 from lamina.callbacks.history import History
 from lamina.errors import ConfigurationError
+from lamina.saving import checkpoint as checkpoint_lib
 
 
 class BackupAndRestore(Callback):
@@ -45,8 +46,6 @@ class BackupAndRestore(Callback):
 
     @property
     def manager(self):
-        from lamina.saving import checkpoint as checkpoint_lib
-
         if self._manager is None:
             self._manager = checkpoint_lib.CheckpointManager(
                 self.backup_dir, max_to_keep=2 if self.double_checkpoint else 1)
@@ -80,8 +79,6 @@ class BackupAndRestore(Callback):
         return found[-1] if found else None
 
     def _save(self, epoch, batch, epoch_rng_state, logs):
-        from lamina.saving import checkpoint as checkpoint_lib
-
         training = checkpoint_lib.training_state(
             self.model, epoch=epoch, batch=batch, epoch_rng_state=epoch_rng_state, logs=logs,
             history=self._history(), callbacks=self._position.callbacks)
@@ -90,8 +87,6 @@ class BackupAndRestore(Callback):
         self.manager.save(self.model, training)
 
     def _restore(self):
-        from lamina.saving import checkpoint as checkpoint_lib
-
         if not os.path.isdir(self.backup_dir):
             return
         found = self.manager.latest()

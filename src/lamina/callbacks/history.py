@@ -2,6 +2,7 @@
 import os
 
 from lamina.callbacks.base import Callback
+from lamina.core.files import atomic_write
 from lamina.errors import ConfigurationError
 
 
@@ -52,9 +53,7 @@ class History(Callback):
             ax.legend()
         figure.tight_layout()
         if path is not None:
-            from lamina.saving import archive
-
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            archive.atomic_write(path, lambda f: figure.savefig(f, format="png"))
+            atomic_write(path, lambda f: figure.savefig(f, format="png"))
             plt.close(figure)
         return figure

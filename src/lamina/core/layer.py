@@ -7,20 +7,15 @@ the current `CallScope` (training flag and use-path state), and the frame is pop
 import functools
 import inspect
 import math
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-import warnings
-
-from lamina import constraints, initializers, mixed_precision, regularizers
-from lamina import trainability
-from lamina.core import allocation
-from lamina.core import naming
+from lamina import constraints, initializers, regularizers, trainability
+from lamina.core import allocation, dtype_policy, naming, node, trainability_version
 from lamina.core import scope as scope_lib
-from lamina.core import trainability_version
-from lamina.core import tree
 from lamina.core.variables import Variable
 from lamina.errors import ConfigurationError, InputSpecError
 
@@ -51,7 +46,7 @@ class Layer:
             never written into sublayers (DESIGN rule 1).
         dtype: dtype of the variables (default "float32"), or a dtype policy name such as
             "mixed_bfloat16" (float32 variables, bfloat16 computation; see
-            `lamina.mixed_precision`).
+            `lamina.core.dtype_policy`).
         activity_regularizer: a regularizer whose penalty on this layer's outputs, divided by
             the batch size (as Keras 3), is added to the training loss (see `add_loss`).
 
@@ -95,7 +90,7 @@ class Layer:
             naming.to_snake_case(type(self).__name__)
         )
         self._trainable = bool(trainable)
-        self.dtype_policy = mixed_precision.get(dtype)
+        self.dtype_policy = dtype_policy.get(dtype)
         self.dtype = self.dtype_policy.variable_dtype
         self.compute_dtype = self.dtype_policy.compute_dtype
         self._variables = []
@@ -173,8 +168,6 @@ class Layer:
         )
 
     def __call__(self, *args, **kwargs):
-        from lamina.core import node
-
         if node.any_symbolic((args, kwargs)):
             return node.symbolic_call(self, args, kwargs)
         training = kwargs.pop("training", None)
@@ -325,9 +318,27 @@ class Layer:
     def _explicit_sublayers(self):
         return None
 
-    @property
-    def _layers(self):
-        return tree.sublayers(self)
+    def _named_sublayers(self):
+        """(label, sublayer) for the direct sublayers, without duplicates, in order.
+
+        Containers that know their sublayers (functional and Sequential models) say so
+        through `_explicit_sublayers()` and label them by layer name; otherwise attributes
+        are walked (Layer instances, and lists, tuples and dicts of them) and labelled by
+        attribute path ("encoder", "blocks/0"), which stays stable when automatic names
+        differ. `lamina.core.tree` walks whole models with it.
+        """
+        explicit = self._explicit_sublayers()
+        if explicit is not None:
+            return [(child.name, child) for child in explicit]
+        found, seen = [], set()
+        for name, value in vars(self).items():
+            if name in self._NOT_SUBLAYERS:
+                continue
+            for label, child in _layers_in(value, name):
+                if id(child) not in seen and child is not self:
+                    seen.add(id(child))
+                    found.append((label, child))
+        return found
 
     @property
     def output(self):
@@ -358,3 +369,15 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _layers_in(value, label):
+    """(label, layer) pairs in an attribute value: a layer, or lists/tuples/dicts of them."""
+    if isinstance(value, Layer):
+        yield label, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _layers_in(item, f"{label}/{i}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _layers_in(item, f"{label}/{key}")

@@ -11,8 +11,6 @@ import jax
 import jax.numpy as jnp
 
 from lamina.core import scope as scope_lib
-from lamina.core.layer import Layer
-from lamina.errors import ConfigurationError
 
 # stand in for unknown (None) dimensions while shapes are traced: the batch axis, and (traced
 # twice, with two sizes) any other axis; output sizes that follow the stand-in become None
@@ -39,20 +37,17 @@ class SymbolicTensor:
 
 
 class Node:
-    def __init__(self, layer, call_args, call_kwargs, outputs):
+    def __init__(self, layer, call_args, call_kwargs, outputs, is_input=False):
         self.layer = layer
         self.call_args = call_args
         self.call_kwargs = call_kwargs
         self.outputs = outputs
+        self.is_input = is_input  # the node of an InputLayer: where a graph starts
 
     @property
     def input_tensors(self):
         return [t for t in jax.tree_util.tree_leaves((self.call_args, self.call_kwargs),
                                                      is_leaf=is_symbolic) if is_symbolic(t)]
-
-    @property
-    def is_input(self):
-        return isinstance(self.layer, InputLayer)
 
 
 def is_symbolic(x):
@@ -106,31 +101,3 @@ def symbolic_call(layer, args, kwargs):
     node.outputs = jax.tree_util.tree_map(to_symbolic, out_specs, alt_specs)
     layer._inbound_nodes.append(node)
     return node.outputs
-
-
-class InputLayer(Layer):
-    """The layer behind `lamina.Input`; it holds no variables and passes its input through."""
-
-    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None,
-                 **kwargs):
-        if batch_shape is not None:
-            batch_size, shape = batch_shape[0], batch_shape[1:]
-        if shape is None:
-            raise ConfigurationError("InputLayer: expected `shape=` (without the batch size).")
-        super().__init__(name=name, dtype=dtype or "float32", **kwargs)
-        self.shape = (batch_size,) + tuple(shape)
-        self.built = True
-        tensor = SymbolicTensor(self.shape, self.dtype, None, 0, self.name)
-        tensor.node = Node(self, (), {}, tensor)
-        self._inbound_nodes.append(tensor.node)
-
-    def call(self, inputs):
-        return inputs
-
-    def get_config(self):
-        return {"name": self.name, "batch_shape": list(self.shape), "dtype": self.dtype}
-
-
-def Input(shape=None, batch_size=None, dtype=None, name=None):
-    """A symbolic input tensor of `shape` (without the batch dimension)."""
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name).output

@@ -15,6 +15,8 @@ import dataclasses
 
 import jax
 
+from lamina import trainability
+
 _CURRENT = contextvars.ContextVar("lamina_call_scope", default=None)
 
 
@@ -95,8 +97,6 @@ def as_part_of(layer, training):
     the use path through `layer` (constants where it is frozen on that path, DESIGN rule 4),
     exactly as inside `layer(...)`. For layers that drive a sublayer's weights directly (an
     RNN running its cell's step functions inside `lax.scan`)."""
-    from lamina import trainability
-
     scope = current()
     if scope is None or scope.frame is None:  # outside any layer call: stored values
         yield

@@ -1,40 +1,12 @@
-"""Sublayer discovery: the one function that finds a layer's direct sublayers."""
-
-
-def _layers_in(value, label):
-    """(label, layer) pairs in an attribute value: a layer, or lists/tuples/dicts of them."""
-    from lamina.core.layer import Layer
-
-    if isinstance(value, Layer):
-        yield label, value
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            yield from _layers_in(item, f"{label}/{i}")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _layers_in(item, f"{label}/{key}")
+"""Walking a model's layer tree: direct sublayers (as each layer finds them, see
+`Layer._named_sublayers`), every layer below a root, and their paths (the names of layers
+and variables in saved files and `LayoutMap` rules)."""
+from lamina.errors import SavingError
 
 
 def named_sublayers(layer):
-    """(label, sublayer) for the direct sublayers of `layer`, without duplicates, in order.
-
-    Containers that know their sublayers (functional and Sequential models) say so through
-    `_explicit_sublayers()` and label them by layer name; otherwise attributes are walked
-    (Layer instances, and lists, tuples and dicts of them) and labelled by attribute path
-    ("encoder", "blocks/0"), which stays stable when automatic names differ.
-    """
-    explicit = layer._explicit_sublayers()
-    if explicit is not None:
-        return [(child.name, child) for child in explicit]
-    found, seen = [], set()
-    for name, value in vars(layer).items():
-        if name in layer._NOT_SUBLAYERS:
-            continue
-        for label, child in _layers_in(value, name):
-            if id(child) not in seen and child is not layer:
-                seen.add(id(child))
-                found.append((label, child))
-    return found
+    """(label, sublayer) for the direct sublayers of `layer` (`Layer._named_sublayers`)."""
+    return layer._named_sublayers()
 
 
 def sublayers(layer):
@@ -71,4 +43,36 @@ def all_layers(root):
             walk(child)
 
     walk(root)
+    return out
+
+
+def layer_paths(model):
+    """path -> layer for every layer under `model` ("" is the model itself).
+
+    Paths label sublayers by name in functional and Sequential models and by attribute in
+    subclassed ones (`named_sublayers`), so they survive a rebuild from the config.
+    """
+    out = {}
+    for path, layer in labelled_layers(model):
+        if path in out:
+            raise SavingError(
+                f"Model '{model.name}': two layers share the path {path!r}. Give them "
+                "distinct names before saving."
+            )
+        out[path] = layer
+    return out
+
+
+def variable_paths(model):
+    """path -> variable ("dense/kernel", "encoder/dense/kernel"), unique within `model`."""
+    out = {}
+    for path, layer in layer_paths(model).items():
+        for variable in layer._variables:
+            key = f"{path}/{variable.name}" if path else variable.name
+            if key in out:
+                raise SavingError(
+                    f"Model '{model.name}': two variables share the path {key!r}. Give "
+                    "them distinct names before saving."
+                )
+            out[key] = variable
     return out

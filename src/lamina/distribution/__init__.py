@@ -8,8 +8,8 @@ predict_on_batch without changes to model code. `model.compile(..., distribution
 over an active `scope`; with neither, lamina runs on one device as usual.
 """
 from lamina.distribution.base import Distribution as Distribution
+from lamina.distribution.base import scope as scope
 from lamina.distribution.context import current as current
-from lamina.distribution.context import scope as scope
 from lamina.distribution.data_parallel import DataParallel as DataParallel
 from lamina.distribution.layout import LayoutMap as LayoutMap
 from lamina.distribution.mesh import DeviceMesh as DeviceMesh

@@ -5,11 +5,13 @@ dimension over the mesh axis `batch_dim_name`; each variable (and its optimizer 
 a layout from `variable_specs` (replicated unless a subclass says otherwise). XLA inserts the
 collectives (the gradient all-reduce, the gathers of sharded weights) from these layouts.
 """
+import contextlib
+
 import jax
 from jax.sharding import NamedSharding, PartitionSpec
 
 from lamina.distribution import context as scope_lib
-from lamina.errors import InputSpecError
+from lamina.errors import ConfigurationError, InputSpecError
 
 
 class Distribution:
@@ -28,7 +30,7 @@ class Distribution:
 
     def scope(self):
         """`with distribution.scope():` is `with lamina.distribution.scope(distribution):`."""
-        return scope_lib.scope(self)
+        return scope(self)
 
     def variable_specs(self, owner, shapes):
         """path -> partition spec for the variables (path -> shape) of model `owner` that
@@ -71,3 +73,19 @@ class Distribution:
         if total % batch_size:
             self.check_batch((total % batch_size) * scale, owner, batch_size * scale,
                              total * scale)
+
+
+@contextlib.contextmanager
+def scope(distribution):
+    """Run the enclosed fit / evaluate / predict / *_on_batch calls with `distribution`.
+
+    Example:
+        with lamina.distribution.scope(lamina.distribution.DataParallel()):
+            model.fit(x, y, batch_size=128)
+    """
+    if not isinstance(distribution, Distribution):
+        raise ConfigurationError(
+            "distribution.scope: expected a DataParallel or ModelParallel instance, received "
+            f"{distribution!r} (of type {type(distribution).__name__}).")
+    with scope_lib.entered(distribution):
+        yield distribution

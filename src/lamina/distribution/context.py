@@ -13,8 +13,6 @@ ambient default for every model that did not choose.
 import contextlib
 import contextvars
 
-from lamina.errors import ConfigurationError
-
 _CURRENT = contextvars.ContextVar("lamina_distribution", default=None)
 
 
@@ -29,19 +27,9 @@ def active(explicit):
 
 
 @contextlib.contextmanager
-def scope(distribution):
-    """Run the enclosed fit / evaluate / predict / *_on_batch calls with `distribution`.
-
-    Example:
-        with lamina.distribution.scope(lamina.distribution.DataParallel()):
-            model.fit(x, y, batch_size=128)
-    """
-    from lamina.distribution.base import Distribution
-
-    if not isinstance(distribution, Distribution):
-        raise ConfigurationError(
-            "distribution.scope: expected a DataParallel or ModelParallel instance, received "
-            f"{distribution!r} (of type {type(distribution).__name__}).")
+def entered(distribution):
+    """Make `distribution` the current one inside the block (`lamina.distribution.scope`
+    checks it first)."""
     token = _CURRENT.set(distribution)
     try:
         yield distribution

@@ -11,6 +11,7 @@ compiled step thus always sees committed arrays of one layout and compiles once.
 import jax
 import numpy as np
 
+from lamina.core import tree
 from lamina.errors import ConfigurationError
 
 
@@ -50,9 +51,7 @@ class Placement:
     """
 
     def __init__(self, distribution, model):
-        from lamina.saving.model_io import variable_paths
-
-        variables = variable_paths(model)
+        variables = tree.variable_paths(model)
         specs = distribution.variable_specs(model.name,
                                             {p: v.shape for p, v in variables.items()})
         self.distribution = distribution

@@ -1,11 +1,23 @@
 """Layers with Keras 3 names, one module per family (a large family splits its classes over
 several modules and gathers them in its family module's `LAYERS`); every class here is
 registered for saving (a file can name only these, and classes registered by the user)."""
+from lamina.core.input_layer import Input, InputLayer
 from lamina.core.layer import Layer as Layer
-from lamina.core.node import Input as Input
-from lamina.core.node import InputLayer as InputLayer
-from lamina.layers.core import Activation as Activation
-from lamina.layers.core import Dense as Dense
+from lamina.core.registry import register_serializable as _register  # noqa: E402
+from lamina.layers import activations as _activations  # noqa: E402
+from lamina.layers import attention as _attention  # noqa: E402
+from lamina.layers import convolutional as _convolutional  # noqa: E402
+from lamina.layers import embedding as _embedding  # noqa: E402
+from lamina.layers import lambda_layer as _lambda_layer  # noqa: E402
+from lamina.layers import merging as _merging  # noqa: E402
+from lamina.layers import normalization as _normalization  # noqa: E402
+from lamina.layers import pooling as _pooling  # noqa: E402
+from lamina.layers import preprocessing as _preprocessing  # noqa: E402
+from lamina.layers import recurrent as _recurrent  # noqa: E402
+from lamina.layers import regularization as _regularization  # noqa: E402
+from lamina.layers import reshaping as _reshaping  # noqa: E402
+from lamina.layers import rnn_cells as _rnn_cells  # noqa: E402
+from lamina.layers import wrappers as _wrappers  # noqa: E402
 from lamina.layers.activations import ELU as ELU
 from lamina.layers.activations import LeakyReLU as LeakyReLU
 from lamina.layers.activations import PReLU as PReLU
@@ -24,6 +36,8 @@ from lamina.layers.convolutional import DepthwiseConv1D as DepthwiseConv1D
 from lamina.layers.convolutional import DepthwiseConv2D as DepthwiseConv2D
 from lamina.layers.convolutional import SeparableConv1D as SeparableConv1D
 from lamina.layers.convolutional import SeparableConv2D as SeparableConv2D
+from lamina.layers.core import Activation as Activation
+from lamina.layers.core import Dense as Dense
 from lamina.layers.embedding import Embedding as Embedding
 from lamina.layers.embedding import Masking as Masking
 from lamina.layers.lambda_layer import Lambda as Lambda
@@ -82,28 +96,10 @@ from lamina.layers.rnn_cells import SimpleRNNCell as SimpleRNNCell
 from lamina.layers.wrappers import Bidirectional as Bidirectional
 from lamina.layers.wrappers import TimeDistributed as TimeDistributed
 
-from lamina.models.model import Model as _Model  # noqa: E402
-from lamina.models.sequential import Sequential as _Sequential  # noqa: E402
-from lamina.saving import register_serializable as _register  # noqa: E402
-from lamina.layers import activations as _activations  # noqa: E402
-from lamina.layers import attention as _attention  # noqa: E402
-from lamina.layers import convolutional as _convolutional  # noqa: E402
-from lamina.layers import embedding as _embedding  # noqa: E402
-from lamina.layers import lambda_layer as _lambda_layer  # noqa: E402
-from lamina.layers import merging as _merging  # noqa: E402
-from lamina.layers import normalization as _normalization  # noqa: E402
-from lamina.layers import pooling as _pooling  # noqa: E402
-from lamina.layers import preprocessing as _preprocessing  # noqa: E402
-from lamina.layers import recurrent as _recurrent  # noqa: E402
-from lamina.layers import regularization as _regularization  # noqa: E402
-from lamina.layers import reshaping as _reshaping  # noqa: E402
-from lamina.layers import rnn_cells as _rnn_cells  # noqa: E402
-from lamina.layers import wrappers as _wrappers  # noqa: E402
-
 _FAMILIES = (
     _activations, _attention, _convolutional, _embedding, _lambda_layer, _merging, _normalization,
     _pooling, _preprocessing, _recurrent, _regularization, _reshaping, _rnn_cells, _wrappers,
 )
-for _cls in (Layer, InputLayer, Activation, Dense, _Model, _Sequential,
+for _cls in (Layer, InputLayer, Activation, Dense,
              *(cls for family in _FAMILIES for cls in family.LAYERS)):
     _register()(_cls)

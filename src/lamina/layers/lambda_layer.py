@@ -9,9 +9,9 @@ import inspect
 
 import jax
 
+from lamina.core import registry
 from lamina.core.layer import Layer
 from lamina.errors import ConfigurationError, InputSpecError
-from lamina.saving import registry
 
 MSG_UNREGISTERED = """\
 Lambda '{layer}': its {what} {fn!r} is not registered, so the layer cannot be saved (lamina \

@@ -27,11 +27,11 @@ one mask for all gates (Keras draws one per gate when `recurrent_dropout` is set
 import jax
 import jax.numpy as jnp
 
+from lamina.core import registry
 from lamina.core import scope as scope_lib
 from lamina.core.layer import Layer
 from lamina.errors import InputSpecError
 from lamina.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, _Cell
-from lamina.saving import registry
 
 MSG_STATEFUL = """\
 {kind} '{name}': stateful=True is not supported by lamina: a layer's call is a pure function

@@ -2,9 +2,9 @@
 import jax
 import jax.numpy as jnp
 
+from lamina.core import registry
 from lamina.core.layer import Layer
 from lamina.errors import InputSpecError
-from lamina.saving import registry
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 

@@ -4,7 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from lamina.core import structure as structure_lib
-from lamina.core.node import InputLayer, is_symbolic
+from lamina.core.input_layer import InputLayer
+from lamina.core.node import is_symbolic
 from lamina.errors import GraphError, InputSpecError
 
 

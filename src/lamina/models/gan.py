@@ -44,9 +44,10 @@ from lamina import losses as losses_lib
 from lamina import optimizers as optimizers_lib
 from lamina.core import scope as scope_lib
 from lamina.core import trainability_version
-from lamina.models.model import Model
 from lamina.layers.regularization import SeedGenerator
+from lamina.models.model import Model
 from lamina.optimizers import loss_scale
+from lamina.training import compile as compile_lib
 from lamina.training import opt_state as opt_state_lib
 from lamina.training.trainer import nothing_trainable_error, write_back
 
@@ -121,9 +122,9 @@ class GANTrainer:
     def __init__(self, model, d_optimizer, g_optimizer, loss_fn, seed):
         self.model = model
         # float16 layers get loss scaling, as in Model.compile
-        self.d_optimizer = loss_scale.auto_wrap(model.discriminator,
+        self.d_optimizer = compile_lib.auto_wrap(model.discriminator,
                                                 optimizers_lib.get(d_optimizer))
-        self.g_optimizer = loss_scale.auto_wrap(model.generator, optimizers_lib.get(g_optimizer))
+        self.g_optimizer = compile_lib.auto_wrap(model.generator, optimizers_lib.get(g_optimizer))
         if self.d_optimizer is self.g_optimizer:
             raise errors.ConfigurationError(
                 f"GAN '{model.name}'.compile: d_optimizer and g_optimizer are the same object; "

@@ -6,10 +6,10 @@ are not counted) and `tensor_index` is the leaf position in that call's outputs.
 """
 import jax
 
+from lamina.core import registry
 from lamina.core import structure as structure_lib
 from lamina.core.node import is_symbolic
 from lamina.errors import GraphError
-from lamina.saving import registry
 
 _TENSOR = "__tensor__"
 

@@ -5,15 +5,16 @@ This `__init__` is the one place where the functional path is chosen (no `__new_
 Training methods are thin delegations to `lamina.training`.
 """
 from lamina import trainability
-from lamina.core import holders
-from lamina.core import node as node_lib
-from lamina.core import trainability_version
-from lamina.core import tree
-from lamina.models.functional import Graph
+from lamina.core import holders, registry, trainability_version, tree
+from lamina.core import scope as scope_lib
+from lamina.core.input_layer import InputLayer
 from lamina.core.layer import Layer
 from lamina.errors import ConfigurationError
+from lamina.models.functional import Graph
+from lamina.models.graph_config import graph_config, graph_from_config
 
 
+@registry.register_serializable()
 class Model(Layer):
     """A trainable container of layers.
 
@@ -51,8 +52,6 @@ class Model(Layer):
         return self._graph is not None
 
     def compute_mask(self, inputs, previous_mask):
-        from lamina.core import scope as scope_lib
-
         scope = scope_lib.current()
         return scope.output_masks.get(id(self)) if scope is not None else None
 
@@ -63,8 +62,6 @@ class Model(Layer):
                 "not override `call`. Build it as `Model(inputs, outputs)` or subclass it and "
                 "define `call(self, inputs, training=None)`."
             )
-        from lamina.core import scope as scope_lib
-
         outputs, output_masks = self._graph.run(inputs, mask)
         scope_lib.current().output_masks[id(self)] = output_masks
         return outputs
@@ -185,7 +182,7 @@ class Model(Layer):
         them. Returns the layers now frozen in this scope.
         """
         layers = [candidate for candidate in self.layers
-                  if not isinstance(candidate, node_lib.InputLayer)]
+                  if not isinstance(candidate, InputLayer)]
         if isinstance(layer, int) and not isinstance(layer, bool):
             if not -len(layers) <= layer < len(layers):
                 raise ValueError(f"Model '{self.name}'.freeze_up_to: index {layer} is out of "
@@ -315,8 +312,6 @@ class Model(Layer):
         """Keras-shaped config. Functional models include their graph and scoped freezes."""
         config = {"name": self.name, "trainable": self.trainable}
         if self._graph is not None:
-            from lamina.models.graph_config import graph_config
-
             config.update(graph_config(self._graph))
             path_of = {id(layer): path for path, layer in tree.labelled_layers(self)}
             config["frozen_layers"] = [path_of[id(layer)] for layer in self._scoped_freezes]
@@ -326,8 +321,6 @@ class Model(Layer):
     def from_config(cls, config):
         if "nodes" not in config:
             return cls(**config)
-        from lamina.models.graph_config import graph_from_config
-
         inputs, outputs, _ = graph_from_config(config)
         model = cls(inputs, outputs, name=config["name"], trainable=config["trainable"])
         by_path = dict(tree.labelled_layers(model))

@@ -1,11 +1,13 @@
 """Sequential: a thin builder of a functional graph from a list of layers."""
 from lamina.core import node as node_lib
-from lamina.core import trainability_version
+from lamina.core import registry, trainability_version
+from lamina.core.input_layer import Input, InputLayer
+from lamina.errors import ConfigurationError
 from lamina.models.functional import Graph
 from lamina.models.model import Model
-from lamina.errors import ConfigurationError
 
 
+@registry.register_serializable()
 class Sequential(Model):
     """A stack of layers, each called on the previous one's output.
 
@@ -29,12 +31,12 @@ class Sequential(Model):
                     f"Sequential '{self.name}': an Input can only come first."
                 )
             self._input = layer
-        elif isinstance(layer, node_lib.InputLayer):
+        elif isinstance(layer, InputLayer):
             self.add(layer.output)
             return
         elif hasattr(layer, "__call__") and hasattr(layer, "_variables"):
             if self._input is None and not self._stack and layer._input_shape_arg is not None:
-                self._input = node_lib.Input(shape=layer._input_shape_arg)
+                self._input = Input(shape=layer._input_shape_arg)
             self._stack.append(layer)
         else:
             raise ConfigurationError(
@@ -67,7 +69,7 @@ class Sequential(Model):
 
     def build(self, input_shape):
         if self._graph is None:
-            self._input = node_lib.Input(shape=tuple(input_shape)[1:])
+            self._input = Input(shape=tuple(input_shape)[1:])
             self._rebuild()
 
     def _explicit_sublayers(self):
@@ -78,8 +80,6 @@ class Sequential(Model):
         return list(self._stack)
 
     def get_config(self):
-        from lamina.saving import registry
-
         config = {"name": self.name, "trainable": self.trainable,
                   "layers": [registry.serialize(layer) for layer in self._stack]}
         if self._input is not None:
@@ -88,8 +88,6 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config):
-        from lamina.saving import registry
-
         layers = [registry.deserialize(entry) for entry in config["layers"]]
         if "input" in config:
             layers.insert(0, registry.deserialize(config["input"]))

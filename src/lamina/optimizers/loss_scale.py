@@ -21,8 +21,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from lamina.core import registry
 from lamina.errors import ConfigurationError
 from lamina.optimizers.base import Optimizer
+from lamina.optimizers.catalogue import get
 
 
 class LossScaleState(NamedTuple):
@@ -57,18 +59,6 @@ def dynamic_loss_scale(inner, initial_scale, growth_steps):
         return deltas, LossScaleState(inner_state, scale, count.astype(jnp.int32), finite)
 
     return optax.GradientTransformation(init, update)
-
-
-def auto_wrap(model, optimizer, enabled=True):
-    """`optimizer`, wrapped in a `LossScaleOptimizer` when `enabled` and a layer of `model`
-    computes in float16 (Keras's rule for "mixed_float16")."""
-    from lamina.core.tree import all_layers
-
-    if not enabled or isinstance(optimizer, LossScaleOptimizer):
-        return optimizer
-    if any(layer.compute_dtype == "float16" for layer in all_layers(model)):
-        return LossScaleOptimizer(optimizer)
-    return optimizer
 
 
 def inner_state(opt_state):
@@ -125,8 +115,6 @@ class LossScaleOptimizer(Optimizer):
 
     def __init__(self, inner_optimizer, initial_scale=2.0 ** 15, dynamic_growth_steps=2000,
                  name=None):
-        from lamina.optimizers.catalogue import get
-
         inner = get(inner_optimizer)
         if isinstance(inner, LossScaleOptimizer):
             raise ConfigurationError(
@@ -182,16 +170,12 @@ class LossScaleOptimizer(Optimizer):
                                   self.dynamic_growth_steps)
 
     def get_config(self):
-        from lamina.saving import registry
-
         return {"inner_optimizer": registry.serialize(self.inner_optimizer),
                 "initial_scale": self.initial_scale,
                 "dynamic_growth_steps": self.dynamic_growth_steps, "name": self.name}
 
     @classmethod
     def from_config(cls, config):
-        from lamina.saving import registry
-
         config = dict(config)
         if isinstance(config.get("inner_optimizer"), dict):
             config["inner_optimizer"] = registry.deserialize(config["inner_optimizer"])

@@ -1,14 +1,11 @@
-"""Serialisation: the class registry and config <-> object conversion."""
-from lamina.saving.registry import deserialize as deserialize
-from lamina.saving.registry import register_serializable as register_serializable
-from lamina.saving.registry import serialize as serialize
-from lamina.saving.registry import register_function as register_function
-
-
-def __getattr__(name):
-    # model_io imports the training package; load it on first use to keep imports acyclic
-    if name in ("save_model", "load_model", "save_weights", "load_weights"):
-        from lamina.saving import model_io
-
-        return getattr(model_io, name)
-    raise AttributeError(name)
+"""Saving and loading: whole models (`.lamina` archives, Keras 3 `.keras` files), weights and
+training checkpoints; the class registry that files name classes through lives in
+`lamina.core.registry` and is re-exported here under Keras's names."""
+from lamina.core.registry import deserialize as deserialize
+from lamina.core.registry import register_function as register_function
+from lamina.core.registry import register_serializable as register_serializable
+from lamina.core.registry import serialize as serialize
+from lamina.saving.model_io import load_model as load_model
+from lamina.saving.model_io import load_weights as load_weights
+from lamina.saving.model_io import save_model as save_model
+from lamina.saving.model_io import save_weights as save_weights

@@ -13,10 +13,11 @@ import io
 import json
 import os
 import stat
-import tempfile
 import zipfile
 
+from lamina.core.files import atomic_write
 from lamina.errors import SavingError
+from lamina.version import __version__
 
 FORMAT = "lamina"
 FORMAT_VERSION = 1
@@ -30,8 +31,6 @@ def sha256(data):
 
 def write(path, members, extra_metadata=None):
     """Write `members` (name -> bytes) plus a metadata member to `path`, atomically."""
-    from lamina import __version__
-
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -55,46 +54,6 @@ def write_bytes(path, data):
     atomic_write(path, lambda f: f.write(data))
 
 
-def is_writer():
-    """True in the process that writes files: the only one, or process 0 of a multi-process
-    (multi-host) run, where every process computes the same content."""
-    import jax
-
-    return jax.process_index() == 0
-
-
-def atomic_write(path, fill):
-    """Call `fill(file)` on a temporary file beside `path`, fsync it, rename it over `path`.
-
-    A failure at any point removes the temporary file and leaves `path` as it was. In a
-    multi-process run only process 0 writes (see `is_writer`).
-    """
-    if not is_writer():
-        return
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise SavingError(f"Cannot save to '{path}': the directory '{directory}' does not exist.")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".partial", dir=directory)
-    except OSError as err:
-        raise SavingError(f"Cannot save to '{path}': {err.strerror or err}.") from err
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fill(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        _remove_quietly(tmp)
-        raise SavingError(f"Cannot save to '{path}': {err.strerror or err}. "
-                          "Any existing file at that path was left untouched.") from err
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
-    _fsync_directory(directory)
-
-
 def read_bytes(path):
     """The bytes of the regular file at `path` (no FIFOs, devices or directories)."""
     path = os.fspath(path)
@@ -116,26 +75,6 @@ def _open_regular(path, flags):
         os.close(fd)
         raise OSError(f"'{path}' is not a regular file")
     return fd
-
-
-def _remove_quietly(path):
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
-
-
-def _fsync_directory(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _check_name(path, info, seen):

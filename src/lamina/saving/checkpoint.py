@@ -72,12 +72,10 @@ def restore_callback_states(callbacks, states):
 
 
 def _keyed(callbacks):
-    from lamina.callbacks.history import History
-
+    """(key, callback) pairs: the class name, numbered from the second of a class on. (The
+    `History` keeps no checkpoint state here: it is saved on its own.)"""
     seen = {}
     for callback in callbacks:
-        if isinstance(callback, History):
-            continue  # the history is saved on its own
         name = type(callback).__name__
         count = seen.get(name, 0)
         seen[name] = count + 1

@@ -1,7 +1,7 @@
 """compile() arguments <-> JSON: strings stay strings, objects and functions go by registry."""
 from lamina import losses, metrics, optimizers
+from lamina.core import registry
 from lamina.errors import SavingError
-from lamina.saving import registry
 
 # registered under "<module>.<Class>" (a loss and a metric share the name MeanSquaredError);
 # the built-in loss functions are savable by "losses.<name>"

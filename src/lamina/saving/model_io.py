@@ -14,10 +14,11 @@ import jax
 import numpy as np
 
 from lamina import random as lrandom
-from lamina.core import allocation, tree
+from lamina.core import allocation, registry, tree
 from lamina.core.arrays import to_array
 from lamina.errors import LaminaError, SavingError
-from lamina.saving import archive, compile_config, registry, tensors
+from lamina.saving import archive, compile_config, tensors
+from lamina.saving.keras.importer import load_keras_model
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
 
@@ -29,53 +30,20 @@ CONFIG_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, Ov
                  RecursionError)
 
 
-# -- paths ------------------------------------------------------------------------------
-def layer_paths(model):
-    """path -> layer for every layer under `model` ("" is the model itself).
-
-    Paths label sublayers by name in functional and Sequential models and by attribute in
-    subclassed ones (`tree.named_sublayers`), so they survive a rebuild from the config.
-    """
-    out = {}
-    for path, layer in tree.labelled_layers(model):
-        if path in out:
-            raise SavingError(
-                f"Model '{model.name}': two layers share the path {path!r}. Give them "
-                "distinct names before saving."
-            )
-        out[path] = layer
-    return out
-
-
-def variable_paths(model):
-    """path -> variable ("dense/kernel", "encoder/dense/kernel"), unique within `model`."""
-    out = {}
-    for path, layer in layer_paths(model).items():
-        for variable in layer._variables:
-            key = f"{path}/{variable.name}" if path else variable.name
-            if key in out:
-                raise SavingError(
-                    f"Model '{model.name}': two variables share the path {key!r}. Give "
-                    "them distinct names before saving."
-                )
-            out[key] = variable
-    return out
-
-
 # -- trainability ------------------------------------------------------------------------
 def trainability_config(model):
-    layers = layer_paths(model)
+    layers = tree.layer_paths(model)
     path_of = {id(layer): path for path, layer in layers.items()}
     return {
         "layer_flags": {path: layer.trainable for path, layer in layers.items()},
-        "variable_flags": {path: v.trainable for path, v in variable_paths(model).items()},
+        "variable_flags": {path: v.trainable for path, v in tree.variable_paths(model).items()},
         "freezes": {path: [path_of[id(frozen)] for frozen in layer._scoped_freezes]
                     for path, layer in layers.items() if layer._scoped_freezes},
     }
 
 
 def apply_trainability(model, config, where):
-    layers, variables = layer_paths(model), variable_paths(model)
+    layers, variables = tree.layer_paths(model), tree.variable_paths(model)
 
     def lookup(table, path, what):
         if path not in table:
@@ -107,7 +75,7 @@ def optimizer_arrays(model):
     trainer = model._trainer
     if trainer.opt_state is None:
         return {}
-    path_of_uid = {v.uid: p for p, v in variable_paths(model).items()}
+    path_of_uid = {v.uid: p for p, v in tree.variable_paths(model).items()}
     leaves = jax.tree_util.tree_flatten_with_path(trainer.opt_state)[0]
     return {"/".join(_key_name(k, path_of_uid) for k in keypath): np.asarray(leaf)
             for keypath, leaf in leaves}
@@ -115,7 +83,7 @@ def optimizer_arrays(model):
 
 def restore_optimizer(model, arrays, where):
     trainer = model._trainer
-    variables = variable_paths(model)
+    variables = tree.variable_paths(model)
     # the saved state may cover variables frozen since (rule 6 keeps their slots)
     saved = {p for name in arrays for p in re.findall(r"\[([^\]]+)\]", name)}
     unknown = sorted(saved - set(variables))
@@ -189,7 +157,7 @@ def build_model(config, where, weight_bytes):
 
 def assign_weights(model, arrays, where, skip_mismatch=False):
     """Set variables from `arrays` (path -> array); returns the mismatch report."""
-    variables = variable_paths(model)
+    variables = tree.variable_paths(model)
     report = {"missing": sorted(set(variables) - set(arrays)),
               "unexpected": sorted(set(arrays) - set(variables)),
               "mismatched": sorted(p for p in set(variables) & set(arrays)
@@ -211,7 +179,7 @@ def model_members(model, config=None):
     config = model_config(model) if config is None else config
     members = {CONFIG: json.dumps(config, indent=1).encode(),
                WEIGHTS: tensors.encode({p: np.asarray(v._value)
-                                        for p, v in variable_paths(model).items()})}
+                                        for p, v in tree.variable_paths(model).items()})}
     if model._trainer is not None and model._trainer.opt_state is not None:
         members[OPTIMIZER] = tensors.encode(optimizer_arrays(model))
     return members
@@ -273,8 +241,6 @@ def _is_keras_archive(data):
 def load_model(path):
     """The model saved at `path` by `save_model`, or imported from a Keras 3 `.keras` file."""
     if _is_keras_archive(archive.read_bytes(path)):
-        from lamina.saving.keras.importer import load_keras_model
-
         return load_keras_model(path)
     return read_model(path)[0]
 
@@ -282,7 +248,7 @@ def load_model(path):
 def save_weights(model, path):
     """Write only the variables (safetensors, keyed by path in the model), atomically."""
     archive.write_bytes(path, tensors.encode({p: np.asarray(v._value)
-                                              for p, v in variable_paths(model).items()}))
+                                              for p, v in tree.variable_paths(model).items()}))
 
 
 def load_weights(model, path, skip_mismatch=False):

@@ -7,6 +7,7 @@ import numpy as np
 
 from lamina import losses as losses_lib
 from lamina import metrics as metrics_lib
+from lamina.core.tree import all_layers
 from lamina.errors import ConfigurationError
 from lamina.optimizers import loss_scale
 from lamina.training import custom_step
@@ -101,10 +102,20 @@ def steps_per_execution(model, value):
     return int(value)
 
 
+def auto_wrap(model, optimizer, enabled=True):
+    """`optimizer`, wrapped in a `LossScaleOptimizer` when `enabled` and a layer of `model`
+    computes in float16 (Keras's rule for "mixed_float16")."""
+    if not enabled or isinstance(optimizer, loss_scale.LossScaleOptimizer):
+        return optimizer
+    if any(layer.compute_dtype == "float16" for layer in all_layers(model)):
+        return loss_scale.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
 def loss_scaled_optimizer(model, optimizer, auto_scale_loss):
-    """`optimizer`, wrapped in a `LossScaleOptimizer` for float16 layers (see
-    `loss_scale.auto_wrap`); refused with a custom train_step."""
-    optimizer = loss_scale.auto_wrap(model, optimizer, auto_scale_loss)
+    """`optimizer`, wrapped in a `LossScaleOptimizer` for float16 layers (`auto_wrap`);
+    refused with a custom train_step."""
+    optimizer = auto_wrap(model, optimizer, auto_scale_loss)
     if (isinstance(optimizer, loss_scale.LossScaleOptimizer)
             and custom_step.overrides_train_step(model)):
         raise ConfigurationError(

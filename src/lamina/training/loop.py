@@ -30,7 +30,6 @@ from lamina.errors import InputSpecError
 from lamina.training import arguments, loop_callbacks
 from lamina.training import predict as predict_lib
 from lamina.training import step as step_lib
-from lamina.training.data.batches import Epochs, Prepare, executions, prefetched
 from lamina.training.data.arrays import (
     ArrayData,
     check_finite,
@@ -39,9 +38,10 @@ from lamina.training.data.arrays import (
     flatten_targets,
     sparse_loss,
 )
+from lamina.training.data.batches import Epochs, Prepare, executions, prefetched
 from lamina.training.data.device import DeviceData
-from lamina.training.position import FitPosition
 from lamina.training.data.sources import adapt
+from lamina.training.position import FitPosition
 
 
 def _prefetch(trainer):

@@ -14,12 +14,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from lamina import errors, trainability
-from lamina.metrics import base as metrics_base
 from lamina import optimizers as optimizers_lib
 from lamina.core import trainability_version
 from lamina.distribution import context as distribution_scope
 from lamina.distribution.base import Distribution
 from lamina.distribution.placement import Placement, mixed_devices_error
+from lamina.metrics import base as metrics_base
 from lamina.optimizers import loss_scale
 from lamina.training import compile as compile_lib
 from lamina.training import custom_step

@@ -10,6 +10,7 @@ import numpy as np
 
 from lamina import trainability
 from lamina.core import holders as holders_lib
+from lamina.core import tree
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,8 +107,6 @@ def _params(rows):
 def _contains(outer, model):
     """True when `model` is nested inside `outer` (then it is part of the report, not an
     'other' holder)."""
-    from lamina.core import tree
-
     return any(layer is model for layer in tree.all_layers(outer))
 
 

@@ -12,7 +12,8 @@ import subprocess
 from lamina import trainability
 from lamina.core import holders as holders_lib
 from lamina.core import tree
-from lamina.core.node import InputLayer
+from lamina.core.files import atomic_write
+from lamina.core.input_layer import InputLayer
 from lamina.errors import ConfigurationError
 
 FLAG_COLOUR = "#cfe2f3"
@@ -155,13 +156,11 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_trainable=Tru
     rendered by Graphviz's `dot` program, which must be installed (e.g. `apt-get install
     graphviz`); without it this raises an error that says so.
     """
-    from lamina.saving import archive
-
     source = model_to_dot(model, show_shapes, show_trainable, expand_nested, rankdir)
     path = os.fspath(to_file)
     extension = os.path.splitext(path)[1].lstrip(".").lower() or "png"
     if extension == "dot":
-        archive.atomic_write(path, lambda f: f.write(source.encode()))
+        atomic_write(path, lambda f: f.write(source.encode()))
         return source
     dot = shutil.which("dot")
     if dot is None:
@@ -174,5 +173,5 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_trainable=Tru
     if result.returncode != 0:
         raise ConfigurationError(f"plot_model: Graphviz failed to render '{path}': "
                                  f"{result.stderr.decode(errors='replace').strip()}")
-    archive.atomic_write(path, lambda f: f.write(result.stdout))
+    atomic_write(path, lambda f: f.write(result.stdout))
     return source

@@ -10,7 +10,9 @@ checked and skipped: lamina's graph recomputes those masks with the layers' `com
 `fail(where, message)` raises a `SavingError`; `_child`, `_model_common` and `_layers_list`
 build a model's layers and read its common options.
 """
+from lamina.core.node import is_symbolic
 from lamina.errors import LaminaError, SavingError
+from lamina.models.model import Model
 from lamina.saving.keras.options import _is_int, _is_number, _Options, _short
 
 # Keras operations a functional model records to compute masks (Embedding(mask_zero=True):
@@ -29,8 +31,6 @@ _MASK = _Mask()
 
 
 def _functional(importer, config, where, h5_path, depth):
-    from lamina.models.model import Model
-
     options = _Options(importer, where, config)
     name, trainable = importer._model_common(options)
     entries = importer._layers_list(options)
@@ -213,8 +213,6 @@ def _history(importer, history, where, nodes, missing):
 
 def _call(importer, layer, args, kwargs, where):
     import jax
-
-    from lamina.core.node import is_symbolic
 
     try:
         outputs = layer(*args, **kwargs)

@@ -21,8 +21,10 @@ not); a layer's variables are in `<its path>/vars`. Layer names are *not* used i
 """
 import os
 
-from lamina.core import naming
+from lamina.core import allocation, naming
+from lamina.core.input_layer import InputLayer
 from lamina.errors import LaminaError, SavingError
+from lamina.models.sequential import Sequential
 from lamina.saving.keras.files import CONFIG, _parse_json, _read_archive, _WeightsFile
 from lamina.saving.keras.functional import _functional
 from lamina.saving.keras.layers import _LAYER_CLASSES, _batch_shape, _dtype, _layer
@@ -95,8 +97,6 @@ class _Importer:
         raise SavingError(f"'{self.path}': member '{CONFIG}': {where}: {message}")
 
     def load(self):
-        from lamina.core import allocation
-
         config_bytes, weights_bytes = _read_archive(self.path, self.max_weights_bytes)
         config = _parse_json(self.path, config_bytes)
         self.h5 = _WeightsFile(self.path, weights_bytes)
@@ -181,8 +181,6 @@ class _Importer:
 
     # -- Sequential --------------------------------------------------------------------
     def _sequential(self, config, where, h5_path, depth):
-        from lamina.models.sequential import Sequential
-
         options = _Options(self, where, config)
         name, trainable = self._model_common(options)
         entries = self._layers_list(options)
@@ -211,6 +209,4 @@ class _Importer:
             self.fail(where, f"lamina cannot build this Sequential model: {err}")
 
     def _input_layer_from_shape(self, shape, where):
-        from lamina.core.node import InputLayer
-
         return InputLayer(batch_shape=_batch_shape(self, shape, where, "build_input_shape"))

@@ -18,7 +18,11 @@ import math
 
 import numpy as np
 
+import lamina.layers
+from lamina.core.input_layer import InputLayer
+from lamina.core.layer import Layer
 from lamina.errors import LaminaError, SavingError
+from lamina.layers import GRU, LSTM, Bidirectional, MultiHeadAttention, SimpleRNN, TimeDistributed
 from lamina.saving.keras.objects import _activation, _constraint, _initializer, _regularizer
 from lamina.saving.keras.options import _is_int, _Options, _short
 
@@ -54,8 +58,6 @@ _NOT_OPTIONS = frozenset({"self", "name", "trainable", "dtype", "layer", "backwa
 
 
 def _lamina_class(class_name):
-    import lamina.layers
-
     return getattr(lamina.layers, class_name)
 
 
@@ -63,8 +65,6 @@ def _arguments(cls):
     """{argument: required?} of the constructor of lamina class `cls`, its bases up to (not
     including) `Layer`, and for a recurrent layer its cell class; plus activity_regularizer,
     which every layer takes."""
-    from lamina.core.layer import Layer
-
     found = {"activity_regularizer": False}
     classes = [c for c in cls.__mro__ if c is not Layer and issubclass(c, Layer)]
     cell = getattr(cls, "cell_class", None)
@@ -182,15 +182,6 @@ def weight_groups(layer):
     """The HDF5 groups (relative to the layer's own group) that hold a lamina layer's
     weights, in the order of `layer.weights`: Keras saves a layer's variables in `vars` and
     those of the layers it holds in a group named after the attribute holding them."""
-    from lamina.layers import (
-        GRU,
-        LSTM,
-        Bidirectional,
-        MultiHeadAttention,
-        SimpleRNN,
-        TimeDistributed,
-    )
-
     if isinstance(layer, (SimpleRNN, LSTM, GRU)):
         return ["cell/vars"]
     if isinstance(layer, Bidirectional):
@@ -229,8 +220,6 @@ def _dtype(options):
 
 
 def _input_layer(options):
-    from lamina.core.node import InputLayer
-
     name = options.take("name", None)
     if name is not None and not isinstance(name, str):
         options.fail(f"'name' must be a string, received {name!r}.")

@@ -5,6 +5,7 @@ or as `{"module", "class_name", "config", ...}`. Each object's options are read 
 `_Options`, so an option lamina does not have is refused; so is any other object.
 """
 from lamina import activations as _activations
+from lamina import constraints, initializers, regularizers
 from lamina.saving.keras.options import _MISSING, _is_int, _Options, _short
 
 # lamina activation names whose Keras function of the same name differs or needs arguments a
@@ -88,8 +89,6 @@ def _axis(sub):
 
 
 def _regularizer(options, key):
-    from lamina import regularizers
-
     value = options.take(key, None)
     if value is None:
         return None
@@ -113,8 +112,6 @@ def _regularizer(options, key):
 
 
 def _constraint(options, key):
-    from lamina import constraints
-
     value = options.take(key, None)
     if value is None:
         return None
@@ -139,8 +136,6 @@ def _constraint(options, key):
 def _initializer(options, key, default):
     """A lamina initializer: its name when it has no options (`default` when absent),
     else an instance."""
-    from lamina import initializers
-
     value = options.take(key, None)
     if value is None:
         return default

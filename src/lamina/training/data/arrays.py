@@ -11,7 +11,9 @@ each compiled call gathers its batches there: `lamina.training.data.device`).
 import jax
 import numpy as np
 
+from lamina import losses as losses_lib
 from lamina.errors import InputSpecError
+from lamina.losses.crossentropy import sparse_categorical_crossentropy
 
 
 def _is_array(a):
@@ -218,9 +220,6 @@ def check_finite(tree, what, owner="?"):
 def sparse_loss(loss):
     """(class axis, ignored label) when `loss` is a sparse categorical cross-entropy
     (the class or the function), else None."""
-    from lamina import losses as losses_lib
-    from lamina.losses.crossentropy import sparse_categorical_crossentropy
-
     if isinstance(loss, losses_lib.SparseCategoricalCrossentropy):
         return loss.axis, loss.ignore_class
     if getattr(loss, "fn", None) is sparse_categorical_crossentropy:
