@@ -37,7 +37,21 @@ def _functional(importer, config, where, h5_path, depth):
     input_spec = options.take("input_layers")
     output_spec = options.take("output_layers")
     options.done()
+    layers, nodes, order = _read_layers(importer, entries, where, h5_path, depth)
+    _call_nodes(importer, layers, nodes, order, where)
+    inputs = _tensor_structure(importer, input_spec, "input_layers", where, nodes)
+    outputs = _tensor_structure(importer, output_spec, "output_layers", where, nodes)
+    try:
+        return Model(inputs, outputs, name=name, trainable=trainable)
+    except SavingError:
+        raise
+    except LaminaError as err:
+        importer.fail(where, f"lamina cannot build this functional model: {err}")
 
+
+def _read_layers(importer, entries, where, h5_path, depth):
+    """The layers of a functional config: (layers by name, each name's output nodes so far
+    (an InputLayer's tensor; mask operations hold none), [(name, inbound nodes)] in order)."""
     layers, nodes, order, used = {}, {}, [], {}
     for i, entry in enumerate(entries):
         if isinstance(entry, dict) and entry.get("module") == _OPS_MODULE:
@@ -65,7 +79,12 @@ def _functional(importer, config, where, h5_path, depth):
             nodes[key] = []
         layers[key] = layer
         order.append((key, inbound))
+    return layers, nodes, order
 
+
+def _call_nodes(importer, layers, nodes, order, where):
+    """Call every layer on its inbound nodes, in as many passes as the references need (a
+    config may list a node before the tensors it reads); `nodes` receives the outputs."""
     pending = {key: list(inbound) for key, inbound in order}
     progress = True
     while progress:
@@ -78,27 +97,17 @@ def _functional(importer, config, where, h5_path, depth):
                     if _node_inputs(importer, node, node_where, nodes, mask_op=True) is None:
                         break
                     nodes[key].append([_MASK])
-                    pending[key].pop(0)
-                    progress = True
-                    continue
-                call = _node_inputs(importer, node, node_where, nodes)
-                if call is None:
-                    break
-                nodes[key].append(_call(importer, layers[key], *call, node_where))
+                else:
+                    call = _node_inputs(importer, node, node_where, nodes)
+                    if call is None:
+                        break
+                    nodes[key].append(_call(importer, layers[key], *call, node_where))
                 pending[key].pop(0)
                 progress = True
     stuck = [key for key, left in pending.items() if left]
     if stuck:
         importer.fail(where, f"the inbound nodes of {stuck} refer to tensors that no layer "
                       "produces (a dangling reference or a cycle).")
-    inputs = _tensor_structure(importer, input_spec, "input_layers", where, nodes)
-    outputs = _tensor_structure(importer, output_spec, "output_layers", where, nodes)
-    try:
-        return Model(inputs, outputs, name=name, trainable=trainable)
-    except SavingError:
-        raise
-    except LaminaError as err:
-        importer.fail(where, f"lamina cannot build this functional model: {err}")
 
 
 def _mask_op(importer, entry, where):
