@@ -26,6 +26,8 @@ LATENT = 16
 PIXELS = 64  # 8 x 8
 ASCII_RAMP = " .:-=+*#%@"
 
+DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "output")
+
 
 def heading(title):
     print()
@@ -109,7 +111,7 @@ def same_weights(before, after):
     return all(np.array_equal(b, a) for b, a in zip(before, after))
 
 
-def main(quick=False):
+def main(quick=False, out_dir=DEFAULT_OUT):
     iterations = 40 if quick else 1500
     every = 10 if quick else 250
     batch = 64
@@ -180,8 +182,7 @@ def main(quick=False):
         facts["samples_closer_than_noise"] = verdict(
             "generated samples are much closer to real digits than noise is",
             dist["generated"] < 0.5 * dist["uniform noise"])
-    path = save_png(samples, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                          "output", "gan_samples.png"))
+    path = save_png(samples, os.path.join(out_dir, "gan_samples.png"))
     print(f"  PNG grid: {path}" if path else "  (matplotlib is not installed: no PNG written)")
 
     heading("GAN: the Keras 2 recipe, for contrast")

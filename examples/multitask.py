@@ -16,6 +16,7 @@ Phase 2  `model.freeze(parity_head)`: the parity head is frozen in this model's 
 Run: python examples/multitask.py     (writes examples/output/multitask/)
 """
 import os
+import shutil
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -75,6 +76,14 @@ def changed(before, after):
     return not all(np.array_equal(b, a) for b, a in zip(before, after))
 
 
+def draw(model, path):
+    """The model's graph as a PNG; without Graphviz's `dot` program, its DOT source instead."""
+    if shutil.which("dot") is None:
+        path = os.path.splitext(path)[0] + ".dot"
+    lm.utils.plot_model(model, to_file=path, show_shapes=True)
+    return path
+
+
 def main(quick=False, out_dir=DEFAULT_OUT):
     epochs = 1 if quick else 20
     lm.random.set_seed(0)
@@ -132,8 +141,7 @@ def main(quick=False, out_dir=DEFAULT_OUT):
           f"{phase2['parity_binary_accuracy']:.4f} (the parity head is frozen; the trunk "
           "moved under it, still trained by both losses)")
     os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "multitask.png")
-    lm.utils.plot_model(model, to_file=path, show_shapes=True)
+    path = draw(model, os.path.join(out_dir, "multitask.png"))
     print(f"  model graph (frozen layers marked): {path}")
     model.unfreeze(parity_head)
     if not quick:

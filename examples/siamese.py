@@ -17,6 +17,7 @@ appears once, fed by both inputs).
 Run: python examples/siamese.py     (writes examples/output/siamese/)
 """
 import os
+import shutil
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -83,6 +84,14 @@ def same_weights(before, after):
     return all(np.array_equal(b, a) for b, a in zip(before, after))
 
 
+def draw(model, path):
+    """The model's graph as a PNG; without Graphviz's `dot` program, its DOT source instead."""
+    if shutil.which("dot") is None:
+        path = os.path.splitext(path)[0] + ".dot"
+    lm.utils.plot_model(model, to_file=path, show_shapes=True)
+    return path
+
+
 def main(quick=False, out_dir=DEFAULT_OUT):
     epochs, n_pairs = (1, 128) if quick else (20, 20000)
     lm.random.set_seed(0)
@@ -139,8 +148,7 @@ def main(quick=False, out_dir=DEFAULT_OUT):
         holders == {"encoder": True, "siamese": True, "branches": True, "classifier": False})
     print(classifier.explain())
     os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "siamese.png")
-    lm.utils.plot_model(siamese, to_file=path, show_shapes=True)
+    path = draw(siamese, os.path.join(out_dir, "siamese.png"))
     print(f"  model graph: {path}")
 
     print(f"\n  held-out pair accuracy: {pair_acc:.4f}")

@@ -23,6 +23,7 @@ epoch. Images: the model graphs, drawn with `lm.utils.plot_model` into the outpu
 Run: python examples/transfer_digits.py   (writes examples/output/transfer_digits/)
 """
 import os
+import shutil
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -126,8 +127,12 @@ class PhaseReport(lm.callbacks.Callback):
         self.previous = head_state(self.model, self.head)
 
 
-def draw(model, out_dir):
-    path = os.path.join(out_dir, f"{model.name}.png")
+
+
+def draw(model, path):
+    """The model's graph as a PNG; without Graphviz's `dot` program, its DOT source instead."""
+    if shutil.which("dot") is None:
+        path = os.path.splitext(path)[0] + ".dot"
     lm.utils.plot_model(model, to_file=path, show_shapes=True)
     return path
 
@@ -202,7 +207,8 @@ def main(quick=False, out_dir=DEFAULT_OUT):
     facts["all_train_at_the_end"] = verdict(
         "at the end model_b trains every weight", trained_layers(model_b)
         == ["conv1", "conv2", "head_b"])
-    paths = [draw(model, out_dir) for model in (model_a, model_b)]
+    paths = [draw(model, os.path.join(out_dir, f"{model.name}.png"))
+             for model in (model_a, model_b)]
     print(f"  model graphs: {paths}")
 
     heading("Transfer learning: test accuracies")

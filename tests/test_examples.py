@@ -30,8 +30,8 @@ def test_shared_layer_example():
     })
 
 
-def test_gan_example():
-    facts = load("gan").main(quick=True)
+def test_gan_example(tmp_path):
+    facts = load("gan").main(quick=True, out_dir=str(tmp_path))
     check(facts, {
         "d_flag_true", "d_frozen_in_combined", "d_trains_alone", "d_trained_by_d_step",
         "d_bitwise_unchanged_by_combined", "g_trained_through_frozen_d", "keras2_recipe_refused",
