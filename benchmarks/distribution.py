@@ -4,7 +4,7 @@
     python benchmarks/distribution.py --scaling weak     # 128 samples per device
     python benchmarks/distribution.py --quick            # smoke run, numbers meaningless
 
-Workload W1 (DESIGN.md section 4): MLP 784-512-512-10 (relu, softmax), Adam 1e-3,
+Workload W1 (docs/design.md section 5): MLP 784-512-512-10 (relu, softmax), Adam 1e-3,
 60,000 synthetic samples, `model.fit(verbose=0)` under `lamina.distribution.DataParallel`
 over the first N devices. Throughput = samples / median epoch time from epoch 2 on (epoch 1
 compiles). Scaling efficiency = throughput(N) / (N x throughput(1 device)).

@@ -1,4 +1,4 @@
-"""lamina versions of the DESIGN section 4 workloads W1-W4, and access to the anchors.
+"""lamina versions of the docs/design.md section 5 workloads W1-W4, and access to the anchors.
 
 The data, sizes, timing rules and sanity checks come from the anchor benchmarks'
 `common.py` (the project's shared folder, `../shared/anchors` next to the repository), so the

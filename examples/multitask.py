@@ -8,8 +8,8 @@ Phase 1  both heads and the trunk train on both losses (`compile(loss={"digit": 
          "parity": ...})`); the history holds the per-output losses under Keras's names
          (`digit_loss`, `parity_loss`, and metrics such as `digit_accuracy`).
 Phase 2  `model.freeze(parity_head)`: the parity head is frozen in this model's scope while
-         the trunk and the digit head keep training. Both losses still count, and (DESIGN rule
-         4) the parity loss still sends gradients *through* the frozen head into the trunk.
+         the trunk and the digit head keep training. Both losses still count, and (docs/design.md
+         rule 4) the parity loss still sends gradients *through* the frozen head into the trunk.
          The parity head is checked bit-for-bit unchanged, the trunk and the digit head
          changed, and `explain()` names the freeze.
 

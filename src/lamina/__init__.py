@@ -1,6 +1,6 @@
 """lamina: a Keras-style deep-learning library on JAX and optax.
 
-The public API, as explicit re-exports. See DESIGN.md for the trainability contract.
+The public API, as explicit re-exports. See docs/design.md for the design contract.
 """
 from lamina import activations as activations
 from lamina import callbacks as callbacks

@@ -1,6 +1,6 @@
 """Trainability resolution: which variables a training step of a root model updates, and why.
 
-This is the one place where DESIGN section 2 is computed. Everything that needs to know
+This is the one place where docs/design.md section 2 is computed. Everything that needs to know
 what trains (weight lists, `summary`, `explain`, the optimizer, the compiled step and the
 runtime stop-gradient scopes) reads `resolve(root)` or the path functions below; no object
 caches an "effective" flag.

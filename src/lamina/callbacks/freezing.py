@@ -1,7 +1,7 @@
 """Freeze schedules inside one `fit`: freeze or unfreeze parts of the model at given epochs.
 
 The changes are scoped freezes of the model being trained (or flags, when asked), so they
-follow DESIGN section 2: they take effect at the next step with no recompile from the user,
+follow docs/design.md section 2: they take effect at the next step with no recompile from the user,
 the optimizer state of weights that already trained is kept, and each change is printed
 before the epoch it applies to (with the trainable parameter count before and after).
 """

@@ -43,7 +43,7 @@ class Layer:
     Args:
         name: unique name; derived from the class name when omitted ("dense", "dense_1").
         trainable: this layer's own flag. It gates every use path through this layer and is
-            never written into sublayers (DESIGN rule 1).
+            never written into sublayers (docs/design.md rule 1).
         dtype: dtype of the variables (default "float32"), or a dtype policy name such as
             "mixed_bfloat16" (float32 variables, bfloat16 computation; see
             `lamina.core.dtype_policy`).
@@ -276,7 +276,7 @@ class Layer:
 
     @property
     def trainable_weights(self):
-        """Weights a training step of this layer (as root) updates: DESIGN rule 3."""
+        """Weights a training step of this layer (as root) updates: docs/design.md rule 3."""
         return [v for v in trainability.resolve(self).trained if v.kind == "weight"]
 
     @property

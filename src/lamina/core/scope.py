@@ -3,8 +3,8 @@
 Every top-level call of a layer opens a `CallScope`; nested layer calls push frames onto it.
 A frame records the layer, the `training` value it runs with (and whether the caller passed
 it explicitly) and whether the *use path* from the scope's root to this layer is open
-(DESIGN rule 3, evaluated by `lamina.trainability.enter`). Reading a variable inside a closed
-path returns `stop_gradient(value)` (rule 4).
+(docs/design.md rule 3, evaluated by `lamina.trainability.enter`). Reading a variable inside a
+closed path returns `stop_gradient(value)` (rule 4).
 
 A pure scope (`values` given) substitutes values and collects updates instead of mutating
 variables, so the whole model is a pure function under `jax.jit` / `jax.grad`.
@@ -94,8 +94,8 @@ class activate:
 @contextlib.contextmanager
 def as_part_of(layer, training):
     """Run the block as part of `layer`'s call without calling it: reads of its variables see
-    the use path through `layer` (constants where it is frozen on that path, DESIGN rule 4),
-    exactly as inside `layer(...)`. For layers that drive a sublayer's weights directly (an
+    the use path through `layer` (constants where it is frozen on that path, docs/design.md
+    rule 4), exactly as inside `layer(...)`. For layers that drive a sublayer's weights directly (an
     RNN running its cell's step functions inside `lax.scan`)."""
     scope = current()
     if scope is None or scope.frame is None:  # outside any layer call: stored values

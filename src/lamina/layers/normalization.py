@@ -1,4 +1,4 @@
-"""Normalization layers: BatchNormalization (mode by DESIGN rule 7), LayerNormalization,
+"""Normalization layers: BatchNormalization (mode by docs/design.md rule 7), LayerNormalization,
 GroupNormalization and UnitNormalization, with Keras 3 arguments and weight layouts."""
 import jax
 import jax.numpy as jnp

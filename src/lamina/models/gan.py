@@ -13,7 +13,7 @@ Every training step runs, fused in ONE jitted call:
    state, so a run is reproducible and resumable), `fake = generator(z)`; the loss is
    `loss_fn` over `discriminator(real)` labelled 1 and `discriminator(fake)` labelled 0 (one
    concatenated batch); only the discriminator's trained variables are updated, by
-   `d_optimizer`. The generator is frozen in the GAN's scope for this step (DESIGN rule 2):
+   `d_optimizer`. The generator is frozen in the GAN's scope for this step (docs/design.md rule 2):
    it runs in inference mode and is a constant.
 2. the generator step: new `z`, loss `loss_fn(1, discriminator(generator(z)))` with the
    *updated* discriminator frozen in the GAN's scope (its BatchNormalization layers run in
@@ -22,7 +22,7 @@ Every training step runs, fused in ONE jitted call:
 
 `loss_fn` takes `(y_true, y_pred)` like any lamina loss; with `"binary_crossentropy"` the
 discriminator ends in a sigmoid (pass `lamina.losses.BinaryCrossentropy(from_logits=True)`
-for a linear output). Trainability follows DESIGN section 2 from the GAN as root: setting
+for a linear output). Trainability follows docs/design.md section 2 from the GAN as root: setting
 `gan.discriminator.trainable = False` (or `gan.freeze(...)`) between epochs keeps the
 discriminator fixed from the next step on, with its optimizer state kept.
 

@@ -21,7 +21,7 @@ class Model(Layer):
     Args:
         inputs, outputs: symbolic tensors (single, list or dict) for a functional model.
         name, trainable, dtype: as for `Layer`. `trainable=False` is a gate over this
-            model's scope: sublayers keep their own flags (DESIGN rule 1).
+            model's scope: sublayers keep their own flags (docs/design.md rule 1).
     """
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, dtype=None):
@@ -131,7 +131,7 @@ class Model(Layer):
     def output_names(self):
         return self._graph.output_names if self._graph else []
 
-    # -- scoped freezing (DESIGN rule 2) ---------------------------------------------
+    # -- scoped freezing (docs/design.md rule 2) ---------------------------------------------
     def _resolve_layer(self, layer, verb):
         if isinstance(layer, str):
             matches = [candidate for candidate in tree.all_layers(self)[1:]

@@ -27,7 +27,7 @@ matches any of them. Rule values are a lamina optimizer (or its name), or a posi
 a multiplier of the `default` optimizer's rate (same optimizer class and options, its own
 state). Variables matched by no rule use `default`; without a default that is an error.
 A variable matched by two rules is an error naming both; a rule matching no trainable
-variable is an error. Frozen variables are not updated at all (DESIGN rule 6).
+variable is an error. Frozen variables are not updated at all (docs/design.md rule 6).
 
 Live rate: `opt.learning_rate` is the reference rate, the default's (or, without a default,
 the first rule's). Setting it scales every group by the same factor (as PyTorch's

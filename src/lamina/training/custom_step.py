@@ -10,7 +10,7 @@ The contract (pure: lamina jits it, and may run it inside `lax.scan` for
 
 - `state` is a `TrainState(trainable, non_trainable, optimizer, metrics)`:
   `trainable` maps variable uid -> value for exactly the variables that train in this
-  configuration (DESIGN section 2: frozen ones are never here, so no gradient can reach
+  configuration (docs/design.md section 2: frozen ones are never here, so no gradient can reach
   them); `non_trainable` holds every other variable (frozen weights, moving statistics,
   seed states); `optimizer` is the optimizer state of the trained variables only;
   `metrics` is the compiled metrics' state.

@@ -9,7 +9,7 @@ class FinalizeEma(Callback):
     """Placed first among fit's callbacks, so the averages are in place before any other
     `on_train_end` (EarlyStopping's restore of the best weights comes after, as in Keras).
     Only the variables that train in the current configuration are overwritten: a frozen
-    weight stays bit-for-bit as it is (DESIGN rule 6)."""
+    weight stays bit-for-bit as it is (docs/design.md rule 6)."""
 
     def __init__(self, trainer):
         super().__init__()

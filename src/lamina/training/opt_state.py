@@ -1,4 +1,4 @@
-"""Per-variable optimizer state that survives freezing (DESIGN rule 6).
+"""Per-variable optimizer state that survives freezing (docs/design.md rule 6).
 
 The optimizer state covers every variable whose own flag is trainable, as a dict keyed by
 variable uid. A step updates only the trained subset: `restrict` cuts the per-variable

@@ -383,6 +383,6 @@ def write_back(trained_vars, trained, by_uid, updates):
 
 
 def _regularized(trained):
-    """The trained variables whose regularizer penalty joins the loss (DESIGN rule 3: only
+    """The trained variables whose regularizer penalty joins the loss (docs/design.md rule 3: only
     weights that train in this configuration are penalised)."""
     return [v for v in trained if v.regularizer is not None]

@@ -168,7 +168,7 @@ class LayerReport:
 
 
 def explain(model):
-    """A `TrainabilityReport` for `model` (see DESIGN rule 9)."""
+    """A `TrainabilityReport` for `model` (see docs/design.md rule 9)."""
     return TrainabilityReport(model)
 
 

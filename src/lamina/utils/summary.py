@@ -1,7 +1,7 @@
 """`model.summary()`: layers, output shapes, params, own flags and effective status.
 
 Totals come from the trainability resolution, so "Trainable params" is exactly what the
-next training step updates (DESIGN rule 8).
+next training step updates (docs/design.md rule 8).
 """
 import numpy as np
 
