@@ -70,8 +70,8 @@ class Sizes:
     @classmethod
     def quick(cls, **overrides):
         """Tiny sizes for a smoke run: numbers meaningless, every code path exercised."""
-        return cls(**{**dict(mlp_samples=2_048, cnn_samples=1_024, gan_iters=30,
-                             gan_warmup=3), **overrides})
+        return cls(**{"mlp_samples": 2_048, "cnn_samples": 1_024, "gan_iters": 30,
+                      "gan_warmup": 3, **overrides})
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

@@ -17,12 +17,11 @@ Every function takes a `common.Sizes` and returns the result dict of `common.epo
 """
 from functools import partial
 
+import common as C
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-
-import common as C
 
 VERSIONS = {"jax": jax.__version__, "optax": optax.__version__}
 

@@ -14,11 +14,10 @@ import time
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from keras import layers  # noqa: E402
-
-import common as C  # noqa: E402
+import common as C
+import keras
+import numpy as np
+from keras import layers
 
 VERSIONS = {"keras": keras.__version__, "backend": keras.backend.backend()}
 

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common as C  # noqa: E402
+import common as C
 
 VERSIONS = {"torch": torch.__version__, "torch_threads": torch.get_num_threads()}
 

@@ -28,8 +28,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import common as C  # noqa: E402
-import workloads as W  # noqa: E402
+import common as C
+import workloads as W
 
 # targets from the performance issues: lamina / reference implementation (throughput ratios)
 TARGETS = {"w1": ("jax", 0.95), "w2": ("jax", 0.95), "w3": ("jax", 0.90), "w4": ("torch", 1.0)}
@@ -163,7 +163,7 @@ def load_keras(mode):
         return None, "disabled (--keras no)"
     os.environ.setdefault("KERAS_BACKEND", "jax")
     try:
-        import keras  # noqa: F401
+        import keras
     except Exception as exc:  # not installed, or a broken backend
         if mode == "yes":
             raise
@@ -199,9 +199,9 @@ class Runner:
         self.torch_python, self.torch_note = find_torch(args.torch)
         import jax
         import optax
+        import reference_jax
 
         import lamina
-        import reference_jax
 
         self.reference_jax = reference_jax
 
@@ -237,7 +237,7 @@ class Runner:
         t = time.perf_counter()
         try:
             result, error = fn(), None
-        except Exception:  # record and go on: one failing implementation must not hide the rest
+        except Exception:  # noqa: BLE001 - one failing implementation must not hide the rest
             result, error = {}, traceback.format_exc()
             print(error, file=sys.stderr)
         wall = time.perf_counter() - t

@@ -15,9 +15,8 @@ They do the work of the hand-written loops in `reference_jax.py` on the same dat
 Each `lamina_*` function takes a `common.Sizes` and returns a result dict like the references'
 (throughput, epoch times, losses, "sanity": check -> bool).
 """
-import numpy as np
-
 import common as C
+import numpy as np
 
 
 # ---- helpers -------------------------------------------------------------------------------
