@@ -130,3 +130,22 @@ def test_w1_steps_per_execution_rows_are_held_to_issue_4_target_from_8_on():
     assert (w1["lamina-spe32"]["target"], w1["lamina-spe32"]["meets_target"]) == (1.05, False)
     assert (w1["lamina"]["target"], w1["lamina"]["meets_target"]) == (0.95, True)
     assert list(w1)[1:] == ["lamina", "lamina-spe4", "lamina-spe8", "lamina-spe32", "jax"]
+
+
+def test_run_main_quick_writes_results_and_exits_0(tmp_path, capsys):
+    """run.py end to end, as `--quick` runs it, on W2 with 512 samples (lamina + the JAX
+    reference only, so it stays a few seconds of compilation)."""
+    import json
+
+    import run
+
+    out = tmp_path / "results.jsonl"
+    status = run.main(["--quick", "--workloads", "w2", "--size", "mlp_samples=512",
+                       "--keras", "no", "--torch", "no", "--out", str(out)])
+    assert status == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["impl"] for r in records if r["kind"] == "run"] == ["lamina", "jax"]
+    summary = records[-1]
+    assert summary["kind"] == "summary" and summary["sizes"]["mlp_samples"] == 512
+    assert summary["workloads"]["w2"]["lamina"]["sanity_ok"]
+    assert "| w2 | lamina |" in capsys.readouterr().out
