@@ -5,7 +5,8 @@
     python benchmarks/distribution.py --quick            # smoke run, numbers meaningless
 
 Workload W1 (docs/design.md section 5): MLP 784-512-512-10 (relu, softmax), Adam 1e-3,
-60,000 synthetic samples, `model.fit(verbose=0)` under `lamina.distribution.DataParallel`
+60,000 synthetic samples (`common.mlp_data`, the data of run.py's W1), the model of
+`workloads.mlp_model`, `model.fit(verbose=0)` under `lamina.distribution.DataParallel`
 over the first N devices. Throughput = samples / median epoch time from epoch 2 on (epoch 1
 compiles). Scaling efficiency = throughput(N) / (N x throughput(1 device)).
 
@@ -26,7 +27,11 @@ import os
 import platform
 import statistics
 import sys
-import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common as C
+import workloads as W
 
 
 def parse_args(argv=None):
@@ -49,40 +54,12 @@ def parse_args(argv=None):
     return args
 
 
-def w1_model(hidden, learning_rate=1e-3):
+def w1_model(hidden):
     import lamina as lm
 
-    model = lm.Sequential([lm.Input((784,)),
-                           lm.layers.Dense(hidden, activation="relu"),
-                           lm.layers.Dense(hidden, activation="relu"),
-                           lm.layers.Dense(10, activation="softmax")])
-    model.compile(optimizer=lm.optimizers.Adam(learning_rate),
-                  loss="sparse_categorical_crossentropy")
+    model = W.mlp_model(hidden)
+    model.compile(optimizer=lm.optimizers.Adam(C.LR), loss="sparse_categorical_crossentropy")
     return model
-
-
-def timed_fit(model, x, y, batch_size, epochs):
-    """Epoch wall times (each ended by a device sync) and losses of `model.fit`."""
-    import jax
-
-    import lamina as lm
-
-    class EpochTimer(lm.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.times, self.losses = [], []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            jax.block_until_ready([v.value for v in model.variables])
-            self.times.append(time.perf_counter() - self.start)
-            self.losses.append(float(logs["loss"]))
-
-    timer = EpochTimer()
-    model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[timer])
-    return timer.times, timer.losses
 
 
 def run_one(args, devices, x, y):
@@ -96,10 +73,10 @@ def run_one(args, devices, x, y):
     lm.random.set_seed(0)
     model = w1_model(args.hidden)
     if devices is None:
-        times, losses = timed_fit(model, x[:samples], y[:samples], batch, args.epochs)
+        times, losses = W.timed_fit(model, x[:samples], y[:samples], batch, args.epochs)
     else:
         with ld.scope(ld.DataParallel(devices=devices)):
-            times, losses = timed_fit(model, x[:samples], y[:samples], batch, args.epochs)
+            times, losses = W.timed_fit(model, x[:samples], y[:samples], batch, args.epochs)
     steady = times[1:] or times
     return {"devices": "plain" if devices is None else n, "global_batch": batch,
             "samples": samples, "epoch_times_s": times, "losses": losses,
@@ -114,12 +91,9 @@ def main(argv=None):
         os.environ["XLA_FLAGS"] = " ".join(
             flags + [f"--xla_force_host_platform_device_count={args.host_devices}"])
     import jax
-    import numpy as np
 
     available = jax.devices()
-    rng = np.random.default_rng(0)
-    x = rng.random((args.samples, 784), dtype=np.float32)
-    y = rng.integers(0, 10, args.samples).astype(np.int32)
+    x, y = C.mlp_data(args.samples)
     print(f"W1 hidden {args.hidden}, {args.scaling} scaling, batch {args.batch}, "
           f"{args.samples} samples, {args.epochs} epochs on {len(available)} "
           f"{available[0].platform} device(s) ({available[0].device_kind}), jax "

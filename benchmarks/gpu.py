@@ -16,67 +16,54 @@ import json
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common as C
 import workloads as W
 
 H100_BF16_DENSE_TFLOPS = 989.0  # SXM; the PCIe card is 756
 
 
-def _set_sizes(C, **sizes):
-    for name, value in sizes.items():
-        setattr(C, name, value)
-
-
-def _mlp_params(C):
-    return C.MLP_IN * C.MLP_HIDDEN + C.MLP_HIDDEN + C.MLP_HIDDEN * C.MLP_HIDDEN + \
-        C.MLP_HIDDEN + C.MLP_HIDDEN * C.MLP_OUT + C.MLP_OUT
-
-
-def _lamina_mlp_variant(C, s, policy=None, steps_per_execution=None, on_device=False):
+def _lamina_mlp_variant(s, policy=None, steps_per_execution=None, on_device=False):
     """W1 through `fit` with a dtype policy and/or steps_per_execution; samples/s."""
     import jax
 
     import lamina as lm
 
-    x, y = C.mlp_data(s["mlp_samples"])
+    x, y = C.mlp_data(s.mlp_samples)
     if on_device:
         x, y = jax.device_put(x), jax.device_put(y)
     lm.reset_names()
     with lm.mixed_precision.policy_scope(policy or "float32"):
-        model = W.mlp_model(C)
+        model = W.mlp_model(s.mlp_hidden)
     kwargs = {}
     if steps_per_execution:
         kwargs["steps_per_execution"] = steps_per_execution
     model.compile(optimizer=lm.optimizers.Adam(C.LR), loss="sparse_categorical_crossentropy",
                   **kwargs)
-    timer = W._epoch_timer(model)
-    model.fit(x, y, batch_size=C.MLP_BATCH, epochs=s["mlp_epochs"], verbose=0, shuffle=True,
-              callbacks=[timer])
-    res = C.epoch_summary(x.shape[0], timer.times)
-    res["losses"] = timer.losses
+    times, losses = W.timed_fit(model, x, y, s.mlp_batch, s.mlp_epochs)
+    res = C.epoch_result(len(x), times, losses)
     if steps_per_execution:  # each call gathers its batches from the device arrays
         res["sanity"] = {"batches gathered inside the call": bool(
             model._trainer._indexed_steps) and not model._trainer._multi_steps}
     return res
 
 
-def _lamina_gan_fit(C, s):
+def _lamina_gan_fit(s):
     """W3 through `lamina.models.GAN.fit` (both half-steps fused per batch); iterations/s
     over the epochs after the first (which compiles)."""
     import lamina as lm
 
-    G, D, _ = W.gan_models(C)
+    G, D, _ = W.gan_models()
     gan = lm.models.GAN(G, D, latent_dim=C.GAN_LATENT, seed=0)
     gan.compile(d_optimizer=lm.optimizers.Adam(C.GAN_LR, beta_1=C.GAN_BETA1),
                 g_optimizer=lm.optimizers.Adam(C.GAN_LR, beta_1=C.GAN_BETA1),
                 loss_fn="binary_crossentropy")
     real = C.gan_real_pool()
-    steps = max(s["gan_iters"] // 3, 1)
-    real = real[: steps * C.GAN_BATCH]
+    steps = max(s.gan_iters // 3, 1)
+    real = real[: steps * s.gan_batch]
     times = []
 
     class Timer(lm.callbacks.Callback):
@@ -88,9 +75,9 @@ def _lamina_gan_fit(C, s):
             W.block(G)
             times.append(time.perf_counter() - self.t)
 
-    gan.fit(real, batch_size=C.GAN_BATCH, epochs=4, verbose=0, shuffle=True, callbacks=[Timer()])
+    gan.fit(real, batch_size=s.gan_batch, epochs=4, verbose=0, shuffle=True, callbacks=[Timer()])
     median = sorted(times[1:])[len(times[1:]) // 2]
-    return {"iters_per_s": (real.shape[0] // C.GAN_BATCH) / median, "epoch_times": times,
+    return {"iters_per_s": (real.shape[0] // s.gan_batch) / median, "epoch_times": times,
             "sanity": {"losses finite": bool(np.isfinite(times).all())}}
 
 
@@ -103,11 +90,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     import jax
     import optax
+    import reference_jax as R
 
     import lamina
 
-    C = W.common()
-    impl = W.load_anchor("impl_jax")
     records = []
 
     def record(rep, name, impl_name, result, metric):
@@ -123,50 +109,41 @@ def main(argv=None):
                 f.write(json.dumps(rec, default=float) + "\n")
         return rec
 
-    def sizes(**mlp):
-        _set_sizes(C, **mlp)
-        return C.sizes(SimpleNamespace(quick=args.quick))
-
-    def ref_args(workload, variant="default"):
-        return SimpleNamespace(quick=args.quick, variant=variant, workload=workload)
-
-    small = {"MLP_BATCH": 128, "MLP_HIDDEN": 512}
-    big = {"MLP_BATCH": 1024, "MLP_HIDDEN": 4096}
+    small = C.Sizes.quick() if args.quick else C.Sizes()  # W1 batch 128, hidden 512
+    big = small.replace(mlp_batch=1024, mlp_hidden=4096)
     # (name, lamina, reference): run in pairs, lamina first on even repetitions
     pairs = [
-        ("w1 batch 128", lambda: ("lamina fit", W.lamina_mlp(sizes(**small), False, C)),
-         lambda: ("jax hand-written", impl.w_mlp(ref_args("w1"), False))),
-        ("w1 big (1024 x 4096)", lambda: ("lamina fit", W.lamina_mlp(sizes(**big), False, C)),
-         lambda: ("jax hand-written", impl.w_mlp(ref_args("w1"), False))),
-        ("w4 cnn", lambda: ("lamina fit", W.lamina_cnn(sizes(**small), C)),
-         lambda: ("jax hand-written", impl.w_cnn(ref_args("w4")))),
-        ("w3 gan", lambda: ("lamina GAN.fit", _lamina_gan_fit(C, sizes(**small))),
-         lambda: ("jax fused", impl.w_gan(ref_args("w3")))),
+        ("w1 batch 128", lambda: ("lamina fit", W.lamina_mlp(small)),
+         lambda: ("jax hand-written", R.w1(small))),
+        ("w1 big (1024 x 4096)", lambda: ("lamina fit", W.lamina_mlp(big)),
+         lambda: ("jax hand-written", R.w1(big))),
+        ("w4 cnn", lambda: ("lamina fit", W.lamina_cnn(small)),
+         lambda: ("jax hand-written", R.w4(small))),
+        ("w3 gan", lambda: ("lamina GAN.fit", _lamina_gan_fit(small)),
+         lambda: ("jax fused", R.w3(small, fused=True))),
     ]
 
     print(f"devices: {jax.devices()}  jax {jax.__version__}  optax {optax.__version__}  "
           f"lamina {lamina.__version__}", flush=True)
     for rep in range(args.reps):
         for name, ours, ref in pairs:
-            sizes(**(big if "big" in name else small))  # the reference reads C's sizes
             for run in ((ours, ref) if rep % 2 == 0 else (ref, ours)):
                 metric = "iters_per_s" if name == "w3 gan" else "samples_per_s"
                 impl_name, result = run()
                 record(rep, name, impl_name, result, metric)
     # once: lamina-only variants and the unfused GAN loops
     record(0, "w1 batch 128", "lamina spe=32 on device",
-           _lamina_mlp_variant(C, sizes(**small), steps_per_execution=32, on_device=True),
+           _lamina_mlp_variant(small, steps_per_execution=32, on_device=True),
            "samples_per_s")
     mixed = record(0, "w1 big (1024 x 4096)", "lamina mixed_bfloat16",
-                   _lamina_mlp_variant(C, sizes(**big), policy="mixed_bfloat16"), "samples_per_s")
+                   _lamina_mlp_variant(big, policy="mixed_bfloat16"), "samples_per_s")
     if mixed["value"]:
-        tflops = mixed["value"] * 6 * _mlp_params(C) / 1e12
+        tflops = mixed["value"] * 6 * C.mlp_param_count(big.mlp_hidden) / 1e12
         print(f"  mixed_bfloat16: {tflops:.1f} TFLOP/s = "
               f"{tflops / H100_BF16_DENSE_TFLOPS:.1%} of the H100 SXM bf16 dense peak "
               f"({H100_BF16_DENSE_TFLOPS:.0f})", flush=True)
-    s = sizes(**small)
-    record(0, "w3 gan", "lamina train_on_batch", W.lamina_gan(s, C), "iters_per_s")
-    record(0, "w3 gan", "jax unfused", impl.w_gan(ref_args("w3", "unfused")), "iters_per_s")
+    record(0, "w3 gan", "lamina train_on_batch", W.lamina_gan(small), "iters_per_s")
+    record(0, "w3 gan", "jax unfused", R.w3(small), "iters_per_s")
     _print_ratios(records)
     return 0
 

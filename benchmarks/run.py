@@ -6,11 +6,11 @@
 
 For each repetition and workload the implementations run one after another, the order
 reversed on every other repetition (lamina, jax, ... / ..., jax, lamina). lamina, the JAX
-reference and Keras run in this process; the reference is the anchors' `impl_jax.py`,
-imported unchanged from the shared folder. W3 is compared with its "unfused" variant (three
-jitted calls per iteration, host sync on both losses), the structure `train_on_batch` has.
-PyTorch runs the anchors' `impl_torch.py` in its own process, with the interpreter given by
-`--torch` (torch may live in another virtual environment). W1 also runs lamina with
+reference (`reference_jax.py`) and Keras (`reference_keras.py`) run in this process. W3 is
+compared with the reference's "unfused" variant (three jitted calls per iteration, host sync on
+both losses), the structure `train_on_batch` has. PyTorch runs `reference_torch.py` in its own
+process, with the interpreter given by `--torch` (torch may live in another virtual
+environment). Everything needed is in this folder. W1 also runs lamina with
 `steps_per_execution` K for each K of `--w1-spe` (default 8,32; impls "lamina-spe8",
 "lamina-spe32"), with issue 4's target for K >= 8. See benchmarks/README.md.
 """
@@ -20,14 +20,16 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import traceback
 from pathlib import Path
-from types import SimpleNamespace
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import workloads as W  # noqa: E402
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import common as C
+import workloads as W
 
 # targets from the performance issues: lamina / reference implementation (throughput ratios)
 TARGETS = {"w1": ("jax", 0.95), "w2": ("jax", 0.95), "w3": ("jax", 0.90), "w4": ("torch", 1.0)}
@@ -67,17 +69,21 @@ def show(ratio):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--reps", type=int, default=3, help="repetitions (order alternates)")
+    p.add_argument("--reps", type=int, default=None,
+                   help="repetitions, the order alternating (default 3, 1 with --quick)")
     p.add_argument("--workloads", default="w1,w2,w3,w4",
                    help="comma-separated subset of w1,w2,w3,w4")
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke run)")
-    p.add_argument("--out", default=None, help="append JSON lines (runs + summary) here")
-    p.add_argument("--anchors", default=None, help="folder of the anchor benchmarks "
-                   "(default: $LAMINA_ANCHORS or ../shared/anchors next to the repository)")
+    p.add_argument("--out", default=None,
+                   help="append JSON lines (runs + summary) here (default without --quick: "
+                   "benchmarks/results/run-<UTC time>.jsonl; --out none to write nothing)")
+    p.add_argument("--size", action="append", default=[], metavar="FIELD=N",
+                   help="override one size of common.Sizes, e.g. --size mlp_samples=20000 "
+                   "(repeatable; applies to every implementation)")
     p.add_argument("--keras", choices=["auto", "yes", "no"], default="auto",
                    help="also run Keras 3 (JAX backend) if `import keras` works (auto)")
     p.add_argument("--torch", default="auto", metavar="PYTHON|auto|no",
-                   help="interpreter that has torch, to run the anchors' impl_torch.py (auto: "
+                   help="interpreter that has torch, to run reference_torch.py (auto: "
                    "$LAMINA_TORCH_PYTHON, else this interpreter if it has torch)")
     p.add_argument("--impls", default=None,
                    help=f"comma-separated subset of {','.join(impl_order([8, 32]))} to run "
@@ -89,6 +95,16 @@ def parse_args(argv=None):
     p.add_argument("--w3-fused", action="store_true",
                    help="also run the fused hand-written W3 (one jitted call per iteration)")
     args = p.parse_args(argv)
+    if args.reps is None:
+        args.reps = 1 if args.quick else 3
+    if args.reps < 1:
+        p.error(f"--reps: expected a positive integer, received {args.reps}")
+    args.command = " ".join(["python benchmarks/run.py"]
+                            + list(sys.argv[1:] if argv is None else argv))
+    if args.out is None and not args.quick:
+        args.out = str(HERE / "results" / time.strftime("run-%Y%m%d-%H%M%S.jsonl", time.gmtime()))
+    elif args.out == "none":
+        args.out = None
     args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     try:
         args.w1_spe = ([] if args.w1_spe.strip() == "none" else
@@ -101,6 +117,10 @@ def parse_args(argv=None):
     bad = [w for w in args.workloads if w not in METRIC]
     if bad:
         p.error(f"--workloads: unknown {bad}; expected a subset of w1,w2,w3,w4")
+    try:
+        args.sizes = sizes_from(args.quick, args.size)
+    except ValueError as exc:
+        p.error(f"--size: {exc}")
     if args.impls is not None:
         args.impls = [i.strip() for i in args.impls.split(",") if i.strip()]
         known = impl_order(args.w1_spe)
@@ -110,8 +130,21 @@ def parse_args(argv=None):
     return args
 
 
+def sizes_from(quick, overrides):
+    """common.Sizes (quick or full) with FIELD=N overrides; ValueError when one is invalid."""
+    fields = set(C.Sizes().as_dict())
+    changes = {}
+    for item in overrides:
+        name, _, value = item.partition("=")
+        if name not in fields or not value.strip().isdigit():
+            raise ValueError(f"expected FIELD=N with FIELD one of {sorted(fields)}, received "
+                             f"{item!r}")
+        changes[name] = int(value)
+    return C.Sizes.quick(**changes) if quick else C.Sizes(**changes)
+
+
 def find_torch(mode):
-    """(python interpreter for the PyTorch anchor, None) or (None, why it is skipped)."""
+    """(python interpreter for reference_torch.py, None) or (None, why it is skipped)."""
     if mode == "no":
         return None, "disabled (--torch no)"
     if mode != "auto":
@@ -124,86 +157,91 @@ def find_torch(mode):
                   "with torch) or set LAMINA_TORCH_PYTHON")
 
 
-def load_keras(mode, anchors):
-    """The anchors' impl_keras module, or (None, reason)."""
+def load_keras(mode):
+    """(the reference_keras module, None), or (None, why Keras is skipped)."""
     if mode == "no":
         return None, "disabled (--keras no)"
     os.environ.setdefault("KERAS_BACKEND", "jax")
     try:
-        import keras  # noqa: F401
+        import keras
     except Exception as exc:  # not installed, or a broken backend
         if mode == "yes":
             raise
         return None, f"skipped: import keras failed ({type(exc).__name__}: {exc})"
     if keras.backend.backend() != "jax":
         return None, f"skipped: KERAS_BACKEND={keras.backend.backend()} (want jax)"
-    return W.load_anchor("impl_keras", anchors), None
+    import reference_keras
+
+    return reference_keras, None
+
+
+def run_torch_process(python, workload, sizes, timeout=1800):
+    """Run reference_torch.py with interpreter `python` in its own process; its result dict.
+
+    Raises RuntimeError with the script's stderr if it fails."""
+    cmd = [python, str(HERE / "reference_torch.py"), "--workload", workload,
+           "--sizes", json.dumps(sizes.as_dict())]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode or not lines:
+        raise RuntimeError(f"benchmarks: `{' '.join(cmd)}` failed (exit {proc.returncode}):\n"
+                           f"{proc.stderr[-3000:]}")
+    result = json.loads(lines[-1])
+    result["torch_versions"] = result.pop("versions", None)
+    return result
 
 
 class Runner:
     def __init__(self, args):
         self.args = args
-        self.C = W.common(args.anchors)
-        self.sizes = self.C.sizes(SimpleNamespace(quick=args.quick))
-        self.impl_jax = W.load_anchor("impl_jax", args.anchors)
-        self.impl_keras, self.keras_note = load_keras(args.keras, args.anchors)
+        self.sizes = args.sizes
+        self.keras, self.keras_note = load_keras(args.keras)
         self.torch_python, self.torch_note = find_torch(args.torch)
         import jax
         import optax
+        import reference_jax
 
         import lamina
+
+        self.reference_jax = reference_jax
 
         self.versions = {"lamina": lamina.__version__, "jax": jax.__version__,
                          "optax": optax.__version__, "python": platform.python_version(),
                          "devices": [str(d) for d in jax.devices()], "cpus": os.cpu_count()}
-        if self.impl_keras is not None:
-            import keras
-
-            self.versions["keras"] = keras.__version__
+        if self.keras is not None:
+            self.versions["keras"] = self.keras.VERSIONS["keras"]
         self.records = []
 
     def impls(self, workload):
         """(name, callable) pairs for one workload, in the rep-1 order."""
-        C, s, args = self.C, self.sizes, self.args
-        jax_args = SimpleNamespace(quick=args.quick, variant=JAX_VARIANT[workload],
-                                   workload=workload)
-        jax_fn = {"w1": lambda: self.impl_jax.w_mlp(jax_args, False),
-                  "w2": lambda: self.impl_jax.w_mlp(jax_args, True),
-                  "w3": lambda: self.impl_jax.w_gan(jax_args),
-                  "w4": lambda: self.impl_jax.w_cnn(jax_args)}[workload]
-        out = [("lamina", lambda: W.LAMINA[workload](s, C))]
+        s, args, ref = self.sizes, self.args, self.reference_jax
+        out = [("lamina", lambda: W.LAMINA[workload](s))]
         if workload == "w1":
-            out += [(f"{SPE_PREFIX}{k}", lambda k=k: W.lamina_mlp_spe(k)(s, C))
+            out += [(f"{SPE_PREFIX}{k}", lambda k=k: W.lamina_mlp(s, steps_per_execution=k))
                     for k in args.w1_spe]
-        out.append(("jax", jax_fn))
+        # W3's reference is the unfused loop (JAX_VARIANT): the structure of train_on_batch
+        out.append(("jax", lambda: ref.WORKLOADS[workload](s)))
         if workload == "w3" and args.w3_fused:
-            fused_args = SimpleNamespace(quick=args.quick, variant="default", workload="w3")
-            out.append(("jax-fused", lambda: self.impl_jax.w_gan(fused_args)))
-        if self.impl_keras is not None:
-            k = self.impl_keras
-            keras_args = SimpleNamespace(quick=args.quick, variant="default", workload=workload)
-            out.append(("keras-jax", {"w1": lambda: k.w_mlp(keras_args, False),
-                                      "w2": lambda: k.w_mlp(keras_args, True),
-                                      "w3": lambda: k.w_gan(keras_args),
-                                      "w4": lambda: k.w_cnn(keras_args)}[workload]))
+            out.append(("jax-fused", lambda: ref.w3(s, fused=True)))
+        if self.keras is not None:
+            out.append(("keras-jax", lambda: self.keras.WORKLOADS[workload](s)))
         if self.torch_python is not None:
-            out.append(("torch", lambda: W.run_anchor_process(
-                "impl_torch.py", workload, args.quick, self.torch_python, args.anchors)))
+            out.append(("torch", lambda: run_torch_process(self.torch_python, workload, s)))
         if args.impls:
             out = [(name, fn) for name, fn in out if name in args.impls]
         return out
 
     def run_one(self, workload, impl, fn, rep, position):
-        steal0 = self.C.cpu_ticks()
+        steal0 = C.cpu_ticks()
         load0 = os.getloadavg()[0]
         t = time.perf_counter()
         try:
             result, error = fn(), None
-        except Exception:  # record and go on: one failing implementation must not hide the rest
+        except Exception:  # noqa: BLE001 - one failing implementation must not hide the rest
             result, error = {}, traceback.format_exc()
             print(error, file=sys.stderr)
         wall = time.perf_counter() - t
-        steal, total = (a - b for a, b in zip(self.C.cpu_ticks(), steal0))
+        steal, total = (a - b for a, b in zip(C.cpu_ticks(), steal0))
         rec = dict(kind="run", workload=workload, impl=impl,
                    variant=JAX_VARIANT[workload] if impl == "jax" else "default",
                    rep=rep, position=position, quick=self.args.quick, wall_s=wall,
@@ -221,11 +259,12 @@ class Runner:
     def emit(self, rec):
         self.records.append(rec)
         if self.args.out:
+            Path(self.args.out).parent.mkdir(parents=True, exist_ok=True)
             with open(self.args.out, "a") as f:
                 f.write(json.dumps(rec, default=float) + "\n")
 
     def run(self):
-        print(f"sizes: {self.sizes}  versions: {self.versions}")
+        print(f"sizes: {self.sizes.as_dict()}  versions: {self.versions}")
         if self.keras_note:
             print(f"keras: {self.keras_note}")
         if self.torch_note:
@@ -263,6 +302,7 @@ class Runner:
         reps = range(1, self.args.reps + 1)
         lines = []
         summary = {"kind": "summary", "quick": self.args.quick, "reps": self.args.reps,
+                   "sizes": self.args.sizes.as_dict(), "command": self.args.command,
                    "versions": self.versions, "workloads": {}}
         head = ("| workload | impl | median | per rep | ratio vs jax per rep | median vs jax | "
                 "ratio vs torch per rep | median vs torch | target | sanity |")
@@ -340,6 +380,8 @@ class Runner:
 def main(argv=None):
     args = parse_args(argv)
     summary = Runner(args).run()
+    if args.out:
+        print(f"\nresults appended to {args.out}")
     failed = [f"{w}/{i}" for w, e in summary["workloads"].items() for i, v in e.items()
               if isinstance(v, dict) and not v["sanity_ok"]]
     if failed:

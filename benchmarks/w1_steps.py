@@ -4,9 +4,9 @@ W1 at batch 128 is dispatch-bound on a GPU, so the gap between lamina and the ha
 JAX + optax loop is time per step spent outside the device's work. This measures, in one
 process, repetition after repetition (the variants interleaved, so drift hits them alike):
 
-- `jax hand-written`: the anchors' loop (`impl_jax.w_mlp`: host gather, one jitted step);
+- `jax hand-written`: the reference loop (`reference_jax.w1`: host gather, one jitted step);
 - `lamina fit`: `model.fit(verbose=0)`, default settings (on an accelerator the training
-  arrays go to the device once and each step gathers its batch: `training/device_data.py`);
+  arrays go to the device once and each step gathers its batch: `training/data/device.py`);
 - `lamina fit, host batches`: the same with the batches gathered on the host (the CPU path);
 - `lamina Trainer.train_step`: the trainer's step on host batches in a plain loop (no fit);
 - `lamina jitted step`: the compiled step itself on host batches (no trainer);
@@ -22,9 +22,9 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common as C
 import workloads as W
 
 
@@ -47,20 +47,19 @@ def main(argv=None):
     args = p.parse_args(argv)
     import jax
     import numpy as np
+    import reference_jax as R
 
     import lamina as lm
     from lamina.training.data import device as device_data
 
-    C = W.common()
-    impl = W.load_anchor("impl_jax")
-    C.MLP_BATCH, C.MLP_HIDDEN = 128, 512
-    x, y = C.mlp_data(C.sizes(SimpleNamespace(quick=args.quick))["mlp_samples"])
-    n, batch = x.shape[0], C.MLP_BATCH
+    sizes = (C.Sizes.quick() if args.quick else C.Sizes()).replace(mlp_epochs=args.epochs)
+    x, y = C.mlp_data(sizes.mlp_samples)
+    n, batch = x.shape[0], sizes.mlp_batch
     rng = np.random.default_rng(0)
 
     def model(steps_per_execution=1):
         lm.reset_names()
-        m = W.mlp_model(C)
+        m = W.mlp_model(sizes.mlp_hidden)
         m.compile(optimizer=lm.optimizers.Adam(C.LR), loss="sparse_categorical_crossentropy",
                   steps_per_execution=steps_per_execution)
         m._trainer.ensure_ready(x[:batch])
@@ -68,7 +67,7 @@ def main(argv=None):
 
     def fit(steps_per_execution=1, host=False):
         m = model(steps_per_execution)
-        timer = W._epoch_timer(m)
+        timer = W.epoch_timer(m)
         keep = device_data.gathers_single_steps
         if host:
             device_data.gathers_single_steps = lambda: False
@@ -79,15 +78,13 @@ def main(argv=None):
         return statistics.median(timer.times[1:])
 
     def hand_written():
-        res = impl.w_mlp(SimpleNamespace(quick=args.quick, variant="default", workload="w1"),
-                         False)
-        return res["steady_epoch_s"]
+        return R.w1(sizes)["steady_epoch_s"]
 
     def trainer_loop():
         m = model()
 
         def epoch():
-            for idx in C.epoch_batches(n, batch, rng):
+            for idx in C.shuffled_batches(n, batch, rng):
                 m._trainer.train_step(x[idx], [y[idx]], None)
             W.block(m)
         return _median_epoch(epoch, args.epochs)
@@ -99,7 +96,7 @@ def main(argv=None):
                  trainer.metric_state]
 
         def epoch():
-            for idx in C.epoch_batches(n, batch, rng):
+            for idx in C.shuffled_batches(n, batch, rng):
                 state[0], _, state[2], state[3], _ = step(*state, x[idx], [y[idx]], None)
             jax.block_until_ready(state[0])
         return _median_epoch(epoch, args.epochs)
@@ -109,7 +106,7 @@ def main(argv=None):
         arrays = jax.device_put((x, [y], None))
 
         def epoch():
-            for idx in C.epoch_batches(n, batch, rng):
+            for idx in C.shuffled_batches(n, batch, rng):
                 m._trainer.train_step_at(arrays, idx.astype(np.int32))
             W.block(m)
         return _median_epoch(epoch, args.epochs)

@@ -1,10 +1,10 @@
 """W4 (the small CNN) by each of fit's two paths against the hand-written JAX + optax loop.
 
 On an accelerator `fit` puts array data on the device and each step gathers its batch inside
-the compiled call (`training/device_data.py`); on CPU it sends each step a batch gathered on
+the compiled call (`training/data/device.py`); on CPU it sends each step a batch gathered on
 the host. This runs both paths on this machine, repetitions interleaved (the order
-alternating, so drift hits them alike), with the anchors' hand-written loop
-(`impl_jax.w_cnn`: host gather, one jitted step):
+alternating, so drift hits them alike), with the hand-written loop
+(`reference_jax.w4`: host gather, one jitted step):
 
 - `jax hand-written`: the reference;
 - `lamina fit, host batches`: `model.fit(verbose=0)` with batches from the host;
@@ -21,9 +21,9 @@ import argparse
 import statistics
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common as C
 import workloads as W
 
 
@@ -31,11 +31,12 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--samples", type=int, default=None,
-                   help="training samples (default: the anchors' W4 size, 10,000)")
+                   help="training samples (default: W4's size, 10,000)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--gpu-lowerings", action="store_true")
     args = p.parse_args(argv)
     import jax
+    import reference_jax as R
 
     from lamina.ops import convolution, pooling
     from lamina.training.data import device as device_data
@@ -43,33 +44,25 @@ def main(argv=None):
     if args.gpu_lowerings:
         convolution.select_conv_lowering = lambda *a, **k: "xla"
         pooling.select_pool_lowering = lambda *a, **k: "xla"
-    C = W.common()
-    impl = W.load_anchor("impl_jax")
-    sizes = {**C.sizes(SimpleNamespace(quick=False)), "cnn_epochs": args.epochs}
-    if args.samples:
-        sizes["cnn_samples"] = args.samples
-    default_sizes = C.sizes
+    sizes = C.Sizes(cnn_epochs=args.epochs,
+                    cnn_samples=args.samples or C.Sizes().cnn_samples)
 
     def hand_written():
-        C.sizes = lambda _args: sizes  # impl_jax reads its sizes through common.sizes
-        try:
-            return impl.w_cnn(SimpleNamespace(quick=False, workload="w4"))["samples_per_s"]
-        finally:
-            C.sizes = default_sizes
+        return R.w4(sizes)["samples_per_s"]
 
     def lamina_fit(gather):
         keep = device_data.gathers_single_steps
         device_data.gathers_single_steps = lambda: gather
         try:
-            return W.lamina_cnn(sizes, C)["samples_per_s"]
+            return W.lamina_cnn(sizes)["samples_per_s"]
         finally:
             device_data.gathers_single_steps = keep
 
     variants = {"jax hand-written": hand_written,
                 "lamina fit, host batches": lambda: lamina_fit(False),
                 "lamina fit, device gather": lambda: lamina_fit(True)}
-    print(f"devices: {jax.devices()}  jax {jax.__version__}  W4 {sizes['cnn_samples']} samples, "
-          f"batch {C.CNN_BATCH}, {args.epochs} epochs, lowerings: "
+    print(f"devices: {jax.devices()}  jax {jax.__version__}  W4 {sizes.cnn_samples} samples, "
+          f"batch {sizes.cnn_batch}, {args.epochs} epochs, lowerings: "
           f"{'GPU (forced)' if args.gpu_lowerings else 'this backend'}", flush=True)
     values = {name: [] for name in variants}
     for rep in range(args.reps):
