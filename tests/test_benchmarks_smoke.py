@@ -42,13 +42,16 @@ def test_lamina_workload_sanity(workload):
     assert_sane(W.LAMINA[workload](TINY), workload, EXPECTED_CHECKS[workload])
 
 
-@pytest.mark.parametrize("workload", ["w1", "w2", "w3", "w4"])
+# the reference CNN compiles XLA's convolutions for a minute on two cores: a slow test
+@pytest.mark.parametrize("workload", ["w1", "w2", "w3",
+                                      pytest.param("w4", marks=pytest.mark.slow)])
 def test_jax_reference_sanity(workload):
     import reference_jax as R
 
     assert_sane(R.WORKLOADS[workload](TINY), workload, REFERENCE_CHECKS[workload])
 
 
+@pytest.mark.slow
 def test_jax_reference_fused_gan_sanity():
     import reference_jax as R
 
@@ -132,6 +135,7 @@ def test_w1_steps_per_execution_rows_are_held_to_issue_4_target_from_8_on():
     assert list(w1)[1:] == ["lamina", "lamina-spe4", "lamina-spe8", "lamina-spe32", "jax"]
 
 
+@pytest.mark.slow
 def test_run_main_quick_writes_results_and_exits_0(tmp_path, capsys):
     """run.py end to end, as `--quick` runs it, on W2 with 512 samples (lamina + the JAX
     reference only, so it stays a few seconds of compilation)."""
