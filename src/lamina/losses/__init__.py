@@ -34,7 +34,7 @@ from lamina.losses.crossentropy import (
     kl_divergence,
     sparse_categorical_crossentropy,
 )
-from lamina.losses.hinge import (
+from lamina.losses.hinge_losses import (
     CategoricalHinge,
     Hinge,
     SquaredHinge,

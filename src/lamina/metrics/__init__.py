@@ -30,7 +30,7 @@ from lamina.losses import (
     sparse_categorical_crossentropy,
     squared_hinge,
 )
-from lamina.metrics.accuracy import (
+from lamina.metrics.accuracy_metrics import (
     Accuracy,
     BinaryAccuracy,
     CategoricalAccuracy,

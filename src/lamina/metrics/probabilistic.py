@@ -3,7 +3,7 @@ cross-entropy, KL-divergence, Poisson and hinge losses."""
 import jax.numpy as jnp
 
 from lamina.losses import crossentropy as ce
-from lamina.losses import hinge as losses_hinge
+from lamina.losses import hinge_losses
 from lamina.losses import regression as reg
 from lamina.losses.base import match_rank
 from lamina.metrics.base import MeanMetricWrapper
@@ -62,18 +62,18 @@ class Hinge(MeanMetricWrapper):
     """Mean hinge loss. Name: "hinge"."""
 
     def __init__(self, name="hinge"):
-        super().__init__(losses_hinge.hinge, name)
+        super().__init__(hinge_losses.hinge, name)
 
 
 class SquaredHinge(MeanMetricWrapper):
     """Mean squared hinge loss. Name: "squared_hinge"."""
 
     def __init__(self, name="squared_hinge"):
-        super().__init__(losses_hinge.squared_hinge, name)
+        super().__init__(hinge_losses.squared_hinge, name)
 
 
 class CategoricalHinge(MeanMetricWrapper):
     """Mean categorical hinge loss. Name: "categorical_hinge"."""
 
     def __init__(self, name="categorical_hinge"):
-        super().__init__(losses_hinge.categorical_hinge, name)
+        super().__init__(hinge_losses.categorical_hinge, name)
