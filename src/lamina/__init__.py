@@ -26,6 +26,7 @@ from lamina.errors import GraphError as GraphError
 from lamina.errors import InputSpecError as InputSpecError
 from lamina.errors import LaminaError as LaminaError
 from lamina.errors import NotTrainableError as NotTrainableError
+from lamina.errors import UntrackedVariableError as UntrackedVariableError
 from lamina.trainability import resolve as resolve_trainability
 from lamina.utils.explain import explain as explain
 from lamina.utils.explain import explain_layer as explain_layer

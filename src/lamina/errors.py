@@ -25,6 +25,10 @@ class GraphError(LaminaError, ValueError):
     """A functional model's graph is malformed (disconnected tensors, unknown layers)."""
 
 
+class UntrackedVariableError(LaminaError, RuntimeError):
+    """A step read a variable of a layer that the model being run does not track."""
+
+
 MSG_NOTHING_TRAINABLE = """\
 Model '{root}' has no variable that a training step would update, so training it would
 silently do nothing. Every use path from '{root}' to a trainable variable is closed:
@@ -42,6 +46,15 @@ Variable '{path}' was assigned a traced value outside a lamina training or infer
 would leak a tracer. Call the model through `model.fit` / `train_on_batch` / `predict`, or
 run your own jitted function over `lamina.training.step.apply(model, values, inputs,
 training)`, which returns the updates instead of storing them."""
+
+
+MSG_UNTRACKED_VARIABLE = """\
+Layer '{layer}' (variable '{path}') was called inside a step of model '{root}', but '{root}'
+does not track it: expected every layer that '{root}' calls to be reachable from its
+attributes, received a call via {via}. A layer '{root}' does not track is missing from
+'{root}.weights' and from `{root}.explain()`: it would run on its stored values and never train.
+Fix: hold the layer in an attribute of the model, or in a list or dict attribute;
+lamina does not look inside other objects (helper objects, closures, globals)."""
 
 
 def expected_received(what, expected, received):
