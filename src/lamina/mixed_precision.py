@@ -12,7 +12,7 @@ import contextvars
 
 import jax.numpy as jnp
 
-from lamina.errors import ConfigurationError
+from lamina.errors import ConfigurationError, UnknownAttributeError
 
 _MIXED = {"mixed_bfloat16": ("float32", "bfloat16"), "mixed_float16": ("float32", "float16")}
 
@@ -86,4 +86,4 @@ def __getattr__(name):
         from lamina.optimizers.loss_scale import LossScaleOptimizer
 
         return LossScaleOptimizer
-    raise AttributeError(f"module 'lamina.mixed_precision' has no attribute {name!r}")
+    raise UnknownAttributeError(f"module 'lamina.mixed_precision' has no attribute {name!r}")

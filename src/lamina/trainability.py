@@ -25,6 +25,7 @@ import dataclasses
 import functools
 
 from lamina.core import tree
+from lamina.errors import LayerCycleError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,7 +132,7 @@ def resolve(root):
             paths[variable.uid].append(state)
         for child in tree.sublayers(layer):
             if id(child) in state.ids:
-                raise RecursionError(f"Layer '{child.name}' contains itself via {state.names}.")
+                raise LayerCycleError(f"Layer '{child.name}' contains itself via {state.names}.")
             walk(child, enter(state, child))
 
     walk(root, root_path(root))

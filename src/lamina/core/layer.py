@@ -22,7 +22,7 @@ from lamina.core import scope as scope_lib
 from lamina.core import trainability_version
 from lamina.core import tree
 from lamina.core.variables import Variable
-from lamina.errors import ConfigurationError, InputSpecError
+from lamina.errors import AbstractMethodError, ConfigurationError, InputSpecError
 
 
 def _to_array(layer, x):
@@ -168,7 +168,7 @@ class Layer:
 
     # -- calling ---------------------------------------------------------------------
     def call(self, inputs):
-        raise NotImplementedError(
+        raise AbstractMethodError(
             f"Layer '{self.name}' ({type(self).__name__}) does not define `call(self, inputs)`."
         )
 

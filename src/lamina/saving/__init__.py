@@ -1,4 +1,5 @@
 """Serialisation: the class registry and config <-> object conversion."""
+from lamina.errors import UnknownAttributeError
 from lamina.saving.registry import deserialize as deserialize
 from lamina.saving.registry import register_serializable as register_serializable
 from lamina.saving.registry import serialize as serialize
@@ -11,4 +12,4 @@ def __getattr__(name):
         from lamina.saving import model_io
 
         return getattr(model_io, name)
-    raise AttributeError(name)
+    raise UnknownAttributeError(name)

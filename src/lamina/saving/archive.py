@@ -16,7 +16,7 @@ import stat
 import tempfile
 import zipfile
 
-from lamina.errors import SavingError
+from lamina.errors import NotARegularFileError, SavingError
 
 FORMAT = "lamina"
 FORMAT_VERSION = 1
@@ -114,7 +114,7 @@ def _open_regular(path, flags):
     fd = os.open(path, flags | os.O_NONBLOCK)  # a FIFO must not block the open
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise OSError(f"'{path}' is not a regular file")
+        raise NotARegularFileError(f"'{path}' is not a regular file")
     return fd
 
 
