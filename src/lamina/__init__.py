@@ -25,6 +25,7 @@ from lamina.errors import InputSpecError as InputSpecError
 from lamina.errors import LaminaError as LaminaError
 from lamina.errors import NotTrainableError as NotTrainableError
 from lamina.errors import SavingError as SavingError
+from lamina.errors import UntrackedVariableError as UntrackedVariableError
 from lamina.models.model import Model as Model
 from lamina.models.sequential import Sequential as Sequential
 from lamina.trainability import resolve as resolve_trainability

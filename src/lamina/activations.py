@@ -13,7 +13,7 @@ uses 0.3), `gelu` is the exact erf form (`approximate=False`), `hard_sigmoid(x)`
 import jax
 import jax.numpy as jnp
 
-from lamina.core import registry as saving_registry
+from lamina.core import registry
 from lamina.errors import ConfigurationError, InputSpecError
 
 
@@ -221,7 +221,7 @@ _REGISTRY = {fn.__name__: fn for fn in (
 
 def _registered_function(name):
     try:
-        return saving_registry.get_function(name)
+        return registry.get_function(name)
     except ConfigurationError:
         return None
 
@@ -262,7 +262,7 @@ def serialize(fn):
     for name, candidate in _REGISTRY.items():
         if candidate is fn:
             return name
-    registered = saving_registry.function_name(fn)
+    registered = registry.function_name(fn)
     if registered is not None:
         return registered
     return getattr(fn, "__name__", repr(fn))

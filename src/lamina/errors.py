@@ -25,6 +25,43 @@ class GraphError(LaminaError, ValueError):
     """A functional model's graph is malformed (disconnected tensors, unknown layers)."""
 
 
+class ArgumentTypeError(LaminaError, TypeError):
+    """An argument has a type lamina cannot use (a callable, a number, an array was expected)."""
+
+
+class LayerNotFoundError(LaminaError, KeyError):
+    """A layer or weight was looked up in a model that does not contain it."""
+
+    def __str__(self):  # the message as written, not KeyError's repr of it
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownAttributeError(LaminaError, AttributeError):
+    """A module or object has no attribute of this name (the `__getattr__` protocol)."""
+
+
+class AbstractMethodError(LaminaError, NotImplementedError):
+    """A base class method that a subclass must implement was called on a class that does not."""
+
+
+class UsageError(LaminaError, RuntimeError):
+    """A method was called when it cannot run: before `compile`, outside `fit`, or after the
+    point where it could still take effect."""
+
+
+class LayerCycleError(LaminaError, RecursionError):
+    """A layer contains itself, directly or through the layers it holds."""
+
+
+class NotARegularFileError(LaminaError, OSError):
+    """A path lamina reads is not a regular file (a directory, a FIFO, a device): refused, so
+    that a read never blocks or consumes a special file."""
+
+
+class UntrackedVariableError(LaminaError, RuntimeError):
+    """A step read a variable of a layer that the model being run does not track."""
+
+
 MSG_NOTHING_TRAINABLE = """\
 Model '{root}' has no variable that a training step would update, so training it would
 silently do nothing. Every use path from '{root}' to a trainable variable is closed:
@@ -42,6 +79,15 @@ Variable '{path}' was assigned a traced value outside a lamina training or infer
 would leak a tracer. Call the model through `model.fit` / `train_on_batch` / `predict`, or
 run your own jitted function over `lamina.training.step.apply(model, values, inputs,
 training)`, which returns the updates instead of storing them."""
+
+
+MSG_UNTRACKED_VARIABLE = """\
+Layer '{layer}' (variable '{path}') was called inside a step of model '{root}', but '{root}'
+does not track it: expected every layer that '{root}' calls to be reachable from its
+attributes, received a call via {via}. A layer '{root}' does not track is missing from
+'{root}.weights' and from `{root}.explain()`: it would run on its stored values and never train.
+Fix: hold the layer in an attribute of the model, or in a list or dict attribute;
+lamina does not look inside other objects (helper objects, closures, globals)."""
 
 
 def expected_received(what, expected, received):

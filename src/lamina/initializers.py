@@ -6,6 +6,7 @@ import numpy as np
 
 from lamina import random as lrandom
 from lamina.core.arrays import to_array
+from lamina.errors import AbstractMethodError, ConfigurationError, InputSpecError
 from lamina.named import NamedRegistry
 
 
@@ -46,7 +47,9 @@ class Initializer:
         return np.random.default_rng([self.seed, self._calls])
 
     def __call__(self, shape, dtype="float32"):
-        raise NotImplementedError
+        raise AbstractMethodError(
+            f"{type(self).__name__} does not define `__call__(self, shape, dtype)`: "
+            "expected every subclass of Initializer to define it.")
 
     def get_config(self):
         return {"seed": self.seed} if self.seed is not None else {}
@@ -161,11 +164,13 @@ class VarianceScaling(_VarianceScaling):
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
         super().__init__(seed)
         if mode not in ("fan_in", "fan_out", "fan_avg"):
-            raise ValueError(f"VarianceScaling: expected mode fan_in, fan_out or fan_avg, "
-                             f"received {mode!r}.")
+            raise ConfigurationError(
+                f"VarianceScaling: expected mode fan_in, fan_out or fan_avg, "
+                f"received {mode!r}.")
         if distribution not in ("truncated_normal", "untruncated_normal", "normal", "uniform"):
-            raise ValueError(f"VarianceScaling: expected distribution truncated_normal, "
-                             f"untruncated_normal or uniform, received {distribution!r}.")
+            raise ConfigurationError(
+                f"VarianceScaling: expected distribution truncated_normal, "
+                f"untruncated_normal or uniform, received {distribution!r}.")
         self.scale, self.mode, self.distribution = scale, mode, distribution
 
     def get_config(self):
@@ -183,8 +188,9 @@ class Orthogonal(Initializer):
 
     def __call__(self, shape, dtype="float32"):
         if len(shape) < 2:
-            raise ValueError(f"Orthogonal: expected a shape of at least 2 dimensions, "
-                             f"received {tuple(shape)}.")
+            raise InputSpecError(
+                f"Orthogonal: expected a shape of at least 2 dimensions, "
+                f"received {tuple(shape)}.")
         rows, cols = math.prod(shape[:-1]), shape[-1]
         a = self._rng().standard_normal((max(rows, cols), min(rows, cols)))
         q, r = np.linalg.qr(a)
@@ -206,7 +212,7 @@ class Identity(Initializer):
 
     def __call__(self, shape, dtype="float32"):
         if len(shape) != 2:
-            raise ValueError(f"Identity: expected a 2-D shape, received {tuple(shape)}.")
+            raise InputSpecError(f"Identity: expected a 2-D shape, received {tuple(shape)}.")
         return _cast(self.gain * np.eye(*shape), dtype)
 
     def get_config(self):

@@ -6,12 +6,15 @@ layer's `activity_regularizer=` adds the penalty of its outputs through `Layer.a
 """
 import jax.numpy as jnp
 
+from lamina.errors import AbstractMethodError, ConfigurationError, InputSpecError
 from lamina.named import NamedRegistry
 
 
 class Regularizer:
     def __call__(self, x):
-        raise NotImplementedError
+        raise AbstractMethodError(
+            f"{type(self).__name__} does not define `__call__(self, x)`: "
+            "expected every subclass of Regularizer to define it.")
 
     def get_config(self):
         return {}
@@ -57,14 +60,16 @@ class OrthogonalRegularizer(Regularizer):
 
     def __init__(self, factor=0.01, mode="rows"):
         if mode not in ("rows", "columns"):
-            raise ValueError(f"OrthogonalRegularizer: expected mode 'rows' or 'columns', "
-                             f"received {mode!r}.")
+            raise ConfigurationError(
+                f"OrthogonalRegularizer: expected mode 'rows' or 'columns', "
+                f"received {mode!r}.")
         self.factor, self.mode = _check_factor("OrthogonalRegularizer", "factor", factor), mode
 
     def __call__(self, x):
         if x.ndim != 2:
-            raise ValueError(f"OrthogonalRegularizer: expected a 2-D weight, received shape "
-                             f"{tuple(x.shape)}.")
+            raise InputSpecError(
+                f"OrthogonalRegularizer: expected a 2-D weight, received shape "
+                f"{tuple(x.shape)}.")
         axis = 1 if self.mode == "rows" else 0
         unit = x / jnp.maximum(jnp.linalg.norm(x, axis=axis, keepdims=True), 1e-12)
         product = unit @ unit.T if self.mode == "rows" else unit.T @ unit
@@ -79,8 +84,9 @@ class OrthogonalRegularizer(Regularizer):
 
 def _check_factor(cls, name, value):
     if not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(f"{cls}: expected a non-negative number for `{name}`, received "
-                         f"{value!r}.")
+        raise ConfigurationError(
+            f"{cls}: expected a non-negative number for `{name}`, received "
+            f"{value!r}.")
     return float(value)
 
 

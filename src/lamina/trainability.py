@@ -8,23 +8,62 @@ caches an "effective" flag.
 Terms: a *use path* is the chain root -> container -> ... -> layer through which the root
 calls a layer (the containers' direct sublayers define the chain).
 
-| rule | what the code does                                                         |
-|------|----------------------------------------------------------------------------|
-| 1    | flags are read, never written: `Layer.trainable` only sets its own flag     |
-| 2    | `container.freeze(layer)` adds `layer` to the container's scoped freezes    |
-| 3    | a path is open iff every object on it has `trainable == True` and no       |
-|      | container on it froze a later element (`enter`); a variable is trained iff |
-|      | its own flag is True and one path to its layer is open (`resolve`)         |
-| 4    | reads inside a closed path are `stop_gradient`ed (`core/scope.py`)          |
-| 5    | `Resolution.key` identifies the configuration; compiled steps are cached   |
-|      | on it                                                                      |
-| 7    | `PathState.open` of the current frame tells BatchNormalization its mode    |
-| 9    | `explain` turns the recorded reasons into a report                         |
+Every rule of DESIGN section 2, what the code does for it and where (after `->`, names
+relative to `lamina`; `tests/test_trainability_rules.py` imports each one, so the table
+cannot go stale):
+
+| rule | what the code does, where                                                             |
+|------|---------------------------------------------------------------------------------------|
+| 1    | each object has its own flag; setting it changes that object only (everything         |
+|      | below reads flags and never writes them)                                              |
+|      | -> `core.layer.Layer.trainable`                                                       |
+|      | -> `core.variables.Variable.trainable`                                                |
+| 2    | `container.freeze(layer)` records a scoped freeze and touches no flag                 |
+|      | -> `models.model.Model.freeze`                                                        |
+|      | -> `models.model.Model.unfreeze`                                                      |
+| 3    | a path is open iff every object on it is trainable and no container on it froze       |
+|      | a later element; a variable trains iff its own flag is True and one path to its       |
+|      | layer is open                                                                         |
+|      | -> `trainability.root_path`                                                           |
+|      | -> `trainability.enter`                                                               |
+|      | -> `trainability.resolve`                                                             |
+|      | -> `trainability.Resolution.is_trained`                                               |
+| 4    | reads inside a closed path are `stop_gradient`ed; an RNN reads its cell's             |
+|      | weights on the cell's own path                                                        |
+|      | -> `core.scope.CallScope.read`                                                        |
+|      | -> `core.scope.as_part_of`                                                            |
+| 5    | a flag or freeze change bumps a version, so the next step resolves again;             |
+|      | compiled steps are cached on `Resolution.key`                                         |
+|      | -> `core.trainability_version.bump`                                                   |
+|      | -> `trainability.Resolution.key`                                                      |
+|      | -> `training.trainer.Trainer._current_plan`                                           |
+| 6    | gradients and optax updates cover the trained variables only (frozen ones are         |
+|      | plain inputs); the optimizer state of frozen ones is kept aside and merged back       |
+|      | -> `training.step.train_step_fn`                                                      |
+|      | -> `training.opt_state.restrict`                                                      |
+|      | -> `training.opt_state.merge`                                                         |
+| 7    | BatchNormalization uses batch statistics only on an open path, unless its             |
+|      | `train_when_frozen` or an explicit `training=` says otherwise                         |
+|      | -> `layers.normalization.BatchNormalization._use_batch_statistics`                    |
+| 8    | weight lists, `summary`, the optimizer state and the step all read `resolve`;         |
+|      | an empty resolution is an error naming every flag that closed a path                  |
+|      | -> `core.layer.Layer.trainable_weights`                                               |
+|      | -> `core.layer.Layer.non_trainable_weights`                                           |
+|      | -> `utils.summary.summary`                                                            |
+|      | -> `training.trainer.Trainer._ensure_opt_state`                                       |
+|      | -> `training.trainer.nothing_trainable_error`                                         |
+| 9    | `explain` turns the recorded reasons into a report, per variable and per layer        |
+|      | -> `utils.explain.explain`                                                            |
+|      | -> `utils.explain.explain_layer`                                                      |
+| 10   | flags and scoped freezes are written to the saved config and restored from it         |
+|      | -> `saving.model_io.trainability_config`                                              |
+|      | -> `saving.model_io.apply_trainability`                                               |
 """
 import dataclasses
 import functools
 
 from lamina.core import tree
+from lamina.errors import LayerCycleError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,7 +170,7 @@ def resolve(root):
             paths[variable.uid].append(state)
         for child in tree.sublayers(layer):
             if id(child) in state.ids:
-                raise RecursionError(f"Layer '{child.name}' contains itself via {state.names}.")
+                raise LayerCycleError(f"Layer '{child.name}' contains itself via {state.names}.")
             walk(child, enter(state, child))
 
     walk(root, root_path(root))

@@ -7,7 +7,7 @@ import os
 
 from lamina.callbacks.base import Callback, check_save_freq
 from lamina.callbacks.history import History
-from lamina.errors import ConfigurationError
+from lamina.errors import ConfigurationError, UsageError
 from lamina.saving import checkpoint as checkpoint_lib
 
 
@@ -54,7 +54,7 @@ class BackupAndRestore(Callback):
     def on_train_begin(self, logs=None):
         self._position = getattr(self.model._trainer, "fit_position", None)
         if self._position is None:
-            raise RuntimeError("BackupAndRestore works inside model.fit(callbacks=[...]).")
+            raise UsageError("BackupAndRestore works inside model.fit(callbacks=[...]).")
         self._position.add_listener(self._at_safe_point)
 
     def on_train_end(self, logs=None):

@@ -3,7 +3,7 @@ import warnings
 
 import numpy as np
 
-from lamina.errors import ConfigurationError
+from lamina.errors import ArgumentTypeError, ConfigurationError, UnknownAttributeError
 
 
 class Callback:
@@ -46,7 +46,7 @@ class CallbackList:
         self.callbacks = list(callbacks or [])
         for callback in self.callbacks:
             if not isinstance(callback, Callback):
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"callbacks: expected lamina.callbacks.Callback instances, received "
                     f"{callback!r} (of type {type(callback).__name__}).")
             _warn_unknown_hooks(callback)
@@ -55,7 +55,7 @@ class CallbackList:
 
     def __getattr__(self, hook):
         if not hook.startswith("on_") or not hasattr(Callback, hook):
-            raise AttributeError(hook)
+            raise UnknownAttributeError(hook)
         base = getattr(Callback, hook)
         bound = [fn for fn in (getattr(c, hook) for c in self.callbacks)
                  if getattr(fn, "__func__", None) is not base]

@@ -17,7 +17,7 @@ from lamina import constraints, initializers, regularizers, trainability
 from lamina.core import allocation, dtype_policy, naming, node, trainability_version
 from lamina.core import scope as scope_lib
 from lamina.core.variables import Variable
-from lamina.errors import ConfigurationError, InputSpecError
+from lamina.errors import AbstractMethodError, ConfigurationError, InputSpecError
 
 
 def _to_array(layer, x):
@@ -163,7 +163,7 @@ class Layer:
 
     # -- calling ---------------------------------------------------------------------
     def call(self, inputs):
-        raise NotImplementedError(
+        raise AbstractMethodError(
             f"Layer '{self.name}' ({type(self).__name__}) does not define `call(self, inputs)`."
         )
 

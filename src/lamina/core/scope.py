@@ -7,7 +7,12 @@ it explicitly) and whether the *use path* from the scope's root to this layer is
 closed path returns `stop_gradient(value)` (rule 4).
 
 A pure scope (`values` given) substitutes values and collects updates instead of mutating
-variables, so the whole model is a pure function under `jax.jit` / `jax.grad`.
+variables, so the whole model is a pure function under `jax.jit` / `jax.grad`. It reads a
+variable missing from `values` from its stored value only when the variable's layer is
+tracked by the scope's root (reachable through `lamina.core.tree.sublayers`): that is how a
+shape-tracing scope (`values == {}`) builds a model. A layer the root does not track (held
+inside a plain helper object, a closure or a global) raises `UntrackedVariableError`: it is
+missing from the root's weights, so it would run on its stored value and never train.
 """
 import contextlib
 import contextvars
@@ -16,6 +21,8 @@ import dataclasses
 import jax
 
 from lamina import trainability
+from lamina.core import tree
+from lamina.errors import MSG_UNTRACKED_VARIABLE, UntrackedVariableError
 
 _CURRENT = contextvars.ContextVar("lamina_call_scope", default=None)
 
@@ -35,6 +42,7 @@ class CallScope:
         self.losses = []  # scalars added by `Layer.add_loss` (activity penalties, ...)
         self.output_masks = {}  # id(model) -> output masks of its most recent call
         self.frames = []
+        self._tracked = {}  # id(root) -> ids of the layers the root tracks (computed on a miss)
 
     # -- variable access -------------------------------------------------------------
     def read(self, variable):
@@ -44,6 +52,8 @@ class CallScope:
         elif self.values is not None and uid in self.values:
             value = self.values[uid]
         else:
+            if self.values is not None:
+                self._check_tracked(variable)
             value = variable._value
         if self.frames:
             frame = self.frames[-1]
@@ -53,6 +63,19 @@ class CallScope:
             if policy.is_mixed and variable.autocast and value.dtype != policy.compute_dtype:
                 value = value.astype(policy.compute_dtype)
         return value
+
+    def _check_tracked(self, variable):
+        """Raise unless the root of this pure scope tracks `variable`'s layer."""
+        if not self.frames:
+            return
+        root = self.frames[0].layer
+        tracked = self._tracked.get(id(root))
+        if tracked is None:
+            tracked = self._tracked[id(root)] = frozenset(map(id, tree.all_layers(root)))
+        if id(variable.owner) not in tracked:
+            raise UntrackedVariableError(MSG_UNTRACKED_VARIABLE.format(
+                layer=variable.owner.name, path=variable.path, root=root.name,
+                via=" > ".join(frame.layer.name for frame in self.frames)))
 
     def write(self, variable, value):
         """Record an update; returns False when the caller should store it directly."""

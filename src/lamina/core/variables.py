@@ -13,7 +13,7 @@ import numpy as np
 from lamina.core import scope as scope_lib
 from lamina.core import trainability_version
 from lamina.core.arrays import to_array
-from lamina.errors import MSG_TRACED_ASSIGN, LaminaError
+from lamina.errors import MSG_TRACED_ASSIGN, InputSpecError, LaminaError
 
 _UIDS = itertools.count()
 
@@ -64,7 +64,7 @@ class Variable:
         """Set a new value (recorded in the active pure call, or stored directly)."""
         new_value = to_array(new_value, self._value.dtype)
         if new_value.shape != self._value.shape:
-            raise ValueError(
+            raise InputSpecError(
                 f"Variable '{self.path}': expected a value of shape {self._value.shape}, "
                 f"received shape {new_value.shape}."
             )

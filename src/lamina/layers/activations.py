@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from lamina import activations, constraints, initializers, regularizers
 from lamina.core.layer import Layer
-from lamina.errors import InputSpecError
+from lamina.errors import ConfigurationError, InputSpecError
 
 
 def _label(layer):
@@ -26,8 +26,9 @@ def _non_negative(layer, value, what, allow_none=False):
     if value is None and allow_none:
         return None
     if not _is_number(value) or value < 0:
-        raise ValueError(f"{_label(layer)}: expected `{what}` to be a non-negative number"
-                         f"{' or None' if allow_none else ''}, received {value!r}.")
+        raise ConfigurationError(
+            f"{_label(layer)}: expected `{what}` to be a non-negative number"
+            f"{' or None' if allow_none else ''}, received {value!r}.")
     return float(value)
 
 
@@ -107,8 +108,9 @@ class PReLU(Layer):
             shared_axes = [shared_axes]
         if shared_axes is not None and not all(
                 isinstance(a, int) and not isinstance(a, bool) and a >= 1 for a in shared_axes):
-            raise ValueError(f"{_label(self)}: expected `shared_axes` to be None, an int or a "
-                             f"list of ints >= 1 (axis 0 is the batch), received {shared_axes!r}.")
+            raise ConfigurationError(
+                f"{_label(self)}: expected `shared_axes` to be None, an int or a "
+                f"list of ints >= 1 (axis 0 is the batch), received {shared_axes!r}.")
         self.shared_axes = list(shared_axes) if shared_axes is not None else None
 
     def build(self, input_shape):
@@ -158,7 +160,8 @@ class ELU(Layer):
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         if not _is_number(alpha):
-            raise ValueError(f"{_label(self)}: expected a number `alpha`, received {alpha!r}.")
+            raise ConfigurationError(
+                f"{_label(self)}: expected a number `alpha`, received {alpha!r}.")
         self.alpha = float(alpha)
 
     def call(self, inputs):
@@ -193,8 +196,9 @@ class Softmax(Layer):
 
         axis = list(axis) if isinstance(axis, (list, tuple)) else axis
         if not (is_int(axis) or isinstance(axis, list) and axis and all(map(is_int, axis))):
-            raise ValueError(f"{_label(self)}: expected `axis` to be an int or a non-empty "
-                             f"list of ints, received {axis!r}.")
+            raise ConfigurationError(
+                f"{_label(self)}: expected `axis` to be an int or a non-empty "
+                f"list of ints, received {axis!r}.")
         self.axis = axis
 
     def _check_mask(self, inputs, mask):

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from lamina.core.layer import Layer
-from lamina.errors import InputSpecError
+from lamina.errors import ConfigurationError, InputSpecError
 from lamina.layers.attention_masks import (
     _LARGE_NEGATIVE,
     _causal_mask,
@@ -46,11 +46,13 @@ class Attention(Layer):
     def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         if score_mode not in self._score_modes:
-            raise ValueError(f"{type(self).__name__} '{self.name}': expected `score_mode` in "
-                             f"{self._score_modes}, received {score_mode!r}.")
+            raise ConfigurationError(
+                f"{type(self).__name__} '{self.name}': expected `score_mode` in "
+                f"{self._score_modes}, received {score_mode!r}.")
         if not 0 <= dropout < 1:
-            raise ValueError(f"{type(self).__name__} '{self.name}': expected 0 <= dropout < 1, "
-                             f"received {dropout!r}.")
+            raise ConfigurationError(
+                f"{type(self).__name__} '{self.name}': expected 0 <= dropout < 1, "
+                f"received {dropout!r}.")
         self.use_scale = bool(use_scale)
         self.score_mode = score_mode
         self.dropout = float(dropout)

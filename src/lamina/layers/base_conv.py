@@ -6,7 +6,7 @@ The layers themselves are in `convolutional` (Conv1D/2D/3D), `conv_transpose`,
 """
 from lamina import activations, constraints, initializers, regularizers
 from lamina.core.layer import Layer
-from lamina.errors import InputSpecError
+from lamina.errors import ConfigurationError, InputSpecError
 from lamina.layers.sliding_window import (
     _label,
     check_data_format,
@@ -33,7 +33,7 @@ class _BaseConv(Layer):
         self.padding = check_padding(self, padding, self._PADDINGS)
         self.data_format = check_data_format(self, data_format)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(
+            raise ConfigurationError(
                 f"{_label(self)}: `strides` > 1 cannot be combined with `dilation_rate` > 1 "
                 f"(as in Keras), received strides={self.strides} and "
                 f"dilation_rate={self.dilation_rate}. Set one of them to 1.")

@@ -6,6 +6,7 @@ values match Keras for the same weights. Inputs are channels-last.
 """
 import jax
 
+from lamina.errors import ConfigurationError
 from lamina.layers.base_conv import _BaseConv
 from lamina.layers.sliding_window import _label, normalize_tuple, positive_int
 
@@ -70,7 +71,7 @@ class _ConvTranspose(_BaseConv):
             self, output_padding, self.rank, "output_padding", minimum=0)
         if self.output_padding is not None and any(
                 p >= s for p, s in zip(self.output_padding, self.strides)):
-            raise ValueError(
+            raise ConfigurationError(
                 f"{_label(self)}: each `output_padding` must be smaller than the matching "
                 f"`strides`, received output_padding={self.output_padding} and "
                 f"strides={self.strides}.")

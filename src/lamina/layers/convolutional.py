@@ -10,7 +10,7 @@ the transposed convolutions in `conv_transpose`, the depthwise ones in `depthwis
 depthwise-separable ones in `separable_conv`, and the window checks shared with the pooling
 layers in `sliding_window`. Their layers are importable from here as well.
 """
-from lamina.errors import InputSpecError
+from lamina.errors import ConfigurationError, InputSpecError
 from lamina.layers.base_conv import _BaseConv
 from lamina.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from lamina.layers.depthwise_conv import DepthwiseConv1D, DepthwiseConv2D
@@ -56,8 +56,9 @@ class _Conv(_BaseConv):
         self.filters = positive_int(self, filters, "filters")
         self.groups = positive_int(self, groups, "groups")
         if self.filters % self.groups:
-            raise ValueError(f"{_label(self)}: `filters` must be divisible by `groups`, "
-                             f"received filters={self.filters} and groups={self.groups}.")
+            raise ConfigurationError(
+                f"{_label(self)}: `filters` must be divisible by `groups`, "
+                f"received filters={self.filters} and groups={self.groups}.")
         self._init_weight_options("kernel", kernel_initializer, kernel_regularizer,
                                   kernel_constraint)
         self._init_weight_options("bias", bias_initializer, bias_regularizer, bias_constraint)

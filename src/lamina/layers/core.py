@@ -3,7 +3,7 @@ import jax.numpy as jnp
 
 from lamina import activations, constraints, initializers, regularizers
 from lamina.core.layer import Layer
-from lamina.errors import InputSpecError
+from lamina.errors import ConfigurationError, InputSpecError
 
 
 class Dense(Layer):
@@ -25,8 +25,9 @@ class Dense(Layer):
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(units, int) or units <= 0:
-            raise ValueError(f"Dense '{self.name}': expected a positive integer `units`, "
-                             f"received {units!r}.")
+            raise ConfigurationError(
+                f"Dense '{self.name}': expected a positive integer `units`, "
+                f"received {units!r}.")
         self.units = units
         self.activation = activations.get(activation)
         self.use_bias = use_bias

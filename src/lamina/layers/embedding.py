@@ -4,13 +4,14 @@ import numpy as np
 
 from lamina import constraints, initializers, regularizers
 from lamina.core.layer import Layer
-from lamina.errors import InputSpecError
+from lamina.errors import ConfigurationError, InputSpecError
 
 
 def _positive_int(layer, name, value):
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{type(layer).__name__} '{layer.name}': expected a positive integer "
-                         f"`{name}`, received {value!r} (of type {type(value).__name__}).")
+        raise ConfigurationError(
+            f"{type(layer).__name__} '{layer.name}': expected a positive integer "
+            f"`{name}`, received {value!r} (of type {type(value).__name__}).")
     return int(value)
 
 
@@ -93,8 +94,9 @@ class Masking(Layer):
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float, np.number)):
-            raise ValueError(f"Masking '{self.name}': expected a number `mask_value`, received "
-                             f"{mask_value!r} (of type {type(mask_value).__name__}).")
+            raise ConfigurationError(
+                f"Masking '{self.name}': expected a number `mask_value`, received "
+                f"{mask_value!r} (of type {type(mask_value).__name__}).")
         self.mask_value = float(mask_value)
         self.built = True
 

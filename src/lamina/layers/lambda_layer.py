@@ -11,7 +11,7 @@ import jax
 
 from lamina.core import registry
 from lamina.core.layer import Layer
-from lamina.errors import ConfigurationError, InputSpecError
+from lamina.errors import ArgumentTypeError, ConfigurationError, InputSpecError
 
 MSG_UNREGISTERED = """\
 Lambda '{layer}': its {what} {fn!r} is not registered, so the layer cannot be saved (lamina \
@@ -27,9 +27,10 @@ def _resolve(layer, value, what):
     if isinstance(value, str):
         return registry.get_function(value)
     if not callable(value):
-        raise TypeError(f"Lambda '{layer.name}': expected `{what}` to be a callable or the name "
-                        f"of a registered function, received {value!r} (of type "
-                        f"{type(value).__name__}).")
+        raise ArgumentTypeError(
+            f"Lambda '{layer.name}': expected `{what}` to be a callable or the name "
+            f"of a registered function, received {value!r} (of type "
+            f"{type(value).__name__}).")
     return value
 
 
@@ -51,8 +52,9 @@ def _as_shapes(layer, value, what):
         return tuple(value)
     if isinstance(value, (list, tuple)) and value and all(_is_shape(s) for s in value):
         return [tuple(s) for s in value]
-    raise ValueError(f"Lambda '{layer.name}': expected `{what}` to be a shape (a tuple of ints "
-                     f"or None), a list of shapes or a callable, received {value!r}.")
+    raise ConfigurationError(
+        f"Lambda '{layer.name}': expected `{what}` to be a shape (a tuple of ints "
+        f"or None), a list of shapes or a callable, received {value!r}.")
 
 
 def _matches(expected, actual):
@@ -92,8 +94,9 @@ class Lambda(Layer):
         self.mask = _resolve(self, mask, "mask") if mask is not None else None
         self.supports_masking = self.mask is not None
         if arguments is not None and not isinstance(arguments, dict):
-            raise ValueError(f"Lambda '{self.name}': expected `arguments` to be a dict, "
-                             f"received {arguments!r}.")
+            raise ConfigurationError(
+                f"Lambda '{self.name}': expected `arguments` to be a dict, "
+                f"received {arguments!r}.")
         self.arguments = dict(arguments or {})
         self._fn_takes_mask = _takes(self.function, "mask")
         self._fn_takes_training = _takes(self.function, "training")

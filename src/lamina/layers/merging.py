@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from lamina.core.layer import Layer
-from lamina.errors import InputSpecError
+from lamina.errors import AbstractMethodError, ConfigurationError, InputSpecError
 
 
 def _shape_list(inputs):
@@ -102,7 +102,9 @@ class _Merge(Layer):
         return self._merge(self._aligned(list(inputs)), masks)
 
     def _merge(self, inputs, masks):
-        raise NotImplementedError
+        raise AbstractMethodError(
+            f"{type(self).__name__} does not define `_merge(self, inputs, masks)`: "
+            "expected every subclass of _Merge to define it.")
 
     def compute_mask(self, inputs, previous_mask):
         if previous_mask is None or not isinstance(previous_mask, (list, tuple)):
@@ -209,8 +211,9 @@ class Concatenate(_Merge):
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(axis, int) or isinstance(axis, bool):
-            raise ValueError(f"Concatenate '{self.name}': expected an integer `axis`, received "
-                             f"{axis!r} (of type {type(axis).__name__}).")
+            raise ConfigurationError(
+                f"Concatenate '{self.name}': expected an integer `axis`, received "
+                f"{axis!r} (of type {type(axis).__name__}).")
         self.axis = axis
 
     def _check_shapes(self, shapes):
@@ -272,8 +275,9 @@ class Dot(_Merge):
         pair = axes if isinstance(axes, (list, tuple)) else (axes,)
         if (isinstance(axes, (list, tuple)) and len(axes) != 2) or not all(
                 isinstance(a, int) and not isinstance(a, bool) for a in pair):
-            raise ValueError(f"Dot '{self.name}': expected `axes` to be an integer or a pair "
-                             f"of integers, received {axes!r}.")
+            raise ConfigurationError(
+                f"Dot '{self.name}': expected `axes` to be an integer or a pair "
+                f"of integers, received {axes!r}.")
         self.axes = list(axes) if isinstance(axes, (list, tuple)) else axes
         self.normalize = bool(normalize)
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from lamina import constraints, initializers, regularizers
 from lamina.core.layer import Layer
-from lamina.errors import InputSpecError
+from lamina.errors import ConfigurationError, InputSpecError
 from lamina.layers.attention_masks import (
     _LARGE_NEGATIVE,
     _causal_mask,
@@ -98,20 +98,23 @@ class MultiHeadAttention(Layer):
         for arg, value in (("num_heads", num_heads), ("key_dim", key_dim),
                            ("value_dim", key_dim if value_dim is None else value_dim)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"MultiHeadAttention '{self.name}': expected a positive integer "
-                                 f"`{arg}`, received {value!r}.")
+                raise ConfigurationError(
+                    f"MultiHeadAttention '{self.name}': expected a positive integer "
+                    f"`{arg}`, received {value!r}.")
         if not 0 <= dropout < 1:
-            raise ValueError(f"MultiHeadAttention '{self.name}': expected 0 <= dropout < 1, "
-                             f"received {dropout!r}.")
+            raise ConfigurationError(
+                f"MultiHeadAttention '{self.name}': expected 0 <= dropout < 1, "
+                f"received {dropout!r}.")
         if isinstance(output_shape, int):
             output_shape = (output_shape,)
         if output_shape is not None and not all(
                 isinstance(d, int) and d > 0 for d in output_shape):
-            raise ValueError(f"MultiHeadAttention '{self.name}': expected `output_shape` to be "
-                             f"a positive int or a tuple of them, received {output_shape!r}.")
+            raise ConfigurationError(
+                f"MultiHeadAttention '{self.name}': expected `output_shape` to be "
+                f"a positive int or a tuple of them, received {output_shape!r}.")
         axes = (attention_axes,) if isinstance(attention_axes, int) else attention_axes
         if axes is not None and tuple(axes) not in ((1,), (-2,)):
-            raise ValueError(
+            raise ConfigurationError(
                 f"MultiHeadAttention '{self.name}': expected attention_axes=None (attention "
                 f"over the time axis of (batch, time, features) inputs), received "
                 f"{attention_axes!r}. Other attention axes are not supported yet: reshape the "

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from lamina import constraints, initializers, regularizers
 from lamina.core import scope as scope_lib
 from lamina.core.layer import Layer
-from lamina.errors import InputSpecError
+from lamina.errors import ConfigurationError, InputSpecError
 
 # Keras's backend epsilon, added to the masked element count in BatchNormalization
 _COUNT_EPSILON = 1e-7
@@ -20,8 +20,9 @@ def _int_axes(layer, axis, allow_list=True):
             isinstance(a, int) and not isinstance(a, bool) for a in axis):
         return list(axis)
     expected = "an int or a non-empty list of ints" if allow_list else "an int"
-    raise ValueError(f"{type(layer).__name__} '{layer.name}': expected `axis` to be {expected}, "
-                     f"received {axis!r}.")
+    raise ConfigurationError(
+        f"{type(layer).__name__} '{layer.name}': expected `axis` to be {expected}, "
+        f"received {axis!r}.")
 
 
 def _resolve_axes(layer, axis, input_shape):
@@ -156,7 +157,7 @@ class BatchNormalization(_AffineNormalization):
                 ("synchronized", synchronized, "cross-replica batch statistics"),
                 ("renorm", renorm, "batch renormalization")):
             if value:
-                raise ValueError(
+                raise ConfigurationError(
                     f"BatchNormalization '{self.name}': expected {option}=False, received "
                     f"{option}={value!r}: {reason} is not available in lamina. Remove the "
                     "argument.")
@@ -288,9 +289,10 @@ class GroupNormalization(_AffineNormalization):
                          **kwargs)
         if not isinstance(groups, int) or isinstance(groups, bool) or (
                 groups <= 0 and groups != -1):
-            raise ValueError(f"GroupNormalization '{self.name}': expected `groups` to be a "
-                             f"positive integer (or -1 for one group per channel), received "
-                             f"{groups!r}.")
+            raise ConfigurationError(
+                f"GroupNormalization '{self.name}': expected `groups` to be a "
+                f"positive integer (or -1 for one group per channel), received "
+                f"{groups!r}.")
         self.groups = groups
         self.axis = _int_axes(self, axis, allow_list=False)
 

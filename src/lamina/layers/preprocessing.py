@@ -6,7 +6,7 @@ import numpy as np
 
 from lamina.core import scope as scope_lib
 from lamina.core.layer import Layer
-from lamina.errors import ConfigurationError, InputSpecError
+from lamina.errors import ArgumentTypeError, ConfigurationError, InputSpecError
 
 # Keras's backend epsilon: the smallest standard deviation Normalization divides by
 _STDDEV_FLOOR = 1e-7
@@ -26,7 +26,7 @@ def _as_config_value(value):
     """A number or nested list (JSON-ready) for a scalar or array-like argument."""
     array = np.asarray(value)
     if array.dtype.kind not in "biuf":
-        raise TypeError(f"expected a number or an array of numbers, received {value!r}")
+        raise ArgumentTypeError(f"expected a number or an array of numbers, received {value!r}")
     return array.tolist()
 
 
@@ -47,7 +47,8 @@ class Rescaling(Layer):
         try:
             self.scale, self.offset = _as_config_value(scale), _as_config_value(offset)
         except TypeError as err:
-            raise ValueError(f"Rescaling '{self.name}': `scale` and `offset`: {err}.") from err
+            raise ConfigurationError(
+                f"Rescaling '{self.name}': `scale` and `offset`: {err}.") from err
 
     def call(self, inputs):
         x = inputs.astype(self.compute_dtype)
@@ -97,25 +98,28 @@ class Normalization(Layer):
             axis = (axis,)
         elif not (isinstance(axis, (list, tuple)) and all(
                 isinstance(a, int) and not isinstance(a, bool) for a in axis)):
-            raise ValueError(f"Normalization '{self.name}': expected `axis` to be an int, a "
-                             f"list of ints or None, received {axis!r}.")
+            raise ConfigurationError(
+                f"Normalization '{self.name}': expected `axis` to be an int, a "
+                f"list of ints or None, received {axis!r}.")
         self.axis = tuple(axis)
         self.invert = bool(invert)
         if (mean is None) != (variance is None):
-            raise ValueError(f"Normalization '{self.name}': expected both `mean` and "
-                             f"`variance` or neither, received mean={mean!r} and "
-                             f"variance={variance!r}.")
+            raise ConfigurationError(
+                f"Normalization '{self.name}': expected both `mean` and "
+                f"`variance` or neither, received mean={mean!r} and "
+                f"variance={variance!r}.")
         self.input_mean = self.input_variance = None
         if mean is not None:
             try:
                 self.input_mean = _as_config_value(mean)
                 self.input_variance = _as_config_value(variance)
             except TypeError as err:
-                raise ValueError(f"Normalization '{self.name}': `mean` and `variance`: "
-                                 f"{err}.") from err
+                raise ConfigurationError(
+                    f"Normalization '{self.name}': `mean` and `variance`: "
+                    f"{err}.") from err
             shapes = np.shape(self.input_mean), np.shape(self.input_variance)
             if shapes[0] != shapes[1] or len(shapes[0]) > len(self.axis):
-                raise ValueError(
+                raise ConfigurationError(
                     f"Normalization '{self.name}': expected `mean` and `variance` of the same "
                     f"shape with at most {len(self.axis)} dimensions (one per kept axis "
                     f"{self.axis}), received shapes {shapes[0]} and {shapes[1]}.")
@@ -208,19 +212,22 @@ class Normalization(Layer):
 
     def _batches(self, data):
         if isinstance(data, (str, bytes, dict)) or not hasattr(data, "__iter__"):
-            raise TypeError(f"Normalization '{self.name}'.adapt: expected a numpy array or an "
-                            f"iterable of array batches, received {type(data).__name__}.")
+            raise ArgumentTypeError(
+                f"Normalization '{self.name}'.adapt: expected a numpy array or an "
+                f"iterable of array batches, received {type(data).__name__}.")
         seen = False
         for batch in data:
             batch = batch[0] if isinstance(batch, tuple) else batch
             if not hasattr(batch, "shape") or np.asarray(batch).dtype.kind not in "biuf":
-                raise TypeError(f"Normalization '{self.name}'.adapt: expected batches that are "
-                                f"numeric arrays, received {type(batch).__name__}.")
+                raise ArgumentTypeError(
+                    f"Normalization '{self.name}'.adapt: expected batches that are "
+                    f"numeric arrays, received {type(batch).__name__}.")
             seen = True
             yield batch
         if not seen:
-            raise ValueError(f"Normalization '{self.name}'.adapt: expected at least one batch, "
-                             "received an empty iterable.")
+            raise InputSpecError(
+                f"Normalization '{self.name}'.adapt: expected at least one batch, "
+                "received an empty iterable.")
 
     def set_weights(self, weights):
         """Copy in statistics (e.g. Keras 3's `[mean, variance, count]`); the layer then

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from lamina.core import registry
 from lamina.core import scope as scope_lib
 from lamina.core.layer import Layer
-from lamina.errors import InputSpecError
+from lamina.errors import ConfigurationError, InputSpecError
 from lamina.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, _Cell
 
 MSG_STATEFUL = """\
@@ -96,13 +96,13 @@ class RNN(Layer):
         super().__init__(**kwargs)
         kind = type(self).__name__
         if not isinstance(cell, Layer) or not hasattr(cell, "state_size"):
-            raise ValueError(
+            raise ConfigurationError(
                 f"{kind} '{self.name}': expected a cell layer with a `state_size` attribute "
                 f"and `call(inputs, states)`, received {cell!r} (of type "
                 f"{type(cell).__name__}). Stacks of cells (a list) are not supported: stack "
                 "RNN layers with return_sequences=True instead.")
         if stateful:
-            raise ValueError(MSG_STATEFUL.format(kind=kind, name=self.name))
+            raise ConfigurationError(MSG_STATEFUL.format(kind=kind, name=self.name))
         self.cell = cell
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
@@ -241,7 +241,7 @@ class _CellLayer(RNN):
 
     def __init__(self, units, use_cudnn="auto", **kwargs):
         if use_cudnn not in ("auto", False):
-            raise ValueError(
+            raise ConfigurationError(
                 f"{type(self).__name__}: use_cudnn={use_cudnn!r} is not available in lamina "
                 "(the layer runs as an XLA scan everywhere); pass use_cudnn='auto' or False.")
         cell_kwargs = {k: kwargs.pop(k) for k in _CELL_ARGUMENTS + self.extra_cell_arguments

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from lamina import random as lrandom
 from lamina import regularizers
 from lamina.core.layer import Layer
-from lamina.errors import InputSpecError
+from lamina.errors import ConfigurationError, InputSpecError
 
 # SELU's constants (Klambauer et al., 2017), as Keras writes them
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -46,8 +46,9 @@ def _is_number(value):
 
 def _check_rate(layer, rate):
     if not _is_number(rate) or not 0 <= rate < 1:
-        raise ValueError(f"{type(layer).__name__} '{layer.name}': expected 0 <= rate < 1, "
-                         f"received {rate!r}.")
+        raise ConfigurationError(
+            f"{type(layer).__name__} '{layer.name}': expected 0 <= rate < 1, "
+            f"received {rate!r}.")
     return float(rate)
 
 
@@ -107,8 +108,9 @@ class _SpatialDropout(Dropout):
         super().__init__(rate, seed=seed, **kwargs)
         data_format = "channels_last" if data_format is None else data_format
         if data_format not in ("channels_last", "channels_first"):
-            raise ValueError(f"{type(self).__name__} '{self.name}': expected data_format "
-                             f"'channels_last' or 'channels_first', received {data_format!r}.")
+            raise ConfigurationError(
+                f"{type(self).__name__} '{self.name}': expected data_format "
+                f"'channels_last' or 'channels_first', received {data_format!r}.")
         self.data_format = data_format
 
     def check_input(self, inputs):
@@ -187,8 +189,9 @@ class GaussianNoise(_RandomLayer):
     def __init__(self, stddev, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         if not _is_number(stddev) or stddev < 0:
-            raise ValueError(f"GaussianNoise '{self.name}': expected a number stddev >= 0, "
-                             f"received {stddev!r}.")
+            raise ConfigurationError(
+                f"GaussianNoise '{self.name}': expected a number stddev >= 0, "
+                f"received {stddev!r}.")
         self.stddev = float(stddev)
 
     def call(self, inputs, training=False):
@@ -275,8 +278,9 @@ class ActivityRegularization(Layer):
         super().__init__(**kwargs)
         for name, value in (("l1", l1), ("l2", l2)):
             if not _is_number(value) or value < 0:
-                raise ValueError(f"ActivityRegularization '{self.name}': expected a "
-                                 f"non-negative number for `{name}`, received {value!r}.")
+                raise ConfigurationError(
+                    f"ActivityRegularization '{self.name}': expected a "
+                    f"non-negative number for `{name}`, received {value!r}.")
         self.l1, self.l2 = float(l1), float(l2)
         self.activity_regularizer = regularizers.L1L2(l1=self.l1, l2=self.l2)
 

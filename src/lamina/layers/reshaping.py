@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from lamina.core.layer import Layer
-from lamina.errors import InputSpecError
+from lamina.errors import ConfigurationError, InputSpecError
 
 _INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5")
 
@@ -31,8 +31,9 @@ def _int_pair(layer, value, what, minimum):
     pair = (value, value) if _is_int(value) else value
     if (not isinstance(pair, (list, tuple)) or len(pair) != 2
             or not all(_is_int(v) and v >= minimum for v in pair)):
-        raise ValueError(f"{_label(layer)}: expected `{what}` to be an int or a pair of ints, "
-                         f"each >= {minimum}; received {value!r}.")
+        raise ConfigurationError(
+            f"{_label(layer)}: expected `{what}` to be an int or a pair of ints, "
+            f"each >= {minimum}; received {value!r}.")
     return tuple(pair)
 
 
@@ -42,7 +43,7 @@ def _pair_of_pairs(layer, value, what):
     if _is_int(value):
         value = (value, value)
     if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise ValueError(
+        raise ConfigurationError(
             f"{_label(layer)}: expected `{what}` to be an int, a pair of ints or a pair of "
             f"pairs of ints ((top, bottom), (left, right)); received {value!r}.")
     return tuple(_int_pair(layer, v, what, 0) for v in value)
@@ -51,8 +52,9 @@ def _pair_of_pairs(layer, value, what):
 def _data_format(layer, data_format):
     data_format = "channels_last" if data_format is None else data_format
     if data_format not in ("channels_last", "channels_first"):
-        raise ValueError(f"{_label(layer)}: expected `data_format` 'channels_last' or "
-                         f"'channels_first', received {data_format!r}.")
+        raise ConfigurationError(
+            f"{_label(layer)}: expected `data_format` 'channels_last' or "
+            f"'channels_first', received {data_format!r}.")
     return data_format
 
 
@@ -103,7 +105,7 @@ class Reshape(Layer):
         self.target_shape = tuple(target_shape)
         if sum(d == -1 for d in self.target_shape) > 1 or not all(
                 _is_int(d) and d >= -1 for d in self.target_shape):
-            raise ValueError(
+            raise ConfigurationError(
                 f"{_label(self)}: expected non-negative dimensions and at most one -1, "
                 f"received target_shape {self.target_shape}.")
 
@@ -131,7 +133,7 @@ class Permute(Layer):
         super().__init__(**kwargs)
         self.dims = tuple(dims)
         if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
-            raise ValueError(
+            raise ConfigurationError(
                 f"{_label(self)}: expected `dims` to be a permutation of 1..{len(self.dims)} "
                 f"(axes counted from 1, the batch axis excluded), received {self.dims}.")
 
@@ -154,7 +156,8 @@ class RepeatVector(Layer):
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
         if not _is_int(n) or n <= 0:
-            raise ValueError(f"{_label(self)}: expected a positive integer `n`, received {n!r}.")
+            raise ConfigurationError(
+                f"{_label(self)}: expected a positive integer `n`, received {n!r}.")
         self.n = n
 
     def build(self, input_shape):
@@ -177,8 +180,9 @@ class UpSampling1D(Layer):
     def __init__(self, size=2, **kwargs):
         super().__init__(**kwargs)
         if not _is_int(size) or size <= 0:
-            raise ValueError(f"{_label(self)}: expected a positive integer `size`, "
-                             f"received {size!r}.")
+            raise ConfigurationError(
+                f"{_label(self)}: expected a positive integer `size`, "
+                f"received {size!r}.")
         self.size = size
 
     def build(self, input_shape):
@@ -233,8 +237,9 @@ class UpSampling2D(_Spatial2D):
         self.size = _int_pair(self, size, "size", 1)
         interpolation = interpolation.lower() if isinstance(interpolation, str) else None
         if interpolation not in _INTERPOLATIONS:
-            raise ValueError(f"{_label(self)}: expected `interpolation` in {_INTERPOLATIONS}, "
-                             f"received {interpolation!r}.")
+            raise ConfigurationError(
+                f"{_label(self)}: expected `interpolation` in {_INTERPOLATIONS}, "
+                f"received {interpolation!r}.")
         self.interpolation = interpolation
 
     def call(self, inputs):

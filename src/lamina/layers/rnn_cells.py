@@ -27,15 +27,16 @@ import numpy as np
 
 from lamina import activations, constraints, initializers, regularizers
 from lamina.core.layer import Layer
-from lamina.errors import InputSpecError
+from lamina.errors import AbstractMethodError, ConfigurationError, InputSpecError
 from lamina.layers.regularization import SeedGenerator
 
 
 def _check_rate(layer, name, rate):
     if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) or not (
             0.0 <= rate < 1.0):
-        raise ValueError(f"{type(layer).__name__} '{layer.name}': expected 0 <= {name} < 1, "
-                         f"received {rate!r}.")
+        raise ConfigurationError(
+            f"{type(layer).__name__} '{layer.name}': expected 0 <= {name} < 1, "
+            f"received {rate!r}.")
     return float(rate)
 
 
@@ -51,8 +52,9 @@ class _Cell(Layer):
                  bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-            raise ValueError(f"{type(self).__name__} '{self.name}': expected a positive integer "
-                             f"`units`, received {units!r}.")
+            raise ConfigurationError(
+                f"{type(self).__name__} '{self.name}': expected a positive integer "
+                f"`units`, received {units!r}.")
         self.units = units
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -134,7 +136,9 @@ class _Cell(Layer):
         return project, self._make_step(recurrent, recurrent_bias, recurrent_mask)
 
     def _make_step(self, recurrent, recurrent_bias, recurrent_mask):
-        raise NotImplementedError
+        raise AbstractMethodError(
+            f"{type(self).__name__} does not define `_make_step(self, recurrent, "
+            "recurrent_bias, recurrent_mask)`: expected every subclass of _Cell to define it.")
 
     def call(self, inputs, states, training=False):
         nested = isinstance(states, (list, tuple))

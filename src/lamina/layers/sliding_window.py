@@ -5,7 +5,7 @@ Inputs are channels-last, `(batch, *spatial, channels)`; channels-first is refus
 """
 import numpy as np
 
-from lamina.errors import InputSpecError
+from lamina.errors import ConfigurationError, InputSpecError
 
 _SPATIAL = {1: "steps", 2: "height, width", 3: "depth, height, width"}
 
@@ -23,7 +23,7 @@ def normalize_tuple(layer, value, rank, arg, minimum=1):
     values = (value,) * rank if _is_int(value) else value
     if not (isinstance(values, (tuple, list)) and len(values) == rank
             and all(_is_int(v) and v >= minimum for v in values)):
-        raise ValueError(
+        raise ConfigurationError(
             f"{_label(layer)}: expected `{arg}` to be an integer >= {minimum} or a tuple of "
             f"{rank} such integers, received {arg}={value!r}.")
     return tuple(int(v) for v in values)
@@ -31,15 +31,16 @@ def normalize_tuple(layer, value, rank, arg, minimum=1):
 
 def positive_int(layer, value, arg):
     if not _is_int(value) or value <= 0:
-        raise ValueError(f"{_label(layer)}: expected a positive integer `{arg}`, received "
-                         f"{arg}={value!r}.")
+        raise ConfigurationError(
+            f"{_label(layer)}: expected a positive integer `{arg}`, received "
+            f"{arg}={value!r}.")
     return int(value)
 
 
 def check_data_format(layer, data_format):
     """Only channels-last is implemented; channels-first is refused, never ignored."""
     if data_format not in (None, "channels_last"):
-        raise ValueError(
+        raise ConfigurationError(
             f"{_label(layer)}: only data_format='channels_last' (inputs of shape "
             f"(batch, *spatial, channels)) is supported, received data_format={data_format!r}. "
             "Move the channels axis last first, e.g. with jnp.moveaxis(x, 1, -1).")
@@ -49,8 +50,9 @@ def check_data_format(layer, data_format):
 def check_padding(layer, padding, allowed):
     value = padding.lower() if isinstance(padding, str) else padding
     if value not in allowed:
-        raise ValueError(f"{_label(layer)}: expected `padding` to be one of "
-                         f"{', '.join(repr(p) for p in allowed)}, received padding={padding!r}.")
+        raise ConfigurationError(
+            f"{_label(layer)}: expected `padding` to be one of "
+            f"{', '.join(repr(p) for p in allowed)}, received padding={padding!r}.")
     return value
 
 

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 
 from lamina.core import registry
 from lamina.core.layer import Layer
-from lamina.errors import InputSpecError
+from lamina.errors import ConfigurationError, InputSpecError
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -43,11 +43,13 @@ class Bidirectional(Layer):
         super().__init__(**kwargs)
         for what, value in (("layer", layer), ("backward_layer", backward_layer)):
             if value is not None and not isinstance(value, Layer):
-                raise ValueError(f"Bidirectional '{self.name}': expected `{what}` to be a "
-                                 f"Layer, received {value!r} (of type {type(value).__name__}).")
+                raise ConfigurationError(
+                    f"Bidirectional '{self.name}': expected `{what}` to be a "
+                    f"Layer, received {value!r} (of type {type(value).__name__}).")
         if merge_mode not in _MERGE_MODES:
-            raise ValueError(f"Bidirectional '{self.name}': expected merge_mode in "
-                             f"{list(_MERGE_MODES)}, received {merge_mode!r}.")
+            raise ConfigurationError(
+                f"Bidirectional '{self.name}': expected merge_mode in "
+                f"{list(_MERGE_MODES)}, received {merge_mode!r}.")
         self.merge_mode = merge_mode
         self.forward_layer = _clone(layer, name="forward_" + layer.name.removeprefix("forward_"))
         self.backward_layer = backward_layer if backward_layer is not None else _clone(
@@ -62,13 +64,13 @@ class Bidirectional(Layer):
     def _check_directions(self):
         forward, backward = self.forward_layer, self.backward_layer
         if forward.go_backwards == backward.go_backwards:
-            raise ValueError(
+            raise ConfigurationError(
                 f"Bidirectional '{self.name}': expected the forward and backward layers to have "
                 f"different `go_backwards`, received {forward.go_backwards} for both.")
         for attribute in ("return_sequences", "return_state"):
             f, b = getattr(forward, attribute), getattr(backward, attribute)
             if f != b:
-                raise ValueError(
+                raise ConfigurationError(
                     f"Bidirectional '{self.name}': expected the forward and backward layers to "
                     f"have the same `{attribute}`, received {f} (forward) and {b} (backward).")
 
@@ -156,8 +158,9 @@ class TimeDistributed(Layer):
     def __init__(self, layer, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(layer, Layer):
-            raise ValueError(f"TimeDistributed '{self.name}': expected a Layer to wrap, "
-                             f"received {layer!r} (of type {type(layer).__name__}).")
+            raise ConfigurationError(
+                f"TimeDistributed '{self.name}': expected a Layer to wrap, "
+                f"received {layer!r} (of type {type(layer).__name__}).")
         self.layer = layer
 
     def _check_rank(self, shape):

@@ -8,6 +8,8 @@ as Keras 3 does.
 """
 import jax.numpy as jnp
 
+from lamina.errors import AbstractMethodError, ConfigurationError
+
 EPSILON = 1e-7  # keras.backend.epsilon()
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
@@ -78,7 +80,7 @@ def reduce_weighted(values, sample_weight=None, mask=None, reduction="sum_over_b
 
 def check_reduction(reduction, owner):
     if reduction not in REDUCTIONS:
-        raise ValueError(
+        raise ConfigurationError(
             f"{owner}: invalid reduction={reduction!r}. Expected one of "
             f"{', '.join(repr(r) for r in REDUCTIONS)}; 'sum_over_batch_size' is the default."
         )
@@ -86,17 +88,18 @@ def check_reduction(reduction, owner):
 
 
 def check_axis(axis, owner):
-    # ValueError, as Keras raises for a bad argument of a loss
+    # a ValueError (ConfigurationError), as Keras raises for a bad argument of a loss
     if not isinstance(axis, int) or isinstance(axis, bool):
-        raise ValueError(  # noqa: TRY004
+        raise ConfigurationError(
             f"{owner}: axis must be an int, received {axis!r} (of type {type(axis).__name__}).")
     return axis
 
 
 def check_probability(value, what, owner):
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
-        raise ValueError(f"{owner}: {what} must be a number in [0, 1], received {value!r} "
-                         f"(of type {type(value).__name__}).")
+        raise ConfigurationError(
+            f"{owner}: {what} must be a number in [0, 1], received {value!r} "
+            f"(of type {type(value).__name__}).")
     return value
 
 
@@ -122,7 +125,9 @@ class Loss:
         self.dtype = dtype
 
     def call(self, y_true, y_pred):
-        raise NotImplementedError
+        raise AbstractMethodError(
+            f"{type(self).__name__} does not define `call(self, y_true, y_pred)`: "
+            "expected every subclass of Loss to define it.")
 
     def call_with_mask(self, y_true, y_pred):
         """(per-sample values, a mask of the valid values or None); see ignore_class."""

@@ -9,6 +9,7 @@ sum to 1); `from_logits=True` uses the stable log-sigmoid / log-softmax forms in
 import jax
 import jax.numpy as jnp
 
+from lamina.errors import ConfigurationError
 from lamina.losses.base import EPSILON, LossFunctionWrapper, check_axis, check_probability, prepare
 
 _DEFAULT = "sum_over_batch_size"
@@ -117,13 +118,15 @@ def kl_divergence(y_true, y_pred):
 
 def _check_focal(alpha, gamma, owner):
     if not isinstance(gamma, (int, float)) or isinstance(gamma, bool) or gamma < 0:
-        raise ValueError(f"{owner}: gamma must be a number >= 0, received {gamma!r} "
-                         f"(of type {type(gamma).__name__}).")
+        raise ConfigurationError(
+            f"{owner}: gamma must be a number >= 0, received {gamma!r} "
+            f"(of type {type(gamma).__name__}).")
     values = alpha if isinstance(alpha, (list, tuple)) else [alpha]
     if not values or not all(isinstance(a, (int, float)) and not isinstance(a, bool) and a >= 0
                              for a in values):
-        raise ValueError(f"{owner}: alpha must be a number >= 0 (or one per class), "
-                         f"received {alpha!r}.")
+        raise ConfigurationError(
+            f"{owner}: alpha must be a number >= 0 (or one per class), "
+            f"received {alpha!r}.")
 
 
 class BinaryCrossentropy(LossFunctionWrapper):
@@ -220,9 +223,10 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
                  name="sparse_categorical_crossentropy", dtype=None):
         if ignore_class is not None and (not isinstance(ignore_class, int)
                                          or isinstance(ignore_class, bool)):
-            raise ValueError("SparseCategoricalCrossentropy: ignore_class must be an int or "
-                             f"None, received {ignore_class!r} "
-                             f"(of type {type(ignore_class).__name__}).")
+            raise ConfigurationError(
+                "SparseCategoricalCrossentropy: ignore_class must be an int or "
+                f"None, received {ignore_class!r} "
+                f"(of type {type(ignore_class).__name__}).")
         super().__init__(sparse_categorical_crossentropy, reduction, name, dtype,
                          from_logits=from_logits, ignore_class=ignore_class,
                          axis=check_axis(axis, "SparseCategoricalCrossentropy"))

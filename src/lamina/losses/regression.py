@@ -7,6 +7,7 @@ last axis unless said otherwise); each class wraps its function with the Keras r
 import jax
 import jax.numpy as jnp
 
+from lamina.errors import ConfigurationError
 from lamina.losses.base import EPSILON, LossFunctionWrapper, check_axis, prepare, reduce_last
 
 _DEFAULT = "sum_over_batch_size"
@@ -113,8 +114,9 @@ class Huber(LossFunctionWrapper):
 
     def __init__(self, delta=1.0, reduction=_DEFAULT, name="huber_loss", dtype=None):
         if not isinstance(delta, (int, float)) or isinstance(delta, bool) or delta <= 0:
-            raise ValueError(f"Huber: delta must be a number > 0, received {delta!r} "
-                             f"(of type {type(delta).__name__}).")
+            raise ConfigurationError(
+                f"Huber: delta must be a number > 0, received {delta!r} "
+                f"(of type {type(delta).__name__}).")
         super().__init__(huber, reduction, name, dtype, delta=delta)
 
 

@@ -5,6 +5,7 @@ function (`lamina.metrics.top_k_categorical_accuracy(y_true, y_pred, k=5)`).
 """
 import jax.numpy as jnp
 
+from lamina.errors import ConfigurationError
 from lamina.metrics.base import MeanMetricWrapper
 
 
@@ -59,8 +60,9 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False
 
 def _check_k(k, owner):
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"{owner}: k must be an int >= 1, received {k!r} "
-                         f"(of type {type(k).__name__}).")
+        raise ConfigurationError(
+            f"{owner}: k must be an int >= 1, received {k!r} "
+            f"(of type {type(k).__name__}).")
     return k
 
 

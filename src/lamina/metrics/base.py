@@ -19,6 +19,7 @@ returns empty arrays and the first `update` sizes them.
 """
 import jax.numpy as jnp
 
+from lamina.errors import AbstractMethodError, InputSpecError
 from lamina.losses.base import match_rank
 
 
@@ -53,8 +54,9 @@ def check_size(state, owner, size, what="classes"):
     """Raise if a built state does not match the `size` of the incoming `y_pred`."""
     built = next(iter(state.values())).shape
     if built and built[-1] not in (0, size):
-        raise ValueError(f"{owner}: its state was built for {built[-1]} {what}, received "
-                         f"y_pred with {size}. Use one metric instance per output.")
+        raise InputSpecError(
+            f"{owner}: its state was built for {built[-1]} {what}, received "
+            f"y_pred with {size}. Use one metric instance per output.")
     return built and built[-1] == 0
 
 
@@ -71,13 +73,19 @@ class Metric:
         """Fix shape-dependent state sizes from the output shape; most metrics need none."""
 
     def init(self):
-        raise NotImplementedError
+        raise AbstractMethodError(
+            f"{type(self).__name__} does not define `init(self)`: "
+            "expected every subclass of Metric to define it.")
 
     def update(self, state, y_true, y_pred, sample_weight=None, mask=None):
-        raise NotImplementedError
+        raise AbstractMethodError(
+            f"{type(self).__name__} does not define `update(self, state, y_true, y_pred, "
+            f"sample_weight=None, mask=None)`: expected every subclass of Metric to define it.")
 
     def result(self, state):
-        raise NotImplementedError
+        raise AbstractMethodError(
+            f"{type(self).__name__} does not define `result(self, state)`: "
+            "expected every subclass of Metric to define it.")
 
     def get_config(self):
         return {"name": self.name}

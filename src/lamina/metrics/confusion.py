@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lamina.errors import ConfigurationError, InputSpecError
 from lamina.losses.base import EPSILON, match_rank
 from lamina.metrics.base import Metric, as_float, broadcast_weights, divide_no_nan
 
@@ -25,8 +26,9 @@ def parse_thresholds(thresholds, default, owner):
     bad = [t for t in values if isinstance(t, bool) or not isinstance(t, (int, float))
            or not 0 <= t <= 1]
     if not values or bad:
-        raise ValueError(f"{owner}: thresholds must be floats in [0, 1], received "
-                         f"{thresholds!r}.")
+        raise ConfigurationError(
+            f"{owner}: thresholds must be floats in [0, 1], received "
+            f"{thresholds!r}.")
     return [float(t) for t in values]
 
 
@@ -53,9 +55,10 @@ def prepare(y_true, y_pred, sample_weight, mask, top_k=None, class_id=None, owne
         y_pred = _filter_top_k(y_pred, top_k)
     if class_id is not None:
         if y_pred.ndim < 2 or class_id >= y_pred.shape[-1]:
-            raise ValueError(f"{owner}: class_id={class_id} needs y_pred of shape (batch, "
-                             f"classes) with more than {class_id} classes, received shape "
-                             f"{y_pred.shape}.")
+            raise InputSpecError(
+                f"{owner}: class_id={class_id} needs y_pred of shape (batch, "
+                f"classes) with more than {class_id} classes, received shape "
+                f"{y_pred.shape}.")
         y_true, y_pred = y_true[..., class_id], y_pred[..., class_id]
         weights = None if weights is None else weights[..., class_id]
     return (y_true != 0).astype(jnp.float32), y_pred, weights
@@ -113,11 +116,13 @@ class _Counts(Metric):
         owner = type(self).__name__
         if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool)
                                   or top_k < 1):
-            raise ValueError(f"{owner}: top_k must be an int >= 1 or None, received {top_k!r}.")
+            raise ConfigurationError(
+                f"{owner}: top_k must be an int >= 1 or None, received {top_k!r}.")
         if class_id is not None and (not isinstance(class_id, int) or isinstance(class_id, bool)
                                      or class_id < 0):
-            raise ValueError(f"{owner}: class_id must be an int >= 0 or None, received "
-                             f"{class_id!r}.")
+            raise ConfigurationError(
+                f"{owner}: class_id must be an int >= 0 or None, received "
+                f"{class_id!r}.")
         self.init_thresholds = thresholds
         self.thresholds = parse_thresholds(thresholds, default, owner)
         self.top_k, self.class_id = top_k, class_id

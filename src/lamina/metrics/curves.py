@@ -9,6 +9,7 @@ the ROC AUC of random data is within about 0.01.
 import jax
 import jax.numpy as jnp
 
+from lamina.errors import ConfigurationError, InputSpecError
 from lamina.losses.base import EPSILON
 from lamina.metrics.base import Metric, check_size, divide_no_nan
 from lamina.metrics.confusion import KEYS, confusion_counts, prepare
@@ -29,10 +30,11 @@ class _AtConstraint(Metric):
         super().__init__(name)
         owner = type(self).__name__
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise ValueError(f"{owner}: {what} must be in [0, 1], received {value!r}.")
+            raise ConfigurationError(f"{owner}: {what} must be in [0, 1], received {value!r}.")
         if not isinstance(num_thresholds, int) or num_thresholds < 1:
-            raise ValueError(f"{owner}: num_thresholds must be an int > 0, received "
-                             f"{num_thresholds!r}.")
+            raise ConfigurationError(
+                f"{owner}: num_thresholds must be an int > 0, received "
+                f"{num_thresholds!r}.")
         setattr(self, what, value)
         self.value, self._what = value, what
         self.num_thresholds, self.class_id = num_thresholds, class_id
@@ -145,25 +147,29 @@ class AUC(Metric):
         super().__init__(name)
         self.curve = _CURVES.get(str(curve).lower())
         if self.curve is None:
-            raise ValueError(f"AUC: curve must be 'ROC', 'PR' or 'PRGAIN', received {curve!r}.")
+            raise ConfigurationError(
+                f"AUC: curve must be 'ROC', 'PR' or 'PRGAIN', received {curve!r}.")
         self.summation_method = str(summation_method).lower()
         if self.summation_method not in _SUMMATIONS:
-            raise ValueError(f"AUC: summation_method must be one of {_SUMMATIONS}, received "
-                             f"{summation_method!r}.")
+            raise ConfigurationError(
+                f"AUC: summation_method must be one of {_SUMMATIONS}, received "
+                f"{summation_method!r}.")
         self._init_thresholds = thresholds is not None
         if thresholds is not None:
             inner = sorted(float(t) for t in thresholds)
             if any(not 0 <= t <= 1 for t in inner):
-                raise ValueError(f"AUC: thresholds must be in [0, 1], received {thresholds!r}.")
+                raise ConfigurationError(
+                    f"AUC: thresholds must be in [0, 1], received {thresholds!r}.")
         elif not isinstance(num_thresholds, int) or num_thresholds <= 1:
-            raise ValueError(f"AUC: num_thresholds must be an int > 1, received "
-                             f"{num_thresholds!r}.")
+            raise ConfigurationError(
+                f"AUC: num_thresholds must be an int > 1, received "
+                f"{num_thresholds!r}.")
         else:
             inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
         self.num_thresholds = len(inner) + 2
         self.thresholds = [0.0 - EPSILON] + inner + [1.0 + EPSILON]
         if num_labels is not None and not multi_label:
-            raise ValueError("AUC: num_labels is only used with multi_label=True.")
+            raise ConfigurationError("AUC: num_labels is only used with multi_label=True.")
         self.multi_label, self.num_labels = multi_label, num_labels
         self._labels = num_labels
         self.label_weights = None if label_weights is None else [float(w) for w in label_weights]
@@ -185,8 +191,9 @@ class AUC(Metric):
             scores = jax.nn.sigmoid(scores)
         if self.multi_label:
             if scores.ndim != 2:
-                raise ValueError(f"AUC(multi_label=True): expected y_pred of shape (batch, "
-                                 f"labels), received shape {scores.shape}.")
+                raise InputSpecError(
+                    f"AUC(multi_label=True): expected y_pred of shape (batch, "
+                    f"labels), received shape {scores.shape}.")
             if check_size(state, "AUC", scores.shape[1], "labels"):
                 state = {k: jnp.zeros((self.num_thresholds, scores.shape[1])) for k in state}
         elif self.label_weights is not None:

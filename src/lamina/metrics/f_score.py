@@ -6,6 +6,7 @@ A class is predicted for a sample when its score is the sample's maximum (defaul
 """
 import jax.numpy as jnp
 
+from lamina.errors import ConfigurationError, InputSpecError
 from lamina.losses.base import EPSILON, match_rank
 from lamina.metrics.base import Metric, as_float, broadcast_weights, check_size
 
@@ -35,14 +36,17 @@ class FBetaScore(Metric):
         super().__init__(name)
         owner = type(self).__name__
         if average not in _AVERAGES:
-            raise ValueError(f"{owner}: average must be one of {_AVERAGES}, received "
-                             f"{average!r}.")
+            raise ConfigurationError(
+                f"{owner}: average must be one of {_AVERAGES}, received "
+                f"{average!r}.")
         if not _is_number(beta) or beta <= 0:
-            raise ValueError(f"{owner}: beta must be a float > 0, received {beta!r} "
-                             f"(of type {type(beta).__name__}).")
+            raise ConfigurationError(
+                f"{owner}: beta must be a float > 0, received {beta!r} "
+                f"(of type {type(beta).__name__}).")
         if threshold is not None and (not _is_number(threshold) or not 0 < threshold <= 1):
-            raise ValueError(f"{owner}: threshold must be None or a float in (0, 1], "
-                             f"received {threshold!r}.")
+            raise ConfigurationError(
+                f"{owner}: threshold must be None or a float in (0, 1], "
+                f"received {threshold!r}.")
         self.average, self.beta, self.threshold = average, float(beta), threshold
         self._classes = None
 
@@ -59,9 +63,10 @@ class FBetaScore(Metric):
         y_pred = as_float(y_pred)
         y_true = match_rank(as_float(y_true), y_pred)
         if y_pred.ndim != 2 or y_true.shape != y_pred.shape:
-            raise ValueError(f"{type(self).__name__}: expected y_true and y_pred of the same "
-                             f"shape (batch, classes), received {y_true.shape} and "
-                             f"{y_pred.shape}.")
+            raise InputSpecError(
+                f"{type(self).__name__}: expected y_true and y_pred of the same "
+                f"shape (batch, classes), received {y_true.shape} and "
+                f"{y_pred.shape}.")
         if self.average != "micro" and check_size(state, type(self).__name__, y_pred.shape[1]):
             state = {k: jnp.zeros(self._shape(y_pred.shape[1]), jnp.float32) for k in _STATE}
         if self.threshold is None:

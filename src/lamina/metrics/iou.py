@@ -10,6 +10,7 @@ exactly.
 import jax
 import jax.numpy as jnp
 
+from lamina.errors import ConfigurationError
 from lamina.losses.base import EPSILON
 from lamina.metrics.base import Metric, broadcast_weights
 
@@ -23,11 +24,13 @@ def confusion_matrix(labels, predictions, num_classes, weights):
 
 def _check_classes(num_classes, target_class_ids, owner):
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
-        raise ValueError(f"{owner}: num_classes must be an int >= 1, received {num_classes!r}.")
+        raise ConfigurationError(
+            f"{owner}: num_classes must be an int >= 1, received {num_classes!r}.")
     ids = list(target_class_ids)
     if not ids or any(not isinstance(i, int) or not 0 <= i < num_classes for i in ids):
-        raise ValueError(f"{owner}: target_class_ids must be class ids in [0, {num_classes}), "
-                         f"received {target_class_ids!r}.")
+        raise ConfigurationError(
+            f"{owner}: target_class_ids must be class ids in [0, {num_classes}), "
+            f"received {target_class_ids!r}.")
     return ids
 
 

@@ -5,6 +5,7 @@ accumulates sums (of targets, squared targets and squared residuals) per output 
 """
 import jax.numpy as jnp
 
+from lamina.errors import ConfigurationError, InputSpecError
 from lamina.losses import regression as reg
 from lamina.losses.base import match_rank
 from lamina.metrics.base import (
@@ -104,11 +105,13 @@ class R2Score(Metric):
     def __init__(self, class_aggregation="uniform_average", num_regressors=0, name="r2_score"):
         super().__init__(name)
         if class_aggregation not in _R2_AGGREGATIONS:
-            raise ValueError(f"R2Score: class_aggregation must be one of {_R2_AGGREGATIONS}, "
-                             f"received {class_aggregation!r}.")
+            raise ConfigurationError(
+                f"R2Score: class_aggregation must be one of {_R2_AGGREGATIONS}, "
+                f"received {class_aggregation!r}.")
         if not isinstance(num_regressors, int) or num_regressors < 0:
-            raise ValueError(f"R2Score: num_regressors must be an int >= 0, received "
-                             f"{num_regressors!r}.")
+            raise ConfigurationError(
+                f"R2Score: num_regressors must be an int >= 0, received "
+                f"{num_regressors!r}.")
         self.class_aggregation = class_aggregation
         self.num_regressors = num_regressors
         self._columns = None
@@ -124,8 +127,9 @@ class R2Score(Metric):
         y_pred = as_float(y_pred)
         y_true = match_rank(as_float(y_true), y_pred)
         if y_pred.ndim == 0 or y_true.shape != y_pred.shape:
-            raise ValueError(f"R2Score: expected y_true and y_pred of the same shape (batch, "
-                             f"outputs), received {y_true.shape} and {y_pred.shape}.")
+            raise InputSpecError(
+                f"R2Score: expected y_true and y_pred of the same shape (batch, "
+                f"outputs), received {y_true.shape} and {y_pred.shape}.")
         weights = broadcast_weights(sample_weight, mask, y_pred.shape)
         weights = jnp.ones_like(y_pred) if weights is None else weights
         if y_pred.ndim == 1:

@@ -9,7 +9,7 @@ from lamina.core import holders, registry, trainability_version, tree
 from lamina.core import scope as scope_lib
 from lamina.core.input_layer import InputLayer
 from lamina.core.layer import Layer
-from lamina.errors import ConfigurationError
+from lamina.errors import AbstractMethodError, ConfigurationError, UsageError
 from lamina.models.functional import Graph
 from lamina.models.graph_config import graph_config, graph_from_config
 
@@ -57,7 +57,7 @@ class Model(Layer):
 
     def call(self, inputs, training=None, mask=None):
         if self._graph is None:
-            raise NotImplementedError(
+            raise AbstractMethodError(
                 f"Model '{self.name}' has no graph and its class {type(self).__name__} does "
                 "not override `call`. Build it as `Model(inputs, outputs)` or subclass it and "
                 "define `call(self, inputs, training=None)`."
@@ -89,7 +89,7 @@ class Model(Layer):
         for layer in self.layers:
             if layer.name == name:
                 return layer
-        raise ValueError(
+        raise ConfigurationError(
             f"Model '{self.name}': no layer named {name!r}. Layers: "
             f"{[layer.name for layer in self.layers]}."
         )
@@ -137,14 +137,14 @@ class Model(Layer):
             matches = [candidate for candidate in tree.all_layers(self)[1:]
                        if candidate.name == layer]
             if not matches:
-                raise ValueError(
+                raise ConfigurationError(
                     f"Model '{self.name}'.{verb}: no layer named {layer!r} inside this model. "
                     f"Layers: {[c.name for c in tree.all_layers(self)[1:]]}."
                 )
             return matches[0]
         if not any(candidate is layer for candidate in tree.all_layers(self)[1:]):
             name = getattr(layer, "name", repr(layer))
-            raise ValueError(
+            raise ConfigurationError(
                 f"Model '{self.name}'.{verb}: expected a layer inside this model, received "
                 f"'{name}', which '{self.name}' does not contain. A model can only freeze "
                 "layers in its own scope."
@@ -185,14 +185,15 @@ class Model(Layer):
                   if not isinstance(candidate, InputLayer)]
         if isinstance(layer, int) and not isinstance(layer, bool):
             if not -len(layers) <= layer < len(layers):
-                raise ValueError(f"Model '{self.name}'.freeze_up_to: index {layer} is out of "
-                                 f"range for its {len(layers)} layers.")
+                raise ConfigurationError(
+                    f"Model '{self.name}'.freeze_up_to: index {layer} is out of "
+                    f"range for its {len(layers)} layers.")
             index = layer % len(layers)
         else:
             target = self._resolve_layer(layer, "freeze_up_to")
             positions = [i for i, candidate in enumerate(layers) if candidate is target]
             if not positions:
-                raise ValueError(
+                raise ConfigurationError(
                     f"Model '{self.name}'.freeze_up_to: '{target.name}' is nested inside "
                     f"another layer; expected one of this model's own layers "
                     f"{[c.name for c in layers]}.")
@@ -252,7 +253,7 @@ class Model(Layer):
 
     def _require_trainer(self, what):
         if self._trainer is None:
-            raise RuntimeError(
+            raise UsageError(
                 f"Model '{self.name}' must be compiled before `{what}`: call "
                 f"`{self.name}.compile(optimizer=..., loss=...)` first."
             )

@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lamina.errors import ConfigurationError, InputSpecError
+
 LOWERINGS = ("xla", "patches")
 # Largest patches tensor (bytes) the CPU lowering builds: it lives until the backward pass,
 # so it bounds the extra memory a convolution may take.
@@ -36,8 +38,9 @@ PATCHES_MAX_BYTES = 256 * 2**20
 def _dimension_numbers(rank):
     spatial = "DHW"[-rank:] if 1 <= rank <= 3 else None
     if spatial is None:
-        raise ValueError(f"conv: expected 1 to 3 spatial dimensions (inputs of rank 3 to 5), "
-                         f"received {rank} spatial dimensions.")
+        raise InputSpecError(
+            f"conv: expected 1 to 3 spatial dimensions (inputs of rank 3 to 5), "
+            f"received {rank} spatial dimensions.")
     return (f"N{spatial}C", f"{spatial}IO", f"N{spatial}C")
 
 
@@ -171,11 +174,13 @@ def conv(x, kernel, strides, padding, dilation_rate, groups=1, lowering=None):
         lowering = select_conv_lowering(jax.default_backend(), x.shape, kernel.shape, strides,
                                         padding, dilation_rate, groups, x.dtype.itemsize)
     if lowering not in LOWERINGS:
-        raise ValueError(f"conv: expected lowering None or one of {LOWERINGS}, received "
-                         f"{lowering!r}.")
+        raise ConfigurationError(
+            f"conv: expected lowering None or one of {LOWERINGS}, received "
+            f"{lowering!r}.")
     if lowering == "xla":
         return conv_xla(x, kernel, strides, padding, dilation_rate, groups)
     if groups != 1:
-        raise ValueError(f"conv: the 'patches' lowering needs groups=1, received "
-                         f"groups={groups}; use lowering='xla'.")
+        raise ConfigurationError(
+            f"conv: the 'patches' lowering needs groups=1, received "
+            f"groups={groups}; use lowering='xla'.")
     return conv_patches(x, kernel, strides, padding, dilation_rate)

@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lamina.errors import ConfigurationError
+
 LOWERINGS = ("xla", "slices")
 
 
@@ -205,15 +207,17 @@ _AVG = {"xla": _avg_pool_xla, "slices": _avg_pool_slices}
 def _lowering(lowering):
     lowering = lowering or select_pool_lowering(jax.default_backend())
     if lowering not in LOWERINGS:
-        raise ValueError(f"pooling: expected lowering None or one of {LOWERINGS}, received "
-                         f"{lowering!r}.")
+        raise ConfigurationError(
+            f"pooling: expected lowering None or one of {LOWERINGS}, received "
+            f"{lowering!r}.")
     return lowering
 
 
 def _args(pool_size, strides, padding):
     padding = padding.lower()
     if padding not in ("valid", "same"):
-        raise ValueError(f"pooling: expected padding 'valid' or 'same', received {padding!r}.")
+        raise ConfigurationError(
+            f"pooling: expected padding 'valid' or 'same', received {padding!r}.")
     return tuple(int(k) for k in pool_size), tuple(int(s) for s in strides), padding
 
 

@@ -3,7 +3,7 @@ scheduled learning rate) around one optax transform per subclass, and the raw-op
 import optax
 
 from lamina.core import naming
-from lamina.errors import ConfigurationError
+from lamina.errors import AbstractMethodError, ConfigurationError
 from lamina.optimizers import schedules, transforms
 
 
@@ -92,7 +92,9 @@ class Optimizer:
             listener(value)
 
     def _transform(self, learning_rate):
-        raise NotImplementedError
+        raise AbstractMethodError(
+            f"{type(self).__name__} does not define `_transform(self, learning_rate)`: "
+            "expected every subclass of Optimizer to define it.")
 
     def _chain(self, learning_rate):
         """The full update for one rate: clipping, the optimizer, decay, EMA, accumulation."""

@@ -7,13 +7,15 @@ import math
 
 import jax.numpy as jnp
 
-from lamina.errors import ConfigurationError
+from lamina.errors import AbstractMethodError, ConfigurationError
 from lamina.named import NamedRegistry
 
 
 class LearningRateSchedule:
     def __call__(self, step):
-        raise NotImplementedError
+        raise AbstractMethodError(
+            f"{type(self).__name__} does not define `__call__(self, step)`: "
+            "expected every subclass of LearningRateSchedule to define it.")
 
     def get_config(self):
         return dict(vars(self))

@@ -16,7 +16,7 @@ import stat
 import zipfile
 
 from lamina.core.files import atomic_write
-from lamina.errors import SavingError
+from lamina.errors import NotARegularFileError, SavingError
 from lamina.version import __version__
 
 FORMAT = "lamina"
@@ -73,7 +73,7 @@ def _open_regular(path, flags):
     fd = os.open(path, flags | os.O_NONBLOCK)  # a FIFO must not block the open
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise OSError(f"'{path}' is not a regular file")
+        raise NotARegularFileError(f"'{path}' is not a regular file")
     return fd
 
 

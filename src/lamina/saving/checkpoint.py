@@ -29,7 +29,7 @@ import jax
 import numpy as np
 
 from lamina import random as lrandom
-from lamina.errors import ConfigurationError, LaminaError, SavingError
+from lamina.errors import ConfigurationError, SavingError
 from lamina.saving import archive, model_io, tensors
 
 TRAINING, METRICS = "training.json", "metrics.safetensors"
@@ -169,7 +169,7 @@ def apply_checkpoint(model, path, training, members):
     model_io.assign_weights(model, weights, f"{where}, member {model_io.WEIGHTS!r}")
     try:
         model_io.apply_trainability(model, config["trainability"], where)
-    except LaminaError:
+    except SavingError:
         raise
     except (TypeError, ValueError, KeyError, AttributeError) as err:
         raise SavingError(f"{where}: the trainability state cannot be applied: "

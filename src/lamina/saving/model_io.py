@@ -16,7 +16,7 @@ import numpy as np
 from lamina import random as lrandom
 from lamina.core import allocation, registry, tree
 from lamina.core.arrays import to_array
-from lamina.errors import LaminaError, SavingError
+from lamina.errors import SavingError
 from lamina.saving import archive, compile_config, tensors
 from lamina.saving.keras.importer import load_keras_model
 from lamina.training import opt_state as opt_state_lib
@@ -147,7 +147,7 @@ def build_model(config, where, weight_bytes):
                     is_leaf=lambda s: isinstance(s, list) and len(s) == 2
                     and isinstance(s[1], str))
                 jax.eval_shape(lambda x: step_lib.apply(model, {}, x, False)[0], specs)
-        except LaminaError:
+        except SavingError:
             raise
         except CONFIG_ERRORS as err:
             raise SavingError(f"{where}: the model config cannot be rebuilt: "
@@ -214,7 +214,7 @@ def read_model(path, allowed=MODEL_MEMBERS):
                 raise SavingError(f"{where}: optimizer state without a compile config.")
             arrays = tensors.decode(members[OPTIMIZER], f"{where}, member {OPTIMIZER!r}")
             restore_optimizer(model, arrays, f"{where}, member {OPTIMIZER!r}")
-    except LaminaError:
+    except SavingError:
         raise
     except CONFIG_ERRORS as err:
         raise SavingError(f"{where}: the config cannot be applied: {type(err).__name__}: "

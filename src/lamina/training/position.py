@@ -14,6 +14,7 @@ end ("epoch_end"). There every callback's state reflects the same step, so a che
 taken there is consistent. At "train_begin" a listener may call `resume` to continue from
 a saved position.
 """
+from lamina.errors import UsageError
 
 
 class FitPosition:
@@ -41,8 +42,9 @@ class FitPosition:
         `epoch_rng_state`; `logs` are the step logs after that batch (needed when every
         batch of the epoch was done). Only before the first epoch starts."""
         if self._started:
-            raise RuntimeError("FitPosition.resume: fit has already started its first epoch; "
-                               "resume at the 'train_begin' safe point.")
+            raise UsageError(
+                "FitPosition.resume: fit has already started its first epoch; "
+                "resume at the 'train_begin' safe point.")
         self.rng.bit_generator.state = epoch_rng_state
         self.epoch, self.batch, self.logs = int(epoch), int(batch), logs
         self.epoch_rng_state = self.rng.bit_generator.state

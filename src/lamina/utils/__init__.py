@@ -4,6 +4,7 @@ import random as _python_random
 import numpy as _np
 
 from lamina import random as _lamina_random
+from lamina.errors import ConfigurationError as _ConfigurationError
 from lamina.training.data.sources import PyDataset as PyDataset
 from lamina.utils.plot_model import model_to_dot as model_to_dot
 from lamina.utils.plot_model import plot_model as plot_model
@@ -15,7 +16,8 @@ def set_random_seed(seed):
     numpy's global generators for user code, like `keras.utils.set_random_seed`. Two runs
     with the same seed on the same machine give bitwise-identical weights."""
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"set_random_seed: expected a non-negative integer, received {seed!r}.")
+        raise _ConfigurationError(
+            f"set_random_seed: expected a non-negative integer, received {seed!r}.")
     _lamina_random.set_seed(seed)
     _python_random.seed(seed)
     _np.random.seed(seed % 2**32)

@@ -11,6 +11,7 @@ import numpy as np
 from lamina import trainability
 from lamina.core import holders as holders_lib
 from lamina.core import tree
+from lamina.errors import LayerNotFoundError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +70,7 @@ class TrainabilityReport:
         for row in self.rows:
             if row.variable is variable or row.name == variable:
                 return row
-        raise KeyError(
+        raise LayerNotFoundError(
             f"Model '{self.model.name}' has no weight {getattr(variable, 'path', variable)!r}; "
             f"weights: {[row.name for row in self.rows]}."
         )
@@ -134,7 +135,8 @@ class LayerReport:
         for model in models:
             resolution = trainability.resolve(model)
             if own and own[0].uid not in resolution.paths:
-                raise KeyError(f"Model '{model.name}' does not contain layer '{layer.name}'.")
+                raise LayerNotFoundError(
+                    f"Model '{model.name}' does not contain layer '{layer.name}'.")
             trained = tuple(v for v in own if resolution.is_trained(v))
             frozen = tuple(v for v in own if not resolution.is_trained(v))
             self.verdicts.append(ModelVerdict(model, trained, frozen,
@@ -147,9 +149,10 @@ class LayerReport:
         for v in self.verdicts:
             if v.model is model or v.model.name == model:
                 return v
-        raise KeyError(f"Layer '{self.layer.name}' is not in model "
-                       f"{getattr(model, 'name', model)!r}; it is in "
-                       f"{[v.model.name for v in self.verdicts]}.")
+        raise LayerNotFoundError(
+            f"Layer '{self.layer.name}' is not in model "
+            f"{getattr(model, 'name', model)!r}; it is in "
+            f"{[v.model.name for v in self.verdicts]}.")
 
     def __str__(self):
         lines = [f"Layer '{self.layer.name}' (trainable={self.layer.trainable}) is held by "

@@ -65,7 +65,7 @@ def load_keras_model(path, max_weights_bytes=DEFAULT_MAX_WEIGHTS_BYTES):
     path = os.fspath(path)
     try:
         return _Importer(path, max_weights_bytes).load()
-    except LaminaError:
+    except SavingError:
         raise
     except Exception as err:  # a last guard: whatever the file holds, callers get one type
         raise SavingError(

@@ -15,7 +15,7 @@ rng, skip)`, `split(fraction)` and whether it carries targets.
 import jax
 import numpy as np
 
-from lamina.errors import InputSpecError
+from lamina.errors import AbstractMethodError, InputSpecError
 from lamina.training.data.arrays import ArrayData, is_frame, num_samples, to_arrays
 
 
@@ -38,12 +38,14 @@ class PyDataset:
         self.max_queue_size = max_queue_size
 
     def __len__(self):
-        raise NotImplementedError(f"{type(self).__name__} must implement __len__ (the number "
-                                  "of batches).")
+        raise AbstractMethodError(
+            f"{type(self).__name__} must implement __len__ (the number "
+            "of batches).")
 
     def __getitem__(self, index):
-        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__(index) "
-                                  "returning a batch.")
+        raise AbstractMethodError(
+            f"{type(self).__name__} must implement __getitem__(index) "
+            "returning a batch.")
 
     def on_epoch_begin(self):
         """Called before each epoch of fit."""
