@@ -47,7 +47,8 @@ def _lamina_mlp_variant(s, policy=None, steps_per_execution=None, on_device=Fals
     res = C.epoch_result(len(x), times, losses)
     if steps_per_execution:  # each call gathers its batches from the device arrays
         res["sanity"] = {"batches gathered inside the call": bool(
-            model._trainer._indexed_steps) and not model._trainer._multi_steps}
+            model._trainer.compiled_steps("multi", "gather"))
+            and not model._trainer.compiled_steps("multi")}
     return res
 
 

@@ -91,14 +91,14 @@ def main(argv=None):
 
     def jitted_loop():
         trainer = model()._trainer
-        trained, others, _, step = trainer._current_plan(None)
-        state = [[v._value for v in trained], [v._value for v in others], trainer.opt_state,
-                 trainer.metric_state]
+        plan = trainer._current_plan()
+        step = trainer._compiled("train", "batch", None, plan)
+        state = [plan.state(trainer.opt_state, trainer.metric_state)]
 
         def epoch():
             for idx in C.shuffled_batches(n, batch, rng):
-                state[0], _, state[2], state[3], _ = step(*state, x[idx], [y[idx]], None)
-            jax.block_until_ready(state[0])
+                state[0], _ = step(state[0], x[idx], [y[idx]], None)
+            jax.block_until_ready(state[0].trained)
         return _median_epoch(epoch, args.epochs)
 
     def gather_loop():

@@ -311,7 +311,7 @@ def test_setting_the_rate_scales_every_group():
     assert opt.group_learning_rates == {"Sequential 'backbone'": 0.015625, "pattern 'head'": 0.25,
                                         "default": 0.0625}
     _check_sgd_step(model, {"backbone": 0.015625, "mid": 0.0625, "head": 0.25})
-    assert len(model._trainer._train_steps) == 1
+    assert len(model._trainer.compiled_steps("train")) == 1
 
 
 def test_learning_rate_callback_scales_every_group():

@@ -359,7 +359,7 @@ def test_rule5_live_toggle_and_one_compile_per_configuration(how):
             assert all_changed(a0, snap(a)), "the very next step honours the unfreeze"
     # two configurations, each traced once: one more trace than after the first step
     assert CountingDense.calls == 2 * calls_after_first
-    assert len(model._trainer._train_steps) == 2
+    assert len(model._trainer.compiled_steps("train")) == 2
 
 
 # -- rule 6: frozen is bit-for-bit frozen; optimizer state kept ---------------------------

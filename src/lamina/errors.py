@@ -62,6 +62,10 @@ class UntrackedVariableError(LaminaError, RuntimeError):
     """A step read a variable of a layer that the model being run does not track."""
 
 
+class NotSupportedError(LaminaError, NotImplementedError):
+    """The model does not offer this operation (a GAN has no evaluation loss)."""
+
+
 MSG_NOTHING_TRAINABLE = """\
 Model '{root}' has no variable that a training step would update, so training it would
 silently do nothing. Every use path from '{root}' to a trainable variable is closed:
@@ -79,6 +83,16 @@ Variable '{path}' was assigned a traced value outside a lamina training or infer
 would leak a tracer. Call the model through `model.fit` / `train_on_batch` / `predict`, or
 run your own jitted function over `lamina.training.step.apply(model, values, inputs,
 training)`, which returns the updates instead of storing them."""
+
+MSG_OPT_STATE_NOT_SPLIT = """\
+{what}: the optimizer transform '{name}' cannot train while weights are frozen ({frozen}).
+lamina updates only the trained weights and keeps the optimizer state of frozen ones
+untouched, so their moments resume when they train again; that needs an optimizer state with
+one entry per parameter, keyed like the parameters, as optax's adam or sgd keep. The state of
+'{name}' is not split that way ({detail}).
+Fix: use a per-parameter transform (optax.adam, optax.sgd, ... or a lamina optimizer such as
+lamina.optimizers.Adam); or keep every weight trainable and hold some fixed inside the
+transform (optax.multi_transform with optax.set_to_zero() for them)."""
 
 
 MSG_UNTRACKED_VARIABLE = """\

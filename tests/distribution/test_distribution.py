@@ -152,7 +152,7 @@ def test_data_parallel_on_one_device_is_bitwise_the_plain_fit():
     plain.fit(x, y, batch_size=128, epochs=1, seed=3, verbose=0)
     with ld.scope(ld.DataParallel(devices=[CPU])):
         model.fit(x, y, batch_size=128, epochs=1, seed=3, verbose=0)
-        step = model._trainer._current_plan(ld.current())[3]
+        [step] = model._trainer.compiled_steps("train")
     assert step.jitted._cache_size() == 1  # compiled once for all 14 steps
     for a, b in zip(plain.get_weights(), model.get_weights()):
         assert np.array_equal(a, b)

@@ -144,3 +144,16 @@ def test_a_step_returning_other_variables_is_an_error_naming_the_model():
     with pytest.raises(ValueError, match=r"'bad'.train_step: expected the returned "
                                          r"state.trainable to hold the same variables"):
         model.fit(x, y, verbose=0)
+
+
+def test_optimizer_apply_applies_the_trained_weights_constraints():
+    """The custom step's optimizer half-step is the default step's (issue 14, item 3): a
+    kernel constraint holds after each update."""
+    lm.random.set_seed(0)
+    model = Regressor(name="regressor")
+    model(np.zeros((1, 3), "float32"))
+    model.out.kernel.constraint = lm.constraints.NonNeg()
+    model.compile(lm.optimizers.SGD(0.5), "mse")
+    x, y = _data()
+    model.fit(x, -y, batch_size=8, epochs=2, verbose=0)  # pushes the output kernel negative
+    assert np.all(model.out.kernel.numpy() >= 0)

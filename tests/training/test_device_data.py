@@ -86,12 +86,14 @@ def test_on_device_weights_are_bitwise_those_of_one_step_per_call_and_of_the_hos
     x, y = _data()
     single, single_history = _fit(1, x, y, **CASES[case])
     on_device, history = _fit(K, x, y, **CASES[case])
-    assert on_device._trainer._indexed_steps and not on_device._trainer._multi_steps
+    assert (on_device._trainer.compiled_steps("multi", "gather")
+            and not on_device._trainer.compiled_steps("multi"))
     _assert_bitwise(_state(on_device), _state(single))
     assert history == single_history
     _host_path(monkeypatch)
     host, _ = _fit(K, x, y, **CASES[case])
-    assert host._trainer._multi_steps and not host._trainer._indexed_steps
+    assert (host._trainer.compiled_steps("multi")
+            and not host._trainer.compiled_steps("multi", "gather"))
     _assert_bitwise(_state(on_device), _state(host))
 
 
@@ -114,7 +116,7 @@ def test_one_step_per_call_on_device_is_bitwise_the_host_path(case, monkeypatch)
     model = _model(1)
     _no_host_steps(monkeypatch, model)
     history = model.fit(x, y, batch_size=B, epochs=3, verbose=0, seed=11, **CASES[case])
-    assert len(model._trainer._gathering_steps) == 1  # one configuration
+    assert len(model._trainer.compiled_steps("train", "gather")) == 1  # one configuration
     _assert_bitwise(_state(model), _state(host))
     assert history.history == host_history
 
@@ -122,7 +124,7 @@ def test_one_step_per_call_on_device_is_bitwise_the_host_path(case, monkeypatch)
 def test_one_step_per_call_keeps_the_host_path_on_cpu():
     x, y = _data()
     model, _ = _fit(1, x, y)
-    assert jax.default_backend() != "cpu" or not model._trainer._gathering_steps
+    assert jax.default_backend() != "cpu" or not model._trainer.compiled_steps("train", "gather")
     assert device_data.gathers_single_steps() == (jax.default_backend() != "cpu")
 
 
@@ -136,7 +138,7 @@ def test_one_step_per_call_on_device_freezes_at_the_next_batch(monkeypatch):
     _no_host_steps(monkeypatch, model)
     model.fit(x, y, batch_size=B, epochs=1, verbose=0, shuffle=False, callbacks=[FreezeAt(2)])
     _assert_bitwise(_state(model), _state(reference))
-    assert len(model._trainer._gathering_steps) == 2  # one per configuration
+    assert len(model._trainer.compiled_steps("train", "gather")) == 2  # one per configuration
     hidden = [np.asarray(v.value) for v in model.get_layer("hidden").weights]
     model.fit(x, y, batch_size=B, epochs=1, verbose=0)
     _assert_bitwise([np.asarray(v.value) for v in model.get_layer("hidden").weights], hidden)
@@ -166,7 +168,7 @@ def test_train_step_at_under_a_distribution_gathers_first():
     reference._trainer.train_step(x[index], [y[index]], None)
     with ld.scope(ld.DataParallel()):
         model._trainer.train_step_at((x, [y], None), index)
-    assert not model._trainer._gathering_steps
+    assert not model._trainer.compiled_steps("train", "gather")
     for got, want in zip(_state(model), _state(reference)):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
@@ -176,7 +178,7 @@ def test_dict_inputs_and_jax_array_inputs():
     single, _ = _fit(1, {"a": x[:, :4], "b": x[:, 4:]}, y, inputs="dict")
     on_device, _ = _fit(K, {"a": jnp.asarray(x[:, :4]), "b": x[:, 4:]}, jnp.asarray(y),
                         inputs="dict")
-    assert on_device._trainer._indexed_steps
+    assert on_device._trainer.compiled_steps("multi", "gather")
     _assert_bitwise(_state(on_device), _state(single))
 
 
@@ -222,7 +224,8 @@ def test_a_freeze_made_by_a_callback_takes_effect_at_the_next_call():
     reference.fit(x, y, batch_size=B, epochs=1, verbose=0, shuffle=False,
                   callbacks=[FreezeAt(K - 1)])
     _assert_bitwise(_state(on_device), _state(reference))
-    assert len(on_device._trainer._indexed_steps) == 2  # one per configuration
+    # one per configuration
+    assert len(on_device._trainer.compiled_steps("multi", "gather")) == 2
 
 
 def test_the_arrays_go_to_the_device_once_per_fit_and_each_call_takes_indices(monkeypatch):
@@ -260,10 +263,11 @@ def test_host_arrays_above_the_size_limit_keep_the_host_path(monkeypatch):
     reference, _ = _fit(K, x, y)
     monkeypatch.setattr(device_data, "MAX_BYTES_UNREPORTED", x.nbytes + y.nbytes - 1)
     host, _ = _fit(K, x, y)
-    assert host._trainer._multi_steps and not host._trainer._indexed_steps
+    assert (host._trainer.compiled_steps("multi")
+            and not host._trainer.compiled_steps("multi", "gather"))
     _assert_bitwise(_state(host), _state(reference))
     monkeypatch.setattr(device_data, "MAX_BYTES_UNREPORTED", x.nbytes + y.nbytes)
-    assert _fit(K, x, y)[0]._trainer._indexed_steps
+    assert _fit(K, x, y)[0]._trainer.compiled_steps("multi", "gather")
 
 
 class _Device:
@@ -314,7 +318,7 @@ def test_under_a_distribution_fit_trains_as_without_it():
     model = _model(K)
     with ld.scope(ld.DataParallel()):
         model.fit(x, y, batch_size=B, epochs=3, verbose=0, seed=11)
-    assert not model._trainer._indexed_steps
+    assert not model._trainer.compiled_steps("multi", "gather")
     for got, want in zip(_state(model), _state(reference)):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
@@ -341,7 +345,8 @@ def test_train_steps_at_under_a_distribution_gathers_first():
     reference._trainer.train_steps(x[indices], [y[indices]], None)
     with ld.scope(ld.DataParallel()):
         logs = model._trainer.train_steps_at((x, [y], None), indices)
-    assert not model._trainer._indexed_steps and [np.shape(v) for v in logs] == [(2,), (2,)]
+    assert not model._trainer.compiled_steps("multi", "gather")
+    assert [np.shape(v) for v in logs] == [(2,), (2,)]
     for got, want in zip(_state(model), _state(reference)):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
@@ -373,8 +378,8 @@ def test_a_custom_train_step_gathers_inside_the_call_too(monkeypatch):
         model.fit(x, y, batch_size=B, epochs=2, verbose=0, seed=11)
         states.append(_state(model))
         if on_device:
-            assert (model._trainer._indexed_steps if per_execution > 1
-                    else model._trainer._gathering_steps)
+            assert (model._trainer.compiled_steps("multi", "gather") if per_execution > 1
+                    else model._trainer.compiled_steps("train", "gather"))
     _assert_bitwise(states[1], states[0])
     _assert_bitwise(states[2], states[0])
 
@@ -394,5 +399,5 @@ def test_backup_and_restore_resumes_mid_epoch_exactly(tmp_path):
     resumed = _model(K)
     resumed.fit(x, y, batch_size=B, epochs=3, verbose=0, seed=11,
                 callbacks=[lm.callbacks.BackupAndRestore(tmp_path / "b", save_freq=2)])
-    assert resumed._trainer._indexed_steps
+    assert resumed._trainer.compiled_steps("multi", "gather")
     _assert_bitwise(_state(resumed), _state(full))

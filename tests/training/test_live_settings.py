@@ -17,13 +17,13 @@ def test_learning_rate_set_after_compile_is_used_by_the_next_step():
     model = _linear_model(1.0)
     x, y = np.ones((1, 2), "float32"), np.ones((1, 1), "float32")
     model.train_on_batch(x, y)  # w = 0 -> grad of (2w-1)^2 = -2 per weight: w = 2
-    steps_before = len(model._trainer._train_steps)
+    steps_before = len(model._trainer.compiled_steps("train"))
     model.optimizer.learning_rate = 0.001
     w = model.get_weights()[0].copy()
     model.train_on_batch(x, y)
     # gradient at w=2: 2 * (4 - 1) * 1 = 6 per weight, so the update is -0.001 * 6
     np.testing.assert_allclose(model.get_weights()[0] - w, -0.006, rtol=1e-5)
-    assert len(model._trainer._train_steps) == steps_before
+    assert len(model._trainer.compiled_steps("train")) == steps_before
     assert model.optimizer.learning_rate == 0.001
 
 

@@ -102,7 +102,7 @@ def test_a_group_compiles_once_per_configuration():
     batches = _batches(8)
     for i in range(0, 8, 4):
         model._trainer.train_steps(*stack_batches(batches[i:i + 4]))
-    assert len(model._trainer._multi_steps) == 1
+    assert len(model._trainer.compiled_steps("multi")) == 1
 
 
 def test_sample_weights_are_stacked_and_used():

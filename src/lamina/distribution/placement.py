@@ -13,6 +13,7 @@ import numpy as np
 
 from lamina.core import tree
 from lamina.errors import ConfigurationError
+from lamina.training.state import CompiledStep, TrainState
 
 
 def mixed_devices_error(owner, variables):
@@ -119,9 +120,17 @@ class Placement:
         return jax.tree_util.tree_map(np.asarray, local)
 
     # -- compiled steps ------------------------------------------------------------------
-    def train_step(self, step, trained_uids, frozen_uids, opt_state):
-        """`step` (`training.step.make_train_step`) run with this placement's layouts."""
-        return _TrainStep(self, step, trained_uids, frozen_uids, opt_state)
+    def train_step(self, step, plan, opt_state):
+        """The pure `step(state, x, y, sample_weight)` (`training.step.train_step_fn`) compiled
+        with this placement's layouts: variables (placed by the caller) and optimizer entries
+        where the placement says, metric state replicated, batches split; the state is donated
+        as in the single-device step (`training.state.CompiledStep`)."""
+        rep, batch = self.distribution.replicated, self.distribution.batch_sharding
+        opt = self.opt_state_shardings(opt_state)
+        held = TrainState([self.of(uid) for uid in plan.trained], None, opt, rep)
+        return _PlacedStep(self, CompiledStep(
+            step, in_shardings=(held, [self.of(uid) for uid in plan.other], batch, batch, batch),
+            out_shardings=(held, rep)), opt)
 
     def test_step(self, step, uids):
         """`step` (`training.step.make_test_step`) run with this placement's layouts (the
@@ -149,26 +158,17 @@ class Placement:
         return run
 
 
-class _TrainStep:
-    """The train step with explicit layouts: variables (placed by the caller) and optimizer
-    entries where the placement says, metric state replicated, batches split; state is
-    donated as in the single-device step."""
+class _PlacedStep:
+    """A compiled train step whose optimizer state, metric state and batch are put on their
+    layouts before each call (`jitted`: the compiled function)."""
 
-    def __init__(self, placement, step, trained_uids, frozen_uids, opt_state):
-        self.placement = placement
-        rep, batch = placement.distribution.replicated, placement.distribution.batch_sharding
-        self.trained = [placement.of(uid) for uid in trained_uids]
-        self.frozen = [placement.of(uid) for uid in frozen_uids]
-        self.opt = placement.opt_state_shardings(opt_state)
-        self.jitted = jax.jit(
-            step,
-            in_shardings=(self.trained, self.frozen, self.opt, rep, batch, batch, batch),
-            out_shardings=(self.trained, None, self.opt, rep, rep),
-            donate_argnums=(0, 2, 3))
+    def __init__(self, placement, compiled, opt_shardings):
+        self.placement, self.compiled, self.opt = placement, compiled, opt_shardings
+        self.jitted = compiled.jitted
 
-    def __call__(self, trained, frozen, opt_state, metric_state, x, y, sample_weight):
+    def __call__(self, state, x, y, sample_weight):
         placement = self.placement
-        return self.jitted(
-            trained, frozen, jax.tree_util.tree_map(_put, opt_state, self.opt),
-            placement.replicate(metric_state),
-            placement.batch(x), placement.batch(y), placement.batch(sample_weight))
+        state = state._replace(opt_state=jax.tree_util.tree_map(_put, state.opt_state, self.opt),
+                               metrics=placement.replicate(state.metrics))
+        return self.compiled(state, placement.batch(x), placement.batch(y),
+                             placement.batch(sample_weight))

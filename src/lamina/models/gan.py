@@ -49,7 +49,8 @@ from lamina.models.model import Model
 from lamina.optimizers import loss_scale
 from lamina.training import compile as compile_lib
 from lamina.training import opt_state as opt_state_lib
-from lamina.training.trainer import nothing_trainable_error, write_back
+from lamina.training.state import CompiledStep, Plan, TrainState, assign
+from lamina.training.trainer import nothing_trainable_error
 
 LOG_NAMES = ["d_loss", "g_loss"]
 
@@ -70,8 +71,9 @@ class GAN(Model):
     def __init__(self, generator, discriminator, latent_dim, seed=None, name=None):
         super().__init__(name=name)
         if not isinstance(latent_dim, (int, np.integer)) or latent_dim < 1:
-            raise ValueError(f"GAN '{self.name}': expected a positive integer latent_dim, "
-                             f"received {latent_dim!r}.")
+            raise errors.ConfigurationError(
+                f"GAN '{self.name}': expected a positive integer latent_dim, "
+                f"received {latent_dim!r}.")
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim)
@@ -104,7 +106,7 @@ class GAN(Model):
         return super().fit(x, **kwargs)
 
     def evaluate(self, *args, **kwargs):
-        raise NotImplementedError(
+        raise errors.NotSupportedError(
             f"GAN '{self.name}' has no evaluation loss: evaluate the discriminator or the "
             "generator's samples directly (gan.discriminator.evaluate(...)).")
 
@@ -215,6 +217,8 @@ class GANTrainer:
 
     # -- the step ------------------------------------------------------------------------
     def _step_plan(self):
+        """(Plan, compiled step) of the live configuration: the trained variables are the
+        discriminator's then the generator's."""
         resolution = self.resolution()
         trained = resolution.trained
         if not trained:
@@ -229,29 +233,31 @@ class GANTrainer:
                                           {u for u in params if self._side(u) == side})
                 for side in fresh}
             self._set_learning_rate()
-        d_vars = [v for v in trained if v.uid in self._d_uids]
-        g_vars = [v for v in trained if v.uid in self._g_uids]
-        other = [v for v in resolution.variables if v not in d_vars and v not in g_vars]
-        key = (resolution.key, self._opt_keys)
-        step = self._steps.get(key)
+        sides = {"discriminator": [v for v in trained if v.uid in self._d_uids],
+                 "generator": [v for v in trained if v.uid in self._g_uids]}
+        plan = Plan.of((resolution.key, self._opt_keys),
+                       sides["discriminator"] + sides["generator"], resolution.not_trained)
+        step = self._steps.get(plan.key)
         if step is None:
-            step = self._steps[key] = jax.jit(
-                gan_step_fn(self.model, self._txs, self.loss_fn, self._opt_keys, self._d_uids,
-                            [v.uid for v in d_vars], [v.uid for v in g_vars],
-                            [v.uid for v in other]),
-                donate_argnums=(0, 1, 3, 4))
-        return d_vars, g_vars, other, step
+            covered = {side: frozenset(u for u in self._opt_keys if self._side(u) == side)
+                       for side in sides}
+            for side, variables in sides.items():
+                if variables:
+                    opt_state_lib.check_split(
+                        self._txs[side], self.opt_state[side], covered[side], variables,
+                        resolution.variables, f"GAN '{self.model.name}' ({side})")
+            step = self._steps[plan.key] = CompiledStep(gan_step_fn(
+                self.model, self._txs, self.loss_fn, covered, sides, plan))
+        return plan, step
 
     def train_step(self, x, y=None, sample_weight=None, reset_metrics=False):
         """One discriminator step then one generator step on the real batch `x`."""
         self.ensure_ready(x)
-        d_vars, g_vars, other, step = self._step_plan()
-        metric_state = None if reset_metrics else self.metric_state
-        d_new, g_new, updates, self.opt_state, self.metric_state, logs = step(
-            [v._value for v in d_vars], [v._value for v in g_vars], [v._value for v in other],
-            self.opt_state, metric_state, x)
-        write_back(d_vars + g_vars, list(d_new) + list(g_new), {v.uid: v for v in other},
-                   updates)
+        plan, step = self._step_plan()
+        state = plan.state(self.opt_state, None if reset_metrics else self.metric_state)
+        state, logs = step(state, x)
+        plan.write_back(state)
+        self.opt_state, self.metric_state = state.opt_state, state.metrics
         self.iterations += 1
         return logs
 
@@ -260,7 +266,7 @@ class GANTrainer:
         return logs if return_dict else list(logs.values())
 
     def test_step(self, *args, **kwargs):
-        raise NotImplementedError(f"GAN '{self.model.name}' has no evaluation step.")
+        raise errors.NotSupportedError(f"GAN '{self.model.name}' has no evaluation step.")
 
 
 def _scope_path(gan, frozen):
@@ -269,79 +275,88 @@ def _scope_path(gan, frozen):
     return dataclasses.replace(path, frozen_by={**path.frozen_by, id(frozen): gan})
 
 
-def gan_step_fn(gan, txs, loss_fn, all_keys, d_keys, d_uids, g_uids, other_uids):
-    """The pure fused step: (D values, G values, other values, optimizer state, metric
-    state, real batch) -> (D values, G values, updates of the others, optimizer state,
-    metric state, [d_loss, g_loss])."""
-    d_all = {u for u in all_keys if u in d_keys}
-    g_all = all_keys - d_all
+def gan_step_fn(gan, txs, loss_fn, covered, sides, plan):
+    """The pure fused step `step(state, real) -> (state, [d_loss, g_loss])` on a
+    `TrainState` whose `trained` holds the values of `sides["discriminator"]` then of
+    `sides["generator"]` (the variables each side trains), and whose `opt_state` maps each
+    side to its optimizer state; `covered[side]`: the uids that state covers."""
+    d_uids = [v.uid for v in sides["discriminator"]]
+    g_uids = [v.uid for v in sides["generator"]]
+    constrained = {side: [v for v in variables if v.constraint is not None]
+                   for side, variables in sides.items()}
 
-    def half(values, trainable, frozen_side, body):
-        """`body()` run in a pure scope where `frozen_side` is frozen in the GAN's scope."""
-        scope = scope_lib.CallScope({**values, **trainable})
-        with scope_lib.activate(scope):
-            scope.frames.append(scope_lib.Frame(gan, True, True, _scope_path(gan, frozen_side)))
-            try:
-                loss = body()
-            finally:
-                scope.frames.pop()
-        return loss, scope.updates
-
-    def latent(batch):
-        return jax.random.normal(gan.seed_generator.next(), (batch, gan.latent_dim))
-
-    def train(loss_fn, params, tx, keys, opt_side):
+    def train(side, loss_fn, params, opt_side):
         """(loss, updates, new params, new optimizer state) of one half-step; a side with
         nothing to train keeps its optimizer state untouched (step counts included)."""
         if not params:
             loss, updates = loss_fn(params)
             return loss, updates, params, opt_side
         (loss, updates), grads = loss_scale.value_and_grad(loss_fn, opt_side)(params)
-        sub = opt_state_lib.restrict(opt_side, keys, params.keys())
-        deltas, sub = tx.update(grads, sub, params)
-        new = loss_scale.select_finite(sub, optax.apply_updates(params, deltas), params)
-        return loss, updates, new, opt_state_lib.merge(opt_side, sub, keys)
+        new, opt_side = opt_state_lib.apply_gradients(
+            txs[side], opt_side, params, grads, constrained[side], covered[side])
+        return loss, updates, new, opt_side
 
-    def step(d_values, g_values, other_values, opt_state, metric_state, real):
-        d = dict(zip(d_uids, d_values))
-        g = dict(zip(g_uids, g_values))
-        other = dict(zip(other_uids, other_values))
+    def step(state, real):
+        d = dict(zip(d_uids, state.trained[:len(d_uids)]))
+        g = dict(zip(g_uids, state.trained[len(d_uids):]))
+        other = dict(zip(plan.other, state.other))
         batch = jax.tree_util.tree_leaves(real)[0].shape[0]
 
         def d_loss_fn(d):
             def body():
-                fake = gan.generator(latent(batch))
+                fake = gan.generator(_latent(gan, batch))
                 scores = jnp.concatenate([gan.discriminator(real), gan.discriminator(fake)])
                 labels = jnp.concatenate([jnp.ones((batch, 1)), jnp.zeros((batch, 1))])
                 return loss_fn(labels.reshape(scores.shape[:1] + (1,) * (scores.ndim - 1)),
                                scores)
-            return half({**other, **g}, d, gan.generator, body)
+            return _half(gan, {**other, **g, **d}, gan.generator, body)
 
-        d_loss, updates, d, d_state = train(d_loss_fn, d, txs["discriminator"], d_all,
-                                            opt_state["discriminator"])
+        d_loss, updates, d, d_state = train("discriminator", d_loss_fn, d,
+                                            state.opt_state["discriminator"])
         other = {**other, **{u: v for u, v in updates.items() if u in other}}
 
         def g_loss_fn(g):
             def body():
-                scores = gan.discriminator(gan.generator(latent(batch)))
+                scores = gan.discriminator(gan.generator(_latent(gan, batch)))
                 return loss_fn(jnp.ones(scores.shape[:1] + (1,) * (scores.ndim - 1)), scores)
-            return half({**other, **d}, g, gan.discriminator, body)
+            return _half(gan, {**other, **d, **g}, gan.discriminator, body)
 
-        g_loss, updates, g, g_state = train(g_loss_fn, g, txs["generator"], g_all,
-                                            opt_state["generator"])
+        g_loss, updates, g, g_state = train("generator", g_loss_fn, g,
+                                            state.opt_state["generator"])
         other = {**other, **{u: v for u, v in updates.items() if u in other}}
-        if metric_state is None:
-            metric_state = {name: (jnp.zeros(()), jnp.zeros(())) for name in LOG_NAMES}
-        metric_state = {name: (metric_state[name][0] + value * batch,
-                               metric_state[name][1] + batch)
-                        for name, value in zip(LOG_NAMES, (d_loss, g_loss))}
-        logs = [s / jnp.maximum(c, 1.0) for s, c in metric_state.values()]
-        return ([d[u] for u in d_uids], [g[u] for u in g_uids],
-                {u: other[u] for u in other_uids}, {"discriminator": d_state,
-                                                    "generator": g_state},
-                metric_state, logs)
+        metrics = _running_losses(state.metrics, batch, d_loss, g_loss)
+        new = TrainState([d[u] for u in d_uids] + [g[u] for u in g_uids],
+                         assign(plan.other, state.other, other, plan.kept),
+                         {"discriminator": d_state, "generator": g_state}, metrics)
+        return new, [s / jnp.maximum(c, 1.0) for s, c in metrics.values()]
 
     return step
+
+
+def _half(gan, values, frozen_side, body):
+    """(`body()`, the call's updates) run in a pure scope reading `values`, where
+    `frozen_side` is frozen in the GAN's scope (one half-step's forward pass)."""
+    scope = scope_lib.CallScope(values)
+    with scope_lib.activate(scope):
+        scope.frames.append(scope_lib.Frame(gan, True, True, _scope_path(gan, frozen_side)))
+        try:
+            loss = body()
+        finally:
+            scope.frames.pop()
+    return loss, scope.updates
+
+
+def _latent(gan, batch):
+    """Latent vectors drawn from the GAN's seed state (advanced in the active scope)."""
+    return jax.random.normal(gan.seed_generator.next(), (batch, gan.latent_dim))
+
+
+def _running_losses(metrics, batch, d_loss, g_loss):
+    """The running sums and counts of the two losses (None: restart at this batch)."""
+    if metrics is None:
+        metrics = {name: (jnp.zeros(()), jnp.zeros(())) for name in LOG_NAMES}
+    return {name: (metrics[name][0] + value * batch, metrics[name][1] + batch)
+            for name, value in zip(LOG_NAMES, (d_loss, g_loss))}
 
 
 LAYERS = (GAN,)

@@ -8,7 +8,9 @@ The contract (pure: lamina jits it, and may run it inside `lax.scan` for
         ...
         return logs, state
 
-- `state` is a `TrainState(trainable, non_trainable, optimizer, metrics)`:
+- `state` is a `TrainState(trainable, non_trainable, optimizer, metrics)`
+  (`lamina.training.state.TrainState`, whose fields are also named `trained`, `other`,
+  `opt_state`):
   `trainable` maps variable uid -> value for exactly the variables that train in this
   configuration (docs/design.md section 2: frozen ones are never here, so no gradient can reach
   them); `non_trainable` holds every other variable (frozen weights, moving statistics,
@@ -25,13 +27,11 @@ Helpers, pure functions of the state (`model` is `self`):
 import collections
 
 import jax
-import optax
 
+from lamina import errors
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
-
-TrainState = collections.namedtuple("TrainState",
-                                    ["trainable", "non_trainable", "optimizer", "metrics"])
+from lamina.training.state import TrainState, assign
 
 
 def overrides_train_step(model):
@@ -62,9 +62,12 @@ def compute_loss_and_updates(model, trainable, non_trainable, x, y, sample_weigh
 
 
 def optimizer_apply(model, optimizer_state, grads, trainable):
-    """(trainable, optimizer_state) after one optimizer update with `grads`."""
-    deltas, optimizer_state = model._trainer.tx.update(grads, optimizer_state, trainable)
-    return optax.apply_updates(trainable, deltas), optimizer_state
+    """(trainable, optimizer_state) after one optimizer update with `grads`: the trainer's
+    `opt_state.apply_gradients`, constraints of the trained weights included."""
+    constrained = [v for v in model._trainer.resolution().trained
+                   if v.constraint is not None and v.uid in trainable]
+    return opt_state_lib.apply_gradients(model._trainer.tx, optimizer_state, trainable, grads,
+                                         constrained)
 
 
 def update_metrics(model, metrics, loss, y, y_pred, sample_weight=None):
@@ -80,31 +83,30 @@ def update_metrics(model, metrics, loss, y, y_pred, sample_weight=None):
                              step_lib.results(trainer.specs, metrics)))
 
 
-def custom_step_fn(trainer, trained_uids, other_uids, stat_uids):
-    """The trainer's step (same signature as `step.train_step_fn`) running the model's own
-    `train_step`. `stat_uids`: the non-trained variables whose new values are kept."""
-    model, specs, all_keys = trainer.model, trainer.specs, trainer._opt_keys
+def custom_step_fn(trainer, plan):
+    """The trainer's pure step (as `step.train_step_fn`: `step(state, x, y, sample_weight) ->
+    (state, logs)`) running the model's own `train_step` on the dict view of the state.
+    Of the returned `non_trainable`, only the `plan.kept` variables take their new values."""
+    model, specs, covered = trainer.model, trainer.specs, trainer._opt_keys
 
-    def step(trained_values, other_values, opt_state, metric_state, x, y, sample_weight):
-        trainable = dict(zip(trained_uids, trained_values))
-        non_trainable = dict(zip(other_uids, other_values))
-        if metric_state is None:
-            metric_state = step_lib.init_metric_state(specs)
-        state = TrainState(trainable, non_trainable,
-                           opt_state_lib.restrict(opt_state, all_keys, trainable.keys()),
-                           metric_state)
-        logs, new = model.train_step(state, (x, y, sample_weight))
+    def step(state, x, y, sample_weight):
+        trainable = dict(zip(plan.trained, state.trained))
+        metrics = step_lib.init_metric_state(specs) if state.metrics is None else state.metrics
+        view = TrainState(trainable, dict(zip(plan.other, state.other)),
+                          opt_state_lib.restrict(state.opt_state, covered, trainable.keys()),
+                          metrics)
+        logs, new = model.train_step(view, (x, y, sample_weight))
         new = TrainState(*new)
         if (jax.tree_util.tree_structure(new.trainable)
                 != jax.tree_util.tree_structure(trainable)):
-            raise ValueError(
+            raise errors.ConfigurationError(
                 f"Model '{model.name}'.train_step: expected the returned state.trainable to "
                 f"hold the same variables as the one received ({len(trainable)}), received "
                 f"{len(new.trainable) if isinstance(new.trainable, dict) else new.trainable!r}.")
-        trainer.custom_log_names = list(logs)
-        return ([new.trainable[u] for u in trained_uids],
-                {u: new.non_trainable[u] for u in stat_uids},
-                opt_state_lib.merge(opt_state, new.optimizer, all_keys), new.metrics,
-                list(logs.values()))
+        return (TrainState([new.trainable[u] for u in plan.trained],
+                           assign(plan.other, state.other, new.non_trainable, plan.kept),
+                           opt_state_lib.merge(state.opt_state, new.optimizer, covered),
+                           new.metrics),
+                collections.OrderedDict(logs))
 
     return step

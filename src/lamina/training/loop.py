@@ -21,6 +21,9 @@ per batch instead, or not at all where the check would need the whole pass):
 - labels outside [0, classes) for an output trained with a sparse categorical
   cross-entropy are refused, naming the output and the range.
 """
+import dataclasses
+from typing import Any
+
 import jax
 import numpy as np
 
@@ -104,7 +107,25 @@ def _first_inputs(data, batch_size):
     return data.first(batch_size) if isinstance(data, ArrayData) else None
 
 
-# -- fit / evaluate / predict -----------------------------------------------------------
+# -- fit ----------------------------------------------------------------------------------
+@dataclasses.dataclass
+class _FitRun:
+    """What the stages of one `fit` call share (made by `_start_fit`)."""
+
+    trainer: Any
+    cbs: callbacks_lib.CallbackList
+    position: FitPosition  # also `trainer.fit_position`, read by checkpointing callbacks
+    train: Epochs
+    validation: Epochs | None
+    validation_freq: Any
+    on_device: DeviceData | None  # None: batches come from the host
+    prepare: Prepare
+    prefetch: bool
+    per_execution: int
+    batch_logs: bool  # whether a callback reads each batch's logs
+    ran_any: bool = False  # whether any batch trained (over all epochs)
+
+
 def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
         validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
         sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -114,8 +135,9 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     `x` is any source `lamina.training.data.sources.adapt` takes (arrays with `y`, or batches
     carrying their targets). `check_finite`: refuse NaN / inf in array data before training
     (default: yes, unless a `TerminateOnNaN` callback is given); see the module docstring.
+    The stages: `_fit_data` (check and split the data), `_start_fit` (batches, callbacks,
+    position), then `_run_epoch` per epoch (its batches, validation, the epoch hooks).
     """
-    model = trainer.model
     batch_size = arguments.batch_size(batch_size)
     verbose = loop_callbacks.progress_verbose(verbose)
     steps_per_epoch = arguments.steps(steps_per_epoch, "steps_per_epoch")
@@ -123,6 +145,35 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     arguments.validation_due(0, validation_freq)  # checks it
     if shuffle not in (True, False, "batch"):
         raise InputSpecError(f"shuffle: expected True, False or 'batch', received {shuffle!r}.")
+    data, val = _fit_data(trainer, x, y, batch_size, validation_split, validation_data,
+                          class_weight, sample_weight,
+                          arguments.check_finite_default(check_finite, callbacks))
+    history = callbacks_lib.History()
+    trainer.model.history = history
+    run = _start_fit(trainer, data, val, batch_size, epochs, shuffle, class_weight,
+                     list(callbacks or []) + [history], verbose, initial_epoch, seed,
+                     steps_per_epoch, validation_steps, validation_freq)
+    with loop_callbacks.progress_closed_on_error(run.cbs):
+        run.cbs.on_train_begin()
+        run.position.safe_point("train_begin")  # a callback may resume: position.resume(...)
+        logs = {}
+        for epoch in range(run.position.epoch, epochs):
+            epoch_logs = _run_epoch(run, epoch)
+            if epoch_logs is None:
+                break  # a generator ran out before this epoch (warned)
+            logs = epoch_logs
+            if trainer.model.stop_training or run.train.exhausted:
+                break
+        run.cbs.on_train_end(logs)
+    return history
+
+
+def _fit_data(trainer, x, y, batch_size, validation_split, validation_data, class_weight,
+              sample_weight, finite):
+    """(training data, validation data or None): fit's data adapted, the validation split
+    taken off the end; array data is checked once here (`_check_arrays`, `finite`: for NaN
+    and infinite values) and gets its class weights."""
+    model = trainer.model
     data = adapt(x, y, sample_weight, model, "fit")
     if isinstance(data, ArrayData) and data.y is None and trainer.needs_targets:
         raise InputSpecError("fit: expected targets `y`, received None.")
@@ -135,85 +186,102 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
                 f"validation_split: expected a fraction in (0, 1), received {validation_split!r}.")
         data, val = data.split(validation_split)
     arguments.check_distributed(trainer.active_distribution(), model, batch_size, data, val)
-    first = _first_inputs(data, batch_size)
-    if first is not None:
-        trainer.ensure_ready(first)
+    if isinstance(data, ArrayData):
+        trainer.ensure_ready(data.first(batch_size))
         data = _class_weighted(trainer, data, class_weight, sample_weight)
-        finite = arguments.check_finite_default(check_finite, callbacks)
         _check_arrays(trainer, data, batch_size, finite, "fit")
         _check_arrays(trainer, val, batch_size, finite, "validation")
-    history = callbacks_lib.History()
-    model.history = history
+    return data, val
+
+
+def _start_fit(trainer, data, val, batch_size, epochs, shuffle, class_weight, callbacks,
+               verbose, initial_epoch, seed, steps_per_epoch, validation_steps,
+               validation_freq):
+    """The `_FitRun` of a fit: the epochs of batches (on the device where
+    `DeviceData.for_fit` says so), the callback list with its progress bar, and the fit
+    position that checkpointing callbacks read and resume."""
+    model = trainer.model
     if seed is None:
         seed = trainer.seed if trainer.seed is not None else lrandom.next_seed()
     rng = np.random.default_rng(seed)
     per_execution = getattr(trainer, "steps_per_execution", 1)
-    on_device = DeviceData.for_fit(trainer, data, per_execution)  # None: batches from the host
+    on_device = DeviceData.for_fit(trainer, data, per_execution)
     train = Epochs(on_device or data, batch_size, shuffle, rng, steps_per_epoch, hooks=True)
     validation = Epochs(val, batch_size, steps=validation_steps) if val is not None else None
-    steps = train.per_epoch
-    params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
-    cbs = callbacks_lib.CallbackList(
-        loop_callbacks.with_progbar(list(callbacks or []) + [history], verbose), model, params)
+    params = {"epochs": epochs, "steps": train.per_epoch, "verbose": verbose,
+              "batch_size": batch_size}
+    cbs = callbacks_lib.CallbackList(loop_callbacks.with_progbar(callbacks, verbose), model,
+                                     params)
     streamed = not isinstance(data, ArrayData)
-    prepare = Prepare(trainer, streamed, class_weight if streamed else None)
-    prefetch = _prefetch(trainer) and on_device is None
-    batch_logs = loop_callbacks.needs_batch_logs(cbs.callbacks)
     model.stop_training = False
     # shared with callbacks that checkpoint (safe points) and resume (BackupAndRestore)
-    position = trainer.fit_position = FitPosition(rng, initial_epoch, cbs.callbacks)
-    with loop_callbacks.progress_closed_on_error(cbs):
-        cbs.on_train_begin()
-        position.safe_point("train_begin")  # a callback may resume here: position.resume(...)
-        logs, ran_any = {}, False
-        for epoch in range(position.epoch, epochs):
-            skip = position.begin_epoch(epoch)  # batches done before a resume
-            if not skip:
-                trainer.reset_metrics()  # (a resume restored the epoch's running metrics)
-            cbs.on_epoch_begin(epoch)
-            step_logs = position.logs if skip else None
-            batches = enumerate(train.epoch(skip), start=skip)
-            if on_device is None:  # (on the device the batches are index arrays)
-                batches = ((i, prepare(i, b)) for i, b in batches)
-            if per_execution == 1:
-                for index, batch in prefetched(batches, prefetch):
-                    cbs.on_train_batch_begin(index)
-                    ran_any = True
-                    step_logs = (_run(prepare, index, trainer.train_step, *batch)
-                                 if on_device is None
-                                 else trainer.train_step_at(on_device.arrays, batch))
-                    position.batch_done(index, step_logs)
-                    # device scalars: reading them (float) is left to callbacks that need them
-                    cbs.on_train_batch_end(index, dict(zip(trainer.log_names, step_logs)))
-                    position.safe_point("batch_end")
-                    if model.stop_training:
-                        break
-            else:
-                for (first, count), batch in prefetched(executions(batches, per_execution),
-                                                        prefetch):
-                    ran_any = True
-                    step_logs = _execute(trainer, cbs, prepare, first, count, batch, batch_logs,
-                                         on_device)
-                    position.batch_done(first + count - 1, step_logs)
-                    position.safe_point("batch_end")
-                    if model.stop_training:
-                        break
-            if step_logs is None:
-                if not ran_any:
-                    raise InputSpecError(f"fit: the training data of model '{model.name}' gave "
-                                         "no batches.")
-                break  # a generator ran out before this epoch (warned)
-            logs = trainer.logs_dict(step_logs)
-            if validation is not None and arguments.validation_due(epoch, validation_freq):
-                # fit's callbacks get the test hooks (Keras); the progress bar stays silent
-                logs.update({f"val_{k}": v for k, v in _evaluate(
-                    trainer, validation, verbose=0, callbacks=cbs, finite=False).items()})
-            cbs.on_epoch_end(epoch, logs)
-            position.safe_point("epoch_end")
-            if model.stop_training or train.exhausted:
-                break
-        cbs.on_train_end(logs)
-    return history
+    trainer.fit_position = FitPosition(rng, initial_epoch, cbs.callbacks)
+    return _FitRun(
+        trainer, cbs, trainer.fit_position, train, validation,
+        validation_freq, on_device, Prepare(trainer, streamed, class_weight if streamed else None),
+        _prefetch(trainer) and on_device is None, per_execution,
+        loop_callbacks.needs_batch_logs(cbs.callbacks))
+
+
+def _run_epoch(run, epoch):
+    """One epoch: its batches, validation when due, the epoch hooks. Returns the epoch's
+    logs, or None when the data gave no batch this epoch (a generator ran out)."""
+    trainer, position = run.trainer, run.position
+    skip = position.begin_epoch(epoch)  # batches done before a resume
+    if not skip:
+        trainer.reset_metrics()  # (a resume restored the epoch's running metrics)
+    run.cbs.on_epoch_begin(epoch)
+    batches = enumerate(run.train.epoch(skip), start=skip)
+    if run.on_device is None:  # (on the device the batches are index arrays)
+        batches = ((i, run.prepare(i, b)) for i, b in batches)
+    train = _train_each if run.per_execution == 1 else _train_grouped
+    step_logs = train(run, batches, position.logs if skip else None)
+    if step_logs is None:
+        if not run.ran_any:
+            raise InputSpecError(f"fit: the training data of model '{trainer.model.name}' "
+                                 "gave no batches.")
+        return None
+    logs = trainer.logs_dict(step_logs)
+    if run.validation is not None and arguments.validation_due(epoch, run.validation_freq):
+        # fit's callbacks get the test hooks (Keras); the progress bar stays silent
+        logs.update({f"val_{k}": v for k, v in _evaluate(
+            trainer, run.validation, verbose=0, callbacks=run.cbs, finite=False).items()})
+    run.cbs.on_epoch_end(epoch, logs)
+    position.safe_point("epoch_end")
+    return logs
+
+
+def _train_each(run, batches, step_logs):
+    """One compiled call per batch; returns the last batch's logs (`step_logs` if none)."""
+    trainer, cbs, position = run.trainer, run.cbs, run.position
+    for index, batch in prefetched(batches, run.prefetch):
+        cbs.on_train_batch_begin(index)
+        run.ran_any = True
+        step_logs = (_run(run.prepare, index, trainer.train_step, *batch)
+                     if run.on_device is None
+                     else trainer.train_step_at(run.on_device.arrays, batch))
+        position.batch_done(index, step_logs)
+        # device scalars: reading them (float) is left to callbacks that need them
+        cbs.on_train_batch_end(index, dict(zip(trainer.log_names, step_logs)))
+        position.safe_point("batch_end")
+        if trainer.model.stop_training:
+            break
+    return step_logs
+
+
+def _train_grouped(run, batches, step_logs):
+    """`steps_per_execution` batches per compiled call (`_execute`); returns the last
+    batch's logs (`step_logs` if none ran)."""
+    for (first, count), batch in prefetched(executions(batches, run.per_execution),
+                                            run.prefetch):
+        run.ran_any = True
+        step_logs = _execute(run.trainer, run.cbs, run.prepare, first, count, batch,
+                             run.batch_logs, run.on_device)
+        run.position.batch_done(first + count - 1, step_logs)
+        run.position.safe_point("batch_end")
+        if run.trainer.model.stop_training:
+            break
+    return step_logs
 
 
 def _execute(trainer, cbs, prepare, first, count, batch, batch_logs, on_device=None):

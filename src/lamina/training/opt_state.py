@@ -4,8 +4,15 @@ The optimizer state covers every variable whose own flag is trainable, as a dict
 variable uid. A step updates only the trained subset: `restrict` cuts the per-variable
 entries down to that subset (scalars such as Adam's step count are shared), the optax
 update runs on it, and `merge` writes the result back. Entries of frozen variables are
-carried through untouched, so their moments resume where they stopped.
+carried through untouched, so their moments resume where they stopped. `apply_gradients`
+is the optimizer half-step every train step runs on top of this split, and `check_split`
+refuses, with the fix, a transform whose state cannot be split.
 """
+import jax
+import optax
+
+from lamina.errors import MSG_OPT_STATE_NOT_SPLIT, ConfigurationError
+from lamina.optimizers import loss_scale
 
 
 def _is_param_dict(node, keys):
@@ -49,3 +56,63 @@ def extend(tx, state, params):
     """
     fresh = tx.init(params)
     return fresh if state is None else merge(fresh, state, params.keys())
+
+
+def apply_gradients(tx, opt_state, trained, grads, constrained=(), covered=None):
+    """(new trained values, new optimizer state): one optimizer update of `trained` (uid ->
+    value) by `grads`, the one half-step of every train step (default, GAN, custom).
+
+    `covered` are the uids `opt_state` holds entries for, when it covers more than `trained`
+    (the entries of frozen variables are cut out for the update and put back untouched); None
+    when it covers exactly `trained`. The `constrained` variables get their constraint after
+    the update. Under loss scaling, a step whose gradients overflowed keeps the weights bit
+    for bit (the transform already kept its own state).
+    """
+    sub_state = opt_state if covered is None else restrict(opt_state, covered, trained.keys())
+    deltas, sub_state = tx.update(grads, sub_state, trained)
+    new = constrain(constrained, optax.apply_updates(trained, deltas))
+    new = loss_scale.select_finite(sub_state, new, trained)
+    return new, (sub_state if covered is None else merge(opt_state, sub_state, covered))
+
+
+def constrain(constrained, values):
+    """`values` (uid -> array) with each constrained variable's constraint applied."""
+    return {**values, **{v.uid: v.constraint(values[v.uid]) for v in constrained}}
+
+
+def check_split(tx, opt_state, covered, trained, variables, what):
+    """Raise a `ConfigurationError` unless `tx` can update `opt_state` restricted to the
+    `trained` variables (a list; `covered`: the uids the state holds entries for; `variables`:
+    the model's, to name the frozen ones; `what`: who trains, for the message).
+
+    Run once per trainability configuration, before its step is traced, and only where
+    something the state covers is frozen. The update is traced on shapes only: a transform
+    whose state is not one entry per parameter (`optax.flatten` keeps one vector for all of
+    them) fails here, with the fix, rather than as a shape error inside the compiled step.
+    """
+    keys = [v.uid for v in trained]
+    if set(keys) == set(covered):
+        return
+    params = {v.uid: jax.ShapeDtypeStruct(v.shape, v.dtype) for v in trained}
+    sub_state = restrict(opt_state, covered, keys)
+    try:
+        deltas, new_state = jax.eval_shape(lambda s, p: tx.update(p, s, p), sub_state, params)
+    except (TypeError, ValueError) as err:
+        raise _split_error(tx, what, variables, keys, str(err).splitlines()[0]) from err
+    if _shapes(new_state) != _shapes(sub_state) or _shapes(deltas) != _shapes(params):
+        raise _split_error(tx, what, variables, keys,
+                           "the update returned a state or updates of other shapes")
+
+
+def _shapes(tree):
+    """Structure and leaf shapes (not dtypes: a transform may compute in another one)."""
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    return treedef, [tuple(leaf.shape) for leaf in leaves]
+
+
+def _split_error(tx, what, variables, trained_keys, detail):
+    name = getattr(tx.init, "__qualname__", type(tx).__name__).split(".<locals>")[0]
+    frozen = [v.path for v in variables if v.uid not in trained_keys and v.trainable]
+    return ConfigurationError(MSG_OPT_STATE_NOT_SPLIT.format(
+        what=what, name=name, frozen=", ".join(f"'{p}'" for p in frozen[:3])
+        + (f" and {len(frozen) - 3} more" if len(frozen) > 3 else ""), detail=detail))

@@ -1,22 +1,25 @@
-"""Pure steps: the model as a function of its variable values, and the jitted train step.
+"""Pure steps: the model as a function of its variable values, and the train steps (pure
+functions of a `TrainState`, jitted by `lamina.training.state.CompiledStep`).
 
 `apply` runs a model in a pure `CallScope`: variables read the values given, and
 assignments (moving statistics, seeds) come back as `updates`. `forward_loss` is the one
 forward pass + loss (compiled losses, `add_loss` values, regularizers) shared by the train
 step, the test step and the custom-step helpers. `train_step_fn` closes over
 one trainability configuration: gradients are taken only w.r.t. the trained variables, the
-optax update touches only their optimizer entries, and frozen variables are plain inputs
-(never outputs), so they are bit-for-bit unchanged and cost no weight-gradient work.
+optax update (`opt_state.apply_gradients`) touches only their optimizer entries, and frozen
+variables are plain inputs, so they are bit-for-bit unchanged and cost no weight-gradient
+work.
 """
+import collections
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from lamina.core import scope as scope_lib
 from lamina.optimizers import loss_scale
 from lamina.training import opt_state as opt_state_lib
+from lamina.training.state import TrainState, assign
 
 
 def run(model, values, inputs, training):
@@ -42,11 +45,6 @@ def penalties(added_losses, regularized, values):
     for variable in regularized:
         total = total + jnp.asarray(variable.regularizer(values[variable.uid]), jnp.float32)
     return total
-
-
-def constrain(constrained, values):
-    """`values` (uid -> array) with each constrained variable's constraint applied."""
-    return {**values, **{v.uid: v.constraint(values[v.uid]) for v in constrained}}
 
 
 def flatten_outputs(outputs, names):
@@ -153,72 +151,76 @@ def results(specs, state):
     return values
 
 
-def train_step_fn(model, tx, specs, output_names, all_keys, trained_uids, frozen_uids,
-                  regularized=(), constrained=()):
-    """The pure (unjitted) train step of one configuration.
+def logs_of(names, values):
+    """The logs of a step: an ordered mapping, so that their names leave the compiled call
+    with their values (a pytree keeps an OrderedDict's order, not a dict's)."""
+    return collections.OrderedDict(zip(names, values))
 
-    `trained` and `frozen` are lists of values in the order of `trained_uids` /
-    `frozen_uids` (lists flatten faster than dicts on every call); `all_keys` are the
-    variables the optimizer state covers. `regularized` trained variables add their penalty to
-    the loss; `constrained` ones get their constraint after the update.
+
+def train_step_fn(model, tx, specs, output_names, log_names, covered, plan, regularized=(),
+                  constrained=()):
+    """The pure (unjitted) train step of one configuration: `step(state, x, y,
+    sample_weight) -> (state, logs)` on a `TrainState` whose `trained` and `other` are lists
+    in the order of `plan.trained` / `plan.other` (`lamina.training.state.Plan`).
+
+    Gradients are taken w.r.t. the trained values only; `covered` are the variables the
+    optimizer state covers; the logs are named `log_names` (`compile.log_names(specs)`).
+    `regularized` trained variables add their penalty to the loss; `constrained` ones get
+    their constraint after the update.
     """
 
-    def step(trained_values, frozen_values, opt_state, metric_state, x, y, sample_weight):
-        trained = dict(zip(trained_uids, trained_values))
-        frozen = dict(zip(frozen_uids, frozen_values))
+    def step(state, x, y, sample_weight):
+        trained = dict(zip(plan.trained, state.trained))
+        other = dict(zip(plan.other, state.other))
 
         def loss_fn(trained):
-            return forward_loss(model, specs, output_names, {**frozen, **trained}, x, y,
+            return forward_loss(model, specs, output_names, {**other, **trained}, x, y,
                                 sample_weight, True, regularized)
 
-        (loss, forward), grads = loss_scale.value_and_grad(loss_fn, opt_state)(trained)
-        sub_state = opt_state_lib.restrict(opt_state, all_keys, trained.keys())
-        deltas, sub_state = tx.update(grads, sub_state, trained)
-        # a loss-scaled step whose gradients overflowed keeps the weights bit for bit
-        trained = loss_scale.select_finite(
-            sub_state, constrain(constrained, optax.apply_updates(trained, deltas)), trained)
-        opt_state = opt_state_lib.merge(opt_state, sub_state, all_keys)
-        if metric_state is None:  # train_on_batch: metrics restart at this batch
-            metric_state = init_metric_state(specs)
-        metric_state = update_metrics(specs, metric_state, loss, forward.per_output, y,
-                                      forward.y_pred, sample_weight, forward.masks)
-        return ([trained[uid] for uid in trained_uids], forward.updates, opt_state,
-                metric_state, results(specs, metric_state))
+        (loss, forward), grads = loss_scale.value_and_grad(loss_fn, state.opt_state)(trained)
+        trained, opt_state = opt_state_lib.apply_gradients(
+            tx, state.opt_state, trained, grads, constrained, covered)
+        metrics = init_metric_state(specs) if state.metrics is None else state.metrics
+        metrics = update_metrics(specs, metrics, loss, forward.per_output, y, forward.y_pred,
+                                 sample_weight, forward.masks)
+        new = TrainState([trained[uid] for uid in plan.trained],
+                         assign(plan.other, state.other, forward.updates, plan.kept),
+                         opt_state, metrics)
+        return new, logs_of(log_names, results(specs, metrics))
 
     return step
 
 
 def make_indexed_step(step):
-    """`step` (a pure `train_step_fn`) on one batch gathered inside the jitted call.
+    """`step` (a pure train step) on one batch gathered inside the compiled call.
 
-    The call takes `arrays, index` in place of `x, y, sample_weight`: `arrays` is the whole
-    training set `(x, ys, sample_weight)` (on the device, not donated) and `index` an int32
-    array (batch,) of sample indices. One step per call costs one dispatch and no host
-    gather or transfer of the batch."""
+    The result takes `state, arrays, index` in place of `state, x, y, sample_weight`:
+    `arrays` is the whole training set `(x, ys, sample_weight)` (on the device, not donated)
+    and `index` an int32 array (batch,) of sample indices. One step per call costs one
+    dispatch and no host gather or transfer of the batch."""
 
-    def indexed(trained_values, other_values, opt_state, metric_state, arrays, index):
-        return step(trained_values, other_values, opt_state, metric_state,
-                    *take_batch(arrays, index))
+    def indexed(state, arrays, index):
+        return step(state, *take_batch(arrays, index))
 
-    return jax.jit(indexed, donate_argnums=(0, 2, 3))
+    return indexed
 
 
-def make_multi_step(step, specs, frozen_uids, indexed=False):
-    """`step` (a pure `train_step_fn`) run over K batches in one jitted call.
+def make_multi_step(step, specs, kept, indexed=False):
+    """`step` (a pure train step) run over K batches in one compiled call.
 
-    Without `indexed` the call takes the batches `xs, ys, sample_weights` stacked on a
+    Without `indexed` the result takes the batches `xs, ys, sample_weights` stacked on a
     leading axis of size K. With `indexed` it takes `arrays, indices` instead: `arrays` is
     the whole training set `(x, ys, sample_weight)` (on the device, not donated) and
     `indices` an int32 array (K, batch) of sample indices; each batch is gathered inside
     the call (`take_batch`), so K steps cost one dispatch and no host work per batch.
-    `jax.lax.scan` runs the K steps in order, threading the weights, the updated
-    non-trained variables (moving statistics, seed states), the optimizer and the metric
-    state. The logs come back stacked: one entry per batch (shape (K,) for scalar logs), so
-    callbacks can see every batch.
+    `jax.lax.scan` runs the K steps in order, threading the state. Of `other`, only the
+    entries at the positions `kept` (statistics, seed states) are carried: the frozen
+    weights are constants of the loop and come out as they went in. The logs come back
+    stacked: one entry per batch (shape (K,) for scalar logs), so callbacks can see every
+    batch.
     """
 
-    def multi(trained_values, frozen_values, opt_state, metric_state, *data):
-        updated = []  # uids the step assigns, known once the body is traced
+    def multi(state, *data):
         if indexed:
             arrays, scanned = data
 
@@ -230,23 +232,23 @@ def make_multi_step(step, specs, frozen_uids, indexed=False):
             def load(batch):
                 return batch
 
+        def with_kept(values):
+            other = list(state.other)
+            for i, value in zip(kept, values):
+                other[i] = value
+            return other
+
         def body(carry, batch):
-            trained, frozen, opt_state, metric_state = carry
-            trained, updates, opt_state, metric_state, logs = step(
-                trained, frozen, opt_state, metric_state, *load(batch))
-            updated[:] = [uid for uid in frozen_uids if uid in updates]
-            frozen = [updates[uid].astype(value.dtype) if uid in updates else value
-                      for uid, value in zip(frozen_uids, frozen)]
-            return (trained, frozen, opt_state, metric_state), logs
+            new, logs = step(carry._replace(other=with_kept(carry.other)), *load(batch))
+            return new._replace(other=[new.other[i] for i in kept]), logs
 
-        if metric_state is None:  # the first batch restarts the metrics
-            metric_state = init_metric_state(specs)
-        (trained, frozen, opt_state, metric_state), logs = jax.lax.scan(
-            body, (trained_values, frozen_values, opt_state, metric_state), scanned)
-        by_uid = dict(zip(frozen_uids, frozen))
-        return trained, {uid: by_uid[uid] for uid in updated}, opt_state, metric_state, logs
+        if state.metrics is None:  # the first batch restarts the metrics
+            state = state._replace(metrics=init_metric_state(specs))
+        carry = state._replace(other=[state.other[i] for i in kept])
+        carry, logs = jax.lax.scan(body, carry, scanned)
+        return carry._replace(other=with_kept(carry.other)), logs
 
-    return jax.jit(multi, donate_argnums=(0, 2, 3))
+    return multi
 
 
 def take_batch(arrays, index):

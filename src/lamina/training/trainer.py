@@ -1,9 +1,12 @@
 """Trainer: what `compile()` creates. It owns the optimizer state and the compiled steps.
 
 Each step reads the live trainability resolution of the model (re-resolved only when a flag,
-a scoped freeze or the set of variables changed), picks the compiled step for that
-configuration from a cache (compiling it once), runs it, and writes the results back into
-the model's variables.
+a scoped freeze or the set of variables changed) as a `Plan`, gathers the variables' values
+into a `TrainState`, picks the compiled step from ONE cache keyed by (kind, configuration,
+distribution, data path), compiling it once, runs it, and writes the returned state back
+into the model's variables. The kinds: "train" (one step per call), "multi" (K steps per
+call, `steps_per_execution`) and "test"; the data paths: "batch" (the call receives its
+batches) and "gather" (it gathers them from the training set on the device).
 
 Under a distribution (`compile(distribution=...)`, else `lamina.distribution.scope`) the
 compiled steps are wrapped with the layouts of `lamina.distribution.placement`; without one
@@ -26,6 +29,7 @@ from lamina.training import custom_step
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
 from lamina.training.data.arrays import flatten_targets, to_arrays
+from lamina.training.state import CompiledStep, Plan
 
 
 class Trainer:
@@ -53,16 +57,10 @@ class Trainer:
         self.opt_state = None
         self._opt_keys = frozenset()
         self.metric_state = None
-        self._train_steps = {}
-        self.custom_log_names = None  # the logs of a custom train_step, once traced
-        self._multi_steps = {}  # steps_per_execution on stacked batches
-        self._indexed_steps = {}  # ... on batches gathered inside the call
-        self._gathering_steps = {}  # one step per call on a batch gathered inside it
-        self._test_steps = {}
+        self._steps = {}  # (kind, configuration key, distribution key, data path) -> step
         self._version = None
         self._resolution = None
-        self._plan = None
-        self._plan_distribution = None
+        self._plan = None  # the live configuration's Plan
         self._placements = {}  # (distribution key, structure key) -> Placement
         self.iterations = 0
         self.fit_position = None  # set by fit; read by checkpointing callbacks
@@ -151,45 +149,52 @@ class Trainer:
             placement = self._placements[key] = Placement(distribution, self.model)
         return placement
 
-    def _current_plan(self, distribution=None):
-        """(trained variables, other variables, compiled step) for the live configuration."""
+    def _current_plan(self):
+        """The `Plan` of the live configuration (its optimizer entries made first)."""
         resolution = self.resolution()
-        if self._plan is None or self._plan_distribution is not distribution:
-            trained = resolution.trained
-            if not trained:
+        if self._plan is None:
+            if not resolution.trained:
                 raise nothing_trainable_error(self.model, resolution)
             self._ensure_opt_state(resolution)
-            key = (resolution.key, self._opt_keys)
-            step = self._train_steps.get(key)
-            if step is None:
-                step = jax.jit(self._step_fn(resolution), donate_argnums=(0, 2, 3))
-                self._train_steps[key] = step
-            if distribution is not None:
-                step = self._distributed_train_step(distribution, key, step, resolution)
-            self._plan = (trained, resolution.not_trained,
-                          {v.uid: v for v in resolution.variables}, step)
-            self._plan_distribution = distribution
+            self._plan = Plan.of((resolution.key, self._opt_keys), resolution.trained,
+                                 resolution.not_trained)
         return self._plan
 
-    def _step_fn(self, resolution):
-        trained = resolution.trained
-        if custom_step.overrides_train_step(self.model):
-            return custom_step.custom_step_fn(
-                self, [v.uid for v in trained], [v.uid for v in resolution.not_trained],
-                [v.uid for v in resolution.not_trained if not v.trainable])
-        return step_lib.train_step_fn(
-            self.model, self.tx, self.specs, self.output_names, self._opt_keys,
-            [v.uid for v in trained], [v.uid for v in resolution.not_trained],
-            _regularized(trained), [v for v in trained if v.constraint is not None])
+    def compiled_steps(self, kind, path="batch"):
+        """The compiled steps of one kind and data path, one per configuration and
+        distribution (for tests and benchmarks that check what compiled)."""
+        return [step for key, step in self._steps.items() if key[0] == kind and key[3] == path]
 
-    def _distributed_train_step(self, distribution, key, step, resolution):
-        key = key + (distribution.key,)
-        wrapped = self._train_steps.get(key)
-        if wrapped is None:
-            wrapped = self._train_steps[key] = self.placement(distribution).train_step(
-                step, [v.uid for v in resolution.trained],
-                [v.uid for v in resolution.not_trained], self.opt_state)
-        return wrapped
+    def _compiled(self, kind, path, distribution, plan):
+        key = (kind, plan.key, None if distribution is None else distribution.key, path)
+        step = self._steps.get(key)
+        if step is None:
+            step = self._steps[key] = self._build(kind, path, distribution, plan)
+        return step
+
+    def _build(self, kind, path, distribution, plan):
+        """Compile the step of `kind` ("train" or "multi") on `path` ("batch" or "gather")."""
+        step = self._pure_step(plan)
+        if kind == "multi":
+            step = step_lib.make_multi_step(step, self.specs, plan.kept_at, path == "gather")
+        elif path == "gather":
+            step = step_lib.make_indexed_step(step)
+        if distribution is None:
+            return CompiledStep(step)
+        return self.placement(distribution).train_step(step, plan, self.opt_state)
+
+    def _pure_step(self, plan):
+        """The pure step of `plan`'s configuration: the model's own `train_step`, or the
+        compiled loss and metrics. The optimizer state's split is checked here, once."""
+        trained, variables = self._resolution.trained, self._resolution.variables
+        opt_state_lib.check_split(self.tx, self.opt_state, self._opt_keys, trained, variables,
+                                  f"Model '{self.model.name}'")
+        if custom_step.overrides_train_step(self.model):
+            return custom_step.custom_step_fn(self, plan)
+        return step_lib.train_step_fn(
+            self.model, self.tx, self.specs, self.output_names, self.compiled_log_names,
+            self._opt_keys, plan, _regularized(trained),
+            [v for v in trained if v.constraint is not None])
 
     # -- steps -----------------------------------------------------------------------
     def train_step(self, x, y, sample_weight, reset_metrics=False):
@@ -199,24 +204,8 @@ class Trainer:
         allocation of a fresh metric state per call).
         """
         self.ensure_ready(x)
-        distribution = self.active_distribution()
-        trained_vars, other_vars, by_uid, step = self._current_plan(distribution)
-        if distribution is not None:
-            self.placement(distribution).place_variables(by_uid.values())
-        metric_state = None if reset_metrics else self.metric_state
-        try:
-            trained, updates, self.opt_state, self.metric_state, logs = step(
-                [v._value for v in trained_vars], [v._value for v in other_vars],
-                self.opt_state, metric_state, x, y, sample_weight)
-        except ValueError as err:  # variables left on different meshes: say so
-            error = mixed_devices_error(self.model.name, by_uid.values())
-            if error is None:
-                raise
-            raise error from err
-        write_back(trained_vars, trained, by_uid, updates)
-        self.iterations += 1
-        self.log_names = self.custom_log_names or self.compiled_log_names
-        return logs
+        return self._run("train", "batch", 1, reset_metrics, (x, y, sample_weight),
+                         self.active_distribution())
 
     def train_steps(self, xs, ys, sample_weights, reset_metrics=False):
         """K optimisation steps in ONE jitted call (`steps_per_execution`).
@@ -231,15 +220,13 @@ class Trainer:
         k = jax.tree_util.tree_leaves(xs)[0].shape[0]
         if not self.ready:
             self.ensure_ready(jax.tree_util.tree_map(lambda a: a[0], xs))
-        distribution = self.active_distribution()
-        if distribution is not None:
+        if self.active_distribution() is not None:
             logs = [self.train_step(*jax.tree_util.tree_map(lambda a, i=i: a[i],
                                                             (xs, ys, sample_weights)),
                                     reset_metrics=reset_metrics and i == 0)
                     for i in range(k)]
             return [jnp.stack(parts) for parts in zip(*logs)]
-        return self._run_multi(self._multi_steps, False, k, reset_metrics,
-                               xs, ys, sample_weights)
+        return self._run("multi", "batch", k, reset_metrics, (xs, ys, sample_weights))
 
     def train_steps_at(self, arrays, indices, reset_metrics=False):
         """K optimisation steps in ONE jitted call on batches gathered inside the call.
@@ -251,15 +238,11 @@ class Trainer:
         their host gathers, stacking and transfers. Under a distribution the batches are
         gathered first and run as `train_steps` does.
         """
-        k = indices.shape[0]
         if self.active_distribution() is not None:
             return self.train_steps(*step_lib.take_batch(arrays, indices),
                                     reset_metrics=reset_metrics)
-        if not self.ready:
-            self.ensure_ready(jax.tree_util.tree_map(
-                lambda a: jax.ShapeDtypeStruct(indices.shape[1:] + a.shape[1:], a.dtype),
-                arrays[0]))
-        return self._run_multi(self._indexed_steps, True, k, reset_metrics, arrays, indices)
+        self._ensure_ready_at(arrays, indices.shape[1:])
+        return self._run("multi", "gather", indices.shape[0], reset_metrics, (arrays, indices))
 
     def train_step_at(self, arrays, index, reset_metrics=False):
         """One optimisation step on the batch gathered inside the jitted call.
@@ -273,65 +256,68 @@ class Trainer:
         if self.active_distribution() is not None:
             return self.train_step(*step_lib.take_batch(arrays, index),
                                    reset_metrics=reset_metrics)
+        self._ensure_ready_at(arrays, index.shape)
+        return self._run("train", "gather", 1, reset_metrics, (arrays, index))
+
+    def _ensure_ready_at(self, arrays, batch_shape):
         if not self.ready:
             self.ensure_ready(jax.tree_util.tree_map(
-                lambda a: jax.ShapeDtypeStruct(index.shape + a.shape[1:], a.dtype), arrays[0]))
-        return self._run_cached(self._gathering_steps,
-                                lambda step_fn, _: step_lib.make_indexed_step(step_fn), 1,
-                                reset_metrics, arrays, index)
+                lambda a: jax.ShapeDtypeStruct(batch_shape + a.shape[1:], a.dtype), arrays[0]))
 
-    def _run_multi(self, cache, indexed, k, reset_metrics, *data):
-        """Run the cached multi-step of the live configuration on `data`."""
-        def make(step_fn, other_uids):
-            return step_lib.make_multi_step(step_fn, self.specs, other_uids, indexed)
-        return self._run_cached(cache, make, k, reset_metrics, *data)
-
-    def _run_cached(self, cache, make, k, reset_metrics, *data):
-        """Run `make(step function, uids of the other variables)` for the live configuration
-        (cached in `cache`) on `data`: `k` optimisation steps."""
-        trained_vars, other_vars, by_uid, _ = self._current_plan(None)
-        key = (self._resolution.key, self._opt_keys)
-        step = cache.get(key)
-        if step is None:
-            step = cache[key] = make(self._step_fn(self._resolution),
-                                     [v.uid for v in other_vars])
-        trained, updates, self.opt_state, self.metric_state, logs = step(
-            [v._value for v in trained_vars], [v._value for v in other_vars],
-            self.opt_state, None if reset_metrics else self.metric_state, *data)
-        write_back(trained_vars, trained, by_uid, updates)
-        self.iterations += k
-        self.log_names = self.custom_log_names or self.compiled_log_names
-        return logs
+    def _run(self, kind, path, count, reset_metrics, data, distribution=None):
+        """Run the compiled step of `kind` on `path` for the live configuration on `data`
+        (`count` optimisation steps), store the new state; returns the logs' values."""
+        plan = self._current_plan()
+        step = self._compiled(kind, path, distribution, plan)
+        if distribution is not None:
+            self.placement(distribution).place_variables(plan.trained_vars + plan.other_vars)
+        state = plan.state(self.opt_state, None if reset_metrics else self.metric_state)
+        state, logs = self._call(step, plan.trained_vars + plan.other_vars, state, *data)
+        plan.write_back(state)
+        self.opt_state, self.metric_state = state.opt_state, state.metrics
+        self.iterations += count
+        self.log_names = list(logs)
+        return list(logs.values())
 
     def test_step(self, x, y, sample_weight, reset_metrics=False):
         self.ensure_ready(x)
         self.log_names = self.compiled_log_names
         resolution = self.resolution()
-        regularized = _regularized(resolution.trained)
-        key = (resolution.structure_key, tuple(v.uid for v in regularized))
-        step = self._test_steps.get(key)
-        if step is None:
-            step = step_lib.make_test_step(self.model, self.specs, self.output_names, regularized)
-            self._test_steps[key] = step
         distribution = self.active_distribution()
+        step = self._test_step(resolution, distribution)
         if distribution is not None:
-            placement = self.placement(distribution)
-            placement.place_variables(resolution.variables)
-            inner, key = step, key + (distribution.key,)
-            step = self._test_steps.get(key)
-            if step is None:
-                step = self._test_steps[key] = placement.test_step(
-                    inner, [v.uid for v in resolution.variables])
+            self.placement(distribution).place_variables(resolution.variables)
         values = {v.uid: v._value for v in resolution.variables}
         metric_state = None if reset_metrics else self.metric_state
+        self.metric_state, logs = self._call(step, resolution.variables, values, metric_state,
+                                             x, y, sample_weight)
+        return logs
+
+    def _call(self, step, variables, *args):
+        """`step(*args)`; a failure because `variables` sit on different meshes says so."""
         try:
-            self.metric_state, logs = step(values, metric_state, x, y, sample_weight)
-        except ValueError as err:  # variables left on different meshes: say so
-            error = mixed_devices_error(self.model.name, resolution.variables)
+            return step(*args)
+        except ValueError as err:
+            error = mixed_devices_error(self.model.name, variables)
             if error is None:
                 raise
             raise error from err
-        return logs
+
+    def _test_step(self, resolution, distribution):
+        """The compiled test step (it depends on the structure and the penalised weights)."""
+        regularized = _regularized(resolution.trained)
+        config = (resolution.structure_key, tuple(v.uid for v in regularized))
+        key = ("test", config, None if distribution is None else distribution.key, "batch")
+        step = self._steps.get(key)
+        if step is None:
+            if distribution is None:
+                step = step_lib.make_test_step(self.model, self.specs, self.output_names,
+                                               regularized)
+            else:
+                step = self.placement(distribution).test_step(
+                    self._test_step(resolution, None), [v.uid for v in resolution.variables])
+            self._steps[key] = step
+        return step
 
     def logs_dict(self, logs):
         """Host values of the logs: floats, or arrays for vector metrics (F1Score with
@@ -371,15 +357,6 @@ def nothing_trainable_error(model, resolution):
     text = "\n".join(f"  - {r}" for r in reasons) or "  - the model has no weights"
     return errors.NotTrainableError(
         errors.MSG_NOTHING_TRAINABLE.format(root=model.name, reasons=text))
-
-
-def write_back(trained_vars, trained, by_uid, updates):
-    """Store a compiled step's results: new values of the trained variables (in order), and
-    the `updates` (uid -> value) of the others, found in `by_uid`."""
-    for v, value in zip(trained_vars, trained):
-        v._value = value
-    for uid, value in updates.items():
-        by_uid[uid]._value = value
 
 
 def _regularized(trained):
