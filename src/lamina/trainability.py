@@ -8,7 +8,7 @@ caches an "effective" flag.
 Terms: a *use path* is the chain root -> container -> ... -> layer through which the root
 calls a layer (the containers' direct sublayers define the chain).
 
-Every rule of DESIGN section 2, what the code does for it and where (after `->`, names
+Every rule of docs/design.md section 2, what the code does for it and where (after `->`, names
 relative to `lamina`; `tests/test_trainability_rules.py` imports each one, so the table
 cannot go stale):
 

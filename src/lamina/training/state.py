@@ -3,7 +3,7 @@
 A step is a pure function `step(state, *batch) -> (state, logs)`; nothing it needs lives in
 a closure that tracing fills, and nothing it produces is stored while it runs. The fields:
 
-- `trained`: values of the variables this trainability configuration trains (DESIGN
+- `trained`: values of the variables this trainability configuration trains (docs/design.md
   section 2), the only ones gradients are taken for;
 - `other`: values of every other variable: weights frozen in this configuration, and the
   variables that are not trainable by their own flag (moving statistics, and the seed
