@@ -29,6 +29,7 @@ import jax
 import numpy as np
 
 from lamina import random as lrandom
+from lamina.core.files import is_writer
 from lamina.errors import ConfigurationError, SavingError
 from lamina.saving import archive, model_io, tensors
 
@@ -257,7 +258,7 @@ class CheckpointManager:
         number = existing[-1][0] + 1 if existing else 0
         path = os.path.join(self.directory, f"ckpt-{number:06d}.lamina")
         save_checkpoint(model, path, training)
-        if self.max_to_keep is not None and archive.is_writer():
+        if self.max_to_keep is not None and is_writer():
             for _, old in existing[:max(0, len(existing) + 1 - self.max_to_keep)]:
                 _remove(old)
         return path
@@ -287,7 +288,7 @@ class CheckpointManager:
     def delete_all(self):
         """Remove every checkpoint and interrupted-write leftover, and the directory if it
         is then empty (process 0 only, in a multi-process run)."""
-        if not os.path.isdir(self.directory) or not archive.is_writer():
+        if not os.path.isdir(self.directory) or not is_writer():
             return
         for _, path in self.checkpoints():
             _remove(path)
