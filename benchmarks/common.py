@@ -204,10 +204,10 @@ class Sanity(dict):
 
 def same_arrays(a, b):
     """Whether two lists of arrays are equal element by element, bit for bit."""
-    return len(a) == len(b) and all(np.array_equal(u, v) for u, v in zip(a, b))
+    return len(a) == len(b) and all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))
 
 
 def all_changed(before, after):
     """Whether every array of `after` differs from its counterpart in `before`."""
     return len(before) == len(after) and all(not np.array_equal(u, v)
-                                             for u, v in zip(before, after))
+                                             for u, v in zip(before, after, strict=True))

@@ -30,7 +30,8 @@ VERSIONS = {"jax": jax.__version__, "optax": optax.__version__}
 def init_dense_stack(key, widths):
     """He-normal weights and zero biases for dense layers widths[0] -> ... -> widths[-1]."""
     layers = []
-    for k, n_in, n_out in zip(jax.random.split(key, len(widths) - 1), widths[:-1], widths[1:]):
+    keys = jax.random.split(key, len(widths) - 1)
+    for k, n_in, n_out in zip(keys, widths[:-1], widths[1:], strict=True):
         layers.append({"w": jax.random.normal(k, (n_in, n_out)) * np.sqrt(2.0 / n_in),
                        "b": jnp.zeros((n_out,))})
     return layers

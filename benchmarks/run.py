@@ -28,8 +28,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import common as C
-import workloads as W
+# the benchmark's own modules, importable once HERE is on sys.path (run as a script)
+import common as C  # noqa: E402
+import workloads as W  # noqa: E402
 
 # targets from the performance issues: lamina / reference implementation (throughput ratios)
 TARGETS = {"w1": ("jax", 0.95), "w2": ("jax", 0.95), "w3": ("jax", 0.90), "w4": ("torch", 1.0)}
@@ -241,7 +242,7 @@ class Runner:
             result, error = {}, traceback.format_exc()
             print(error, file=sys.stderr)
         wall = time.perf_counter() - t
-        steal, total = (a - b for a, b in zip(C.cpu_ticks(), steal0))
+        steal, total = (a - b for a, b in zip(C.cpu_ticks(), steal0, strict=True))
         rec = dict(kind="run", workload=workload, impl=impl,
                    variant=JAX_VARIANT[workload] if impl == "jax" else "default",
                    rep=rep, position=position, quick=self.args.quick, wall_s=wall,
@@ -294,7 +295,7 @@ class Runner:
     def ratios(self, workload, values, reference):
         """Per-repetition ratios of `values` to `reference`'s throughput, and their median."""
         refs = [self.value(workload, reference, r) for r in range(1, self.args.reps + 1)]
-        ratios = [v / j if v and j else None for v, j in zip(values, refs)]
+        ratios = [v / j if v and j else None for v, j in zip(values, refs, strict=True)]
         good = [x for x in ratios if x is not None]
         return ratios, (statistics.median(good) if good else None)
 

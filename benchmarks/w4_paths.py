@@ -73,7 +73,7 @@ def main(argv=None):
     reference = values["jax hand-written"]
     print("\nmedian ratio to the hand-written loop (per rep):")
     for name in list(variants)[1:]:
-        ratios = [v / r for v, r in zip(values[name], reference)]
+        ratios = [v / r for v, r in zip(values[name], reference, strict=True)]
         print(f"  {name:<28} {statistics.median(ratios):6.3f}  "
               f"({' / '.join(f'{r:.3f}' for r in ratios)})")
 

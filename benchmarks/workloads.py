@@ -1,4 +1,5 @@
-"""lamina versions of the docs/design.md section 5 workloads W1-W4 (public API only: `import lamina`).
+"""lamina versions of the docs/design.md section 5 workloads W1-W4 (public API only:
+`import lamina`).
 
 They do the work of the hand-written loops in `reference_jax.py` on the same data
 (`common.py`), so their throughputs can be divided:

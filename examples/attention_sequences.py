@@ -106,7 +106,7 @@ def main(quick=False):
     facts = {}
 
     heading("Attention on sequences: the data")
-    for row, label in zip(x_train[:3], y_train[:3]):
+    for row, label in zip(x_train[:3], y_train[:3], strict=True):
         print(f"  {row}  -> A before B: {bool(label[0])}")
     print(f"  {len(x_train)} training and {len(x_test)} test sequences, "
           f"{y_train.mean():.2f} of the labels are 1")

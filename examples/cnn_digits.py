@@ -109,10 +109,11 @@ def main(quick=False):
     model.fit(x_train, y_train, batch_size=32, epochs=1, verbose=0)
     facts["frozen_conv_bitwise_unchanged"] = verdict(
         "conv1 is bit-for-bit unchanged by another epoch (np.array_equal)",
-        all(np.array_equal(b, a) for b, a in zip(conv1_before, conv1.get_weights())))
+        all(np.array_equal(b, a) for b, a in zip(conv1_before, conv1.get_weights(), strict=True)))
     facts["head_still_trains"] = verdict(
         "the rest of the network still trains (the logits layer changed)",
-        not all(np.array_equal(b, a) for b, a in zip(logits_before, logits.get_weights())))
+        not all(np.array_equal(b, a)
+                for b, a in zip(logits_before, logits.get_weights(), strict=True)))
     conv1.trainable = True
 
     print(f"\n  test accuracy: {logs['accuracy']:.4f}")

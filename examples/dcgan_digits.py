@@ -12,9 +12,10 @@ its own scope (`combined.freeze(D)`, no flag written), and each iteration altern
 combined step is checked to leave D bit-for-bit unchanged while G changes.
 
 Do the samples look like digits? A digit classifier trained here on the real digits
-(scikit-learn's logistic regression, independent of the GAN) classifies 256 samples: the example reports how
-confidently and into how many different classes, beside the same numbers for real held-out
-digits and for noise, and compares the samples' pixel statistics with the data's.
+(scikit-learn's logistic regression, independent of the GAN) classifies 256 samples: the
+example reports how confidently and into how many different classes, beside the same numbers
+for real held-out digits and for noise, and compares the samples' pixel statistics with the
+data's.
 A PNG grid of samples is saved with matplotlib (Agg backend). On the full run (3,000
 iterations) 47% of the samples are classified with p >= 0.9, spread over all 10 classes
 (real held-out digits: 82%, uniform noise: 9%), and the samples' pixel mean, spread and ink
@@ -116,7 +117,7 @@ def save_grid(images, path):
     cols = 8
     rows = (len(images) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(cols, rows))
-    for ax, img in zip(np.ravel(axes), images):
+    for ax, img in zip(np.ravel(axes), images, strict=True):
         ax.imshow(img[..., 0], cmap="gray_r", vmin=-1, vmax=1)
         ax.axis("off")
     fig.savefig(path, dpi=80)
@@ -125,7 +126,7 @@ def save_grid(images, path):
 
 
 def same_weights(before, after):
-    return all(np.array_equal(b, a) for b, a in zip(before, after))
+    return all(np.array_equal(b, a) for b, a in zip(before, after, strict=True))
 
 
 def train(G, D, combined, images, iterations, batch, rng, every):
@@ -217,7 +218,7 @@ def main(quick=False, out_dir=DEFAULT_OUT):
         facts["pixel_statistics_match"] = verdict(
             "the samples' pixel mean, spread and ink fraction are within 0.1 of the data's, "
             "and the average image within 0.1 per pixel",
-            all(abs(g - r) < 0.1 for g, r in zip(stats["generated"], stats["real"]))
+            all(abs(g - r) < 0.1 for g, r in zip(stats["generated"], stats["real"], strict=True))
             and mean_gap < 0.1)
     print(f"  all claims verified: {all(facts.values())}")
     return facts

@@ -99,7 +99,7 @@ def save_png(images, path):
     n = len(images)
     cols = 8
     fig, axes = plt.subplots((n + cols - 1) // cols, cols, figsize=(cols, (n + cols - 1) // cols))
-    for ax, img in zip(np.ravel(axes), images):
+    for ax, img in zip(np.ravel(axes), images, strict=True):
         ax.imshow(img.reshape(8, 8), cmap="gray_r", vmin=-1, vmax=1)
         ax.axis("off")
     fig.savefig(path, dpi=80)
@@ -108,7 +108,7 @@ def save_png(images, path):
 
 
 def same_weights(before, after):
-    return all(np.array_equal(b, a) for b, a in zip(before, after))
+    return all(np.array_equal(b, a) for b, a in zip(before, after, strict=True))
 
 
 def main(quick=False, out_dir=DEFAULT_OUT):

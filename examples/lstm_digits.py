@@ -82,7 +82,7 @@ def main(quick=False):
     model.fit(x_train, y_train, batch_size=32, epochs=1, verbose=0)
     facts["frozen_lstm_bitwise_unchanged"] = verdict(
         "the LSTM frozen by model.freeze is bit-for-bit unchanged by training",
-        all(np.array_equal(b, a) for b, a in zip(lstm_before, lstm.get_weights())))
+        all(np.array_equal(b, a) for b, a in zip(lstm_before, lstm.get_weights(), strict=True)))
     facts["flag_untouched_head_trains"] = verdict(
         "lstm.trainable still reads True, and the head trained",
         lstm.trainable and not np.array_equal(head_before[0],

@@ -73,7 +73,7 @@ def snapshot(model, names):
 
 
 def changed(before, after):
-    return not all(np.array_equal(b, a) for b, a in zip(before, after))
+    return not all(np.array_equal(b, a) for b, a in zip(before, after, strict=True))
 
 
 def draw(model, path):
@@ -107,7 +107,7 @@ def main(quick=False, out_dir=DEFAULT_OUT):
     facts["total_is_sum_of_outputs"] = verdict(
         "each epoch's loss is digit_loss + parity_loss (no regularisation here; within 1e-5)",
         all(abs(t - d - p) < 1e-5 * max(1.0, t)
-            for t, d, p in zip(logs["loss"], logs["digit_loss"], logs["parity_loss"])))
+            for t, d, p in zip(logs["loss"], logs["digit_loss"], logs["parity_loss"], strict=True)))
     phase1 = model.evaluate(x_test, y_test, verbose=0, return_dict=True)
     print(f"  held-out: digit accuracy {phase1['digit_accuracy']:.4f}, parity accuracy "
           f"{phase1['parity_binary_accuracy']:.4f}")

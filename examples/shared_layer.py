@@ -61,7 +61,7 @@ def train_and_compare(model, x, y, layers, steps):
     changed = {}
     for layer in layers:
         after = layer.get_weights()
-        same = all(np.array_equal(b, a) for b, a in zip(before[layer.name], after))
+        same = all(np.array_equal(b, a) for b, a in zip(before[layer.name], after, strict=True))
         changed[layer.name] = not same
         print(f"    {model.name}.train_on_batch x{steps}: '{layer.name}' weights "
               f"np.array_equal(before, after) = {same}  -> "

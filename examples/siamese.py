@@ -81,7 +81,7 @@ def build_models():
 
 
 def same_weights(before, after):
-    return all(np.array_equal(b, a) for b, a in zip(before, after))
+    return all(np.array_equal(b, a) for b, a in zip(before, after, strict=True))
 
 
 def draw(model, path):
@@ -116,7 +116,7 @@ def main(quick=False, out_dir=DEFAULT_OUT):
     siamese.fit([xa, xb], same, batch_size=64, epochs=epochs, verbose=0)
     facts["encoder_trained"] = verdict(
         "training the siamese model changed the encoder's weights",
-        all(not np.array_equal(b, a) for b, a in zip(before, encoder.get_weights())))
+        all(not np.array_equal(b, a) for b, a in zip(before, encoder.get_weights(), strict=True)))
     ta, tb, t_same = make_pairs(x_test, y_test, 1000, rng)
     pair_acc = siamese.evaluate([ta, tb], t_same, verbose=0, return_dict=True)["binary_accuracy"]
     print(f"  same/different accuracy on 1,000 held-out pairs: {pair_acc:.4f}")

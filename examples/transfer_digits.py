@@ -88,7 +88,7 @@ def accuracy(model, x, y):
 
 
 def same_weights(before, after):
-    return all(np.array_equal(b, a) for b, a in zip(before, after))
+    return all(np.array_equal(b, a) for b, a in zip(before, after, strict=True))
 
 
 def head_state(model, head):
@@ -203,7 +203,8 @@ def main(quick=False, out_dir=DEFAULT_OUT):
         len(report.kept) == phase3_epochs and all(report.kept))
     facts["backbone_fine_tuned"] = verdict(
         "after the last unfreeze every backbone layer with weights changed",
-        all(not np.array_equal(b, a) for b, a in zip(backbone_before, backbone.get_weights())))
+        all(not np.array_equal(b, a)
+            for b, a in zip(backbone_before, backbone.get_weights(), strict=True)))
     facts["all_train_at_the_end"] = verdict(
         "at the end model_b trains every weight", trained_layers(model_b)
         == ["conv1", "conv2", "head_b"])

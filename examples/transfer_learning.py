@@ -53,7 +53,7 @@ def accuracy(model, x, y):
 
 
 def same_weights(before, after):
-    return all(np.array_equal(b, a) for b, a in zip(before, after))
+    return all(np.array_equal(b, a) for b, a in zip(before, after, strict=True))
 
 
 def main(quick=False):

@@ -73,7 +73,7 @@ def _expected_stop(values, patience, min_delta=0.0, mode="min", start=0, baselin
 
 
 def _assert_weights_equal(a, b):
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
 
 
@@ -235,9 +235,9 @@ def test_terminate_on_nan_stops_after_the_first_bad_batch():
     x[20] = np.nan  # in the second batch of 16
     model = _model()
     seen = []
+    record = LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(batch))
     history = model.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0,
-                        callbacks=[TerminateOnNaN(),
-                                   LambdaCallback(on_train_batch_end=lambda b, l: seen.append(b))])
+                        callbacks=[TerminateOnNaN(), record])
     assert seen == [0, 1] and history.epoch == [0]
     assert math.isnan(history.history["loss"][0])
 

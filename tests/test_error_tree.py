@@ -114,7 +114,8 @@ def _raises(tree):
     """(raise node, enclosing function node or None) for every `raise` with an exception."""
     def walk(node, function):
         for child in ast.iter_child_nodes(node):
-            inner = child if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else function
+            is_function = isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+            inner = child if is_function else function
             if isinstance(child, ast.Raise) and child.exc is not None:
                 yield child, function
             yield from walk(child, inner)

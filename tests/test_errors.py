@@ -300,7 +300,7 @@ def test_set_weights_with_the_wrong_count():
     before = dense.get_weights()
     with pytest.raises(ValueError):
         dense.set_weights([np.ones((3, 2)), np.ones(2), np.ones(2)])
-    for got, want in zip(dense.get_weights(), before):
+    for got, want in zip(dense.get_weights(), before, strict=True):
         np.testing.assert_array_equal(got, want)
 
 
@@ -314,7 +314,7 @@ def test_set_weights_with_the_wrong_shape_changes_nothing():
     message = str(info.value)
     assert "proj" in message and "kernel" in message
     assert "(3, 2)" in message and "(2, 3)" in message
-    for got, want in zip(dense.get_weights(), before):
+    for got, want in zip(dense.get_weights(), before, strict=True):
         np.testing.assert_array_equal(got, want)
 
 

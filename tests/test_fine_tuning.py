@@ -129,7 +129,7 @@ def test_a_freeze_schedule_equals_the_hand_driven_sequence_of_fits(capsys):
     by_hand.fit(x, y, epochs=3, initial_epoch=2, **fit)
     by_hand.unfreeze("dense")
     by_hand.fit(x, y, epochs=5, initial_epoch=3, **fit)
-    for a, b in zip(scheduled.get_weights(), by_hand.get_weights()):
+    for a, b in zip(scheduled.get_weights(), by_hand.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 

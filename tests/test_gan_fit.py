@@ -91,7 +91,7 @@ def test_fused_step_matches_a_hand_written_two_step_jax_loop():
     logs = [gan._trainer.train_step(b, reset_metrics=True) for b in _batches(real)]
     g_ref, d_ref, ref_logs = _reference(g0, d0, seed0, _batches(real), 1e-2, 1e-2)
     for got, want in zip(gan.generator.get_weights() + gan.discriminator.get_weights(),
-                         list(g_ref) + list(d_ref)):
+                         list(g_ref) + list(d_ref), strict=True):
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose([[float(v) for v in step] for step in logs], ref_logs,
                                rtol=RTOL, atol=ATOL)
@@ -111,8 +111,9 @@ def test_each_model_changes_only_in_its_own_half_step(still):
     other_before = [w.copy() for w in moving.get_weights()]
     for b in _batches(real):
         gan._trainer.train_step(b)
-    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
-    assert not any(np.array_equal(a, b) for a, b in zip(other_before, moving.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+    assert not any(np.array_equal(a, b)
+                   for a, b in zip(other_before, moving.get_weights(), strict=True))
 
 
 def test_a_frozen_generator_keeps_its_weights_and_optimizer_state_bitwise():
@@ -125,9 +126,10 @@ def test_a_frozen_generator_keeps_its_weights_and_optimizer_state_bitwise():
                   jax.tree_util.tree_leaves(gan._trainer.opt_state["generator"])]
     d_before = [w.copy() for w in gan.discriminator.get_weights()]
     gan.fit(real, batch_size=BATCH, epochs=1, verbose=0)
-    assert all(np.array_equal(a, b) for a, b in zip(g_before, gan.generator.get_weights()))
+    assert all(np.array_equal(a, b)
+               for a, b in zip(g_before, gan.generator.get_weights(), strict=True))
     assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(
-        opt_before, jax.tree_util.tree_leaves(gan._trainer.opt_state["generator"])))
+        opt_before, jax.tree_util.tree_leaves(gan._trainer.opt_state["generator"]), strict=True))
     assert not np.array_equal(d_before[0], gan.discriminator.get_weights()[0])
 
 
@@ -155,7 +157,7 @@ def test_fit_resumes_exactly_from_a_backup(tmp_path):
     backup = lm.callbacks.BackupAndRestore(tmp_path / "backup", save_freq=2)
     resumed_history = resumed.fit(real, batch_size=BATCH, epochs=3, verbose=0,
                                   callbacks=[backup])
-    for a, b in zip(full.get_weights(), resumed.get_weights()):
+    for a, b in zip(full.get_weights(), resumed.get_weights(), strict=True):
         assert np.array_equal(a, b)
     assert resumed_history.history == history.history
     assert resumed._trainer.iterations == full._trainer.iterations == 12
@@ -191,7 +193,7 @@ def test_fit_from_a_generator_or_dataset_of_real_batches_matches_arrays(source):
 
         streamed.fit(batches(), steps_per_epoch=3, epochs=2, verbose=0)
     assert streamed._trainer.iterations == by_arrays._trainer.iterations == 6
-    for a, b in zip(by_arrays.get_weights(), streamed.get_weights()):
+    for a, b in zip(by_arrays.get_weights(), streamed.get_weights(), strict=True):
         assert np.array_equal(a, b)
 
 
@@ -207,7 +209,7 @@ def test_fit_on_an_accelerator_sends_the_real_batches_with_their_step(monkeypatc
     gan = _gan()
     gan.fit(real, batch_size=BATCH, epochs=2, verbose=0, seed=5)
     assert gan._trainer.iterations == 6
-    for a, b in zip(reference.get_weights(), gan.get_weights()):
+    for a, b in zip(reference.get_weights(), gan.get_weights(), strict=True):
         assert np.array_equal(a, b)
 
 

@@ -493,7 +493,8 @@ FUNCTION_FORMS = [
 ]
 
 
-@pytest.mark.parametrize("fn, ref, y, p", FUNCTION_FORMS, ids=[f[0].__name__ for f in FUNCTION_FORMS])
+@pytest.mark.parametrize("fn, ref, y, p", FUNCTION_FORMS,
+                         ids=[f[0].__name__ for f in FUNCTION_FORMS])
 def test_function_forms_return_per_sample_values(fn, ref, y, p):
     values = np.asarray(fn(y, p))
     assert values.shape == (M,)

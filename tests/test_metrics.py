@@ -411,7 +411,7 @@ def test_mean_and_sum_of_values(weights):
          "rank2": [_f32((B, 3), 0, 2)() for _ in range(3)]}[weights]
     mean, total = M.Mean(), M.Sum()
     ms, ts = mean.init(), total.init()
-    for v, wt in zip(values, w):
+    for v, wt in zip(values, w, strict=True):
         ms, ts = mean.update(ms, v, wt), total.update(ts, v, wt)
     v = np.concatenate(values).astype(np.float64)
     wt = np.ones_like(v) if weights is None else np.broadcast_to(
@@ -420,7 +420,7 @@ def test_mean_and_sum_of_values(weights):
     np.testing.assert_allclose(float(total.result(ts)), (v * wt).sum(), rtol=1e-5)
     if keras is not None:
         km, ks = keras.metrics.Mean(), keras.metrics.Sum()
-        for vi, wi in zip(values, w):
+        for vi, wi in zip(values, w, strict=True):
             km.update_state(vi, sample_weight=wi)
             ks.update_state(vi, sample_weight=wi)
         np.testing.assert_allclose(float(mean.result(ms)), float(km.result()), rtol=1e-5)
@@ -501,7 +501,7 @@ def test_every_metric_updates_and_results_inside_jit_as_eagerly():
         return out
 
     w = _f32((B,), 0, 2)()
-    for jitted, eager in zip(jax.jit(all_results)(w), all_results(w)):
+    for jitted, eager in zip(jax.jit(all_results)(w), all_results(w), strict=True):
         np.testing.assert_allclose(np.asarray(jitted), np.asarray(eager), rtol=1e-6)
 
 
@@ -641,7 +641,8 @@ def test_mean_and_sum_are_not_compile_metrics(metric):
 
 
 @pytest.mark.parametrize("make, match", [
-    (lambda: M.Precision(thresholds=[0.5, 1.5]), r"Precision: thresholds must be floats in \[0, 1\]"),
+    (lambda: M.Precision(thresholds=[0.5, 1.5]),
+     r"Precision: thresholds must be floats in \[0, 1\]"),
     (lambda: M.Recall(top_k=0), "Recall: top_k must be an int >= 1 or None, received 0"),
     (lambda: M.Precision(class_id=-1), "class_id must be an int >= 0 or None"),
     (lambda: M.AUC(curve="DET"), "AUC: curve must be 'ROC', 'PR' or 'PRGAIN', received 'DET'"),

@@ -40,7 +40,7 @@ def _weights():
 
 
 def multiclass(targets):
-    return list(zip(targets, PROBS, CLASS_W))
+    return list(zip(targets, PROBS, CLASS_W, strict=True))
 
 
 def _softmax(z):
@@ -112,7 +112,7 @@ def theirs(name, data, **kwargs):
 
 
 def cat(data):
-    return [np.concatenate(parts) for parts in zip(*DATA[data])]
+    return [np.concatenate(parts) for parts in zip(*DATA[data], strict=True)]
 
 
 # -- precision, recall and the confusion counts ---------------------------------------------
@@ -279,7 +279,8 @@ def test_at_constraint_metrics_against_the_thresholded_rates(name, kwargs, depen
     rates = {"sensitivity": np_rate(tp, fn), "specificity": np_rate(tn, fp),
              "precision": np_rate(tp, fp)}
     value = next(iter(kwargs.values()))
-    expected = max(d for d, c in zip(rates[dependent], rates[constrained]) if c >= value)
+    expected = max(d for d, c in zip(rates[dependent], rates[constrained], strict=True)
+                   if c >= value)
     np.testing.assert_allclose(ours(name, "binary", **kwargs), expected, rtol=1e-5)
 
 

@@ -61,10 +61,10 @@ def test_clipnorm_clips_each_tensor_by_its_own_norm():
     model.compile(optimizer=lm.optimizers.SGD(0.5, clipnorm=0.1), loss="mse")
     grads = _grads(KERNEL, BIAS)
     expected = [w - 0.5 * g * min(1.0, 0.1 / np.linalg.norm(g))
-                for w, g in zip((KERNEL, BIAS), grads)]
+                for w, g in zip((KERNEL, BIAS), grads, strict=True)]
     assert all(np.linalg.norm(g) > 0.1 for g in grads)  # both really clipped
     model.train_on_batch(X, Y)
-    for got, want in zip(model.get_weights(), expected):
+    for got, want in zip(model.get_weights(), expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
@@ -76,10 +76,10 @@ def test_weight_decay_is_decoupled_as_keras():
     velocity = [np.zeros_like(w) for w in weights]
     for _ in range(2):
         grads = _grads(*[w.astype(np.float32) for w in weights])
-        velocity = [0.5 * v + g for v, g in zip(velocity, grads)]
-        weights = [w - 0.1 * 0.2 * w - 0.1 * v for w, v in zip(weights, velocity)]
+        velocity = [0.5 * v + g for v, g in zip(velocity, grads, strict=True)]
+        weights = [w - 0.1 * 0.2 * w - 0.1 * v for w, v in zip(weights, velocity, strict=True)]
         model.train_on_batch(X, Y)
-    for got, want in zip(model.get_weights(), weights):
+    for got, want in zip(model.get_weights(), weights, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
@@ -88,13 +88,13 @@ def test_ema_is_tracked_and_put_into_the_model_when_fit_ends():
     optimizer = lm.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5)
     model.compile(optimizer=optimizer, loss="mse")
     weights, average = [KERNEL.astype(np.float64), BIAS.astype(np.float64)], None
-    for step in range(3):
+    for _ in range(3):
         grads = _grads(*[w.astype(np.float32) for w in weights])
-        weights = [w - 0.1 * g for w, g in zip(weights, grads)]
+        weights = [w - 0.1 * g for w, g in zip(weights, grads, strict=True)]
         average = (list(weights) if average is None
-                   else [0.5 * a + 0.5 * w for a, w in zip(average, weights)])
+                   else [0.5 * a + 0.5 * w for a, w in zip(average, weights, strict=True)])
     model.fit(X, Y, batch_size=len(X), epochs=3, shuffle=False, verbose=0)
-    for got, want in zip(model.get_weights(), average):
+    for got, want in zip(model.get_weights(), average, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     model.fit(X, Y, batch_size=len(X), epochs=1, verbose=0)  # training goes on afterwards
 
@@ -108,7 +108,7 @@ def test_ema_never_overwrites_a_frozen_weight():
     frozen.trainable = False
     before = frozen.get_weights()
     model.fit(X, Y, epochs=2, verbose=0)
-    for a, b in zip(frozen.get_weights(), before):
+    for a, b in zip(frozen.get_weights(), before, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -117,14 +117,14 @@ def test_ema_overwrite_frequency_replaces_the_weights_during_training():
     model.compile(optimizer=lm.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5,
                                               ema_overwrite_frequency=2), loss="mse")
     weights, average = [KERNEL.astype(np.float64), BIAS.astype(np.float64)], None
-    for step in range(2):
+    for _ in range(2):
         grads = _grads(*[w.astype(np.float32) for w in weights])
-        weights = [w - 0.1 * g for w, g in zip(weights, grads)]
+        weights = [w - 0.1 * g for w, g in zip(weights, grads, strict=True)]
         average = (list(weights) if average is None
-                   else [0.5 * a + 0.5 * w for a, w in zip(average, weights)])
+                   else [0.5 * a + 0.5 * w for a, w in zip(average, weights, strict=True)])
     model.train_on_batch(X, Y)
     model.train_on_batch(X, Y)  # the second update ends with the weights set to the average
-    for got, want in zip(model.get_weights(), average):
+    for got, want in zip(model.get_weights(), average, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 

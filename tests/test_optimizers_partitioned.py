@@ -370,7 +370,7 @@ def test_saved_model_resumes_with_the_same_group_updates(tmp_path):
     loaded = lm.saving.load_model(tmp_path / "m.lamina")
     model.train_on_batch(X, Y)
     loaded.train_on_batch(X, Y)
-    for a, b in zip(model.get_weights(), loaded.get_weights()):
+    for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 

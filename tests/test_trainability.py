@@ -35,13 +35,13 @@ def snap(layer):
 def unchanged(before, after):
     """Bit-for-bit equal, every array."""
     assert len(before) == len(after)
-    return all(np.array_equal(b, a) for b, a in zip(before, after))
+    return all(np.array_equal(b, a) for b, a in zip(before, after, strict=True))
 
 
 def all_changed(before, after):
     """Every array differs in at least one entry."""
     assert len(before) == len(after)
-    return all(not np.array_equal(b, a) for b, a in zip(before, after))
+    return all(not np.array_equal(b, a) for b, a in zip(before, after, strict=True))
 
 
 def var_snap(model):
@@ -286,7 +286,8 @@ def test_rule4_gradient_flows_through_frozen_middle_layer():
     assert unchanged(p_mid, snap(middle))
     assert all_changed(p_first, snap(first))
     assert all_changed(p_last, snap(last))
-    for new, old, g in zip(snap(first) + snap(last), p_first + p_last, list(g_first) + list(g_last)):
+    for new, old, g in zip(snap(first) + snap(last), p_first + p_last,
+                           list(g_first) + list(g_last), strict=True):
         assert np.any(np.asarray(g) != 0)
         np.testing.assert_allclose(new, old - LR * np.asarray(g), rtol=1e-6, atol=1e-7)
 
@@ -315,7 +316,7 @@ def test_rule3_4_shared_layer_reached_by_open_and_closed_path_in_one_model():
 
     root.train_on_batch(x, y)
     for new, old, g in zip(snap(shared) + snap(head), p_shared + p_head,
-                           list(g_shared) + list(g_head)):
+                           list(g_shared) + list(g_head), strict=True):
         np.testing.assert_allclose(new, old - LR * np.asarray(g), rtol=1e-6, atol=1e-7)
 
 
@@ -439,13 +440,13 @@ def _hand_trajectory(optimizer, params, batches, frozen_steps, keep_state=True):
                                                                params[name])
                 continue
             g = [np.asarray(gi) for gi in grads[name]]
-            mu = tuple(b1 * m + (1 - b1) * gi for m, gi in zip(state[name][0], g))
-            nu = tuple(b2 * n + (1 - b2) * gi * gi for n, gi in zip(state[name][1], g))
+            mu = tuple(b1 * m + (1 - b1) * gi for m, gi in zip(state[name][0], g, strict=True))
+            nu = tuple(b2 * n + (1 - b2) * gi * gi for n, gi in zip(state[name][1], g, strict=True))
             state[name] = (mu, nu)
             params[name] = tuple(
                 np.asarray(p) - adam_lr * (m / (1 - b1 ** count))
                 / (np.sqrt(n / (1 - b2 ** count)) + eps)
-                for p, m, n in zip(params[name], mu, nu))
+                for p, m, n in zip(params[name], mu, nu, strict=True))
     return params
 
 
@@ -482,11 +483,12 @@ def test_rule6_optimizer_state_kept_across_freeze_unfreeze(optimizer, how):
     tol = dict(rtol=1e-5, atol=1e-6)
     expected = _hand_trajectory(optimizer, init, batches, frozen_steps={2, 3})
     for name, layer in (("A", A), ("B", B)):
-        for got, want in zip(snap(layer), expected[name]):
+        for got, want in zip(snap(layer), expected[name], strict=True):
             np.testing.assert_allclose(got, np.asarray(want), **tol)
     reset = _hand_trajectory(optimizer, init, batches, frozen_steps={2, 3}, keep_state=False)
     assert not all(np.allclose(got, np.asarray(want), **tol)
-                   for got, want in zip(snap(A), reset["A"])), "test must distinguish reset state"
+                   for got, want in zip(snap(A), reset["A"], strict=True)), \
+        "test must distinguish reset state"
 
 
 # -- rule 7: frozen BatchNormalization ----------------------------------------------------

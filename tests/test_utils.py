@@ -86,7 +86,7 @@ def _run(seed):
 
 def test_the_same_seed_gives_bitwise_identical_training():
     first, second, other = _run(7), _run(7), _run(8)
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(first[0], other[0])
     with pytest.raises(ValueError, match="expected a non-negative integer, received -1"):

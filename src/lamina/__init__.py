@@ -15,9 +15,9 @@ from lamina import optimizers as optimizers
 from lamina import random as random
 from lamina import saving as saving
 from lamina import utils as utils
-from lamina.core.input_layer import Input
+from lamina.core.input_layer import Input as Input
 from lamina.core.naming import reset_names as reset_names
-from lamina.core.node import SymbolicTensor as KerasTensor
+from lamina.core.node import SymbolicTensor as KerasTensor  # noqa: F401 (public, Keras name)
 from lamina.core.variables import Variable as Variable
 from lamina.errors import ConfigurationError as ConfigurationError
 from lamina.errors import GraphError as GraphError
@@ -28,7 +28,7 @@ from lamina.errors import SavingError as SavingError
 from lamina.errors import UntrackedVariableError as UntrackedVariableError
 from lamina.models.model import Model as Model
 from lamina.models.sequential import Sequential as Sequential
-from lamina.trainability import resolve as resolve_trainability
+from lamina.trainability import resolve as resolve_trainability  # noqa: F401 (public)
 from lamina.utils.explain import explain as explain
 from lamina.utils.explain import explain_layer as explain_layer
 from lamina.version import __version__ as __version__

@@ -106,4 +106,5 @@ lamina does not look inside other objects (helper objects, closures, globals).""
 
 def expected_received(what, expected, received):
     """One line in the house style: what was expected, what was received (value and type)."""
-    return f"{what}: expected {expected}, received {received!r} (of type {type(received).__name__})."
+    return (f"{what}: expected {expected}, received {received!r} "
+            f"(of type {type(received).__name__}).")

@@ -102,7 +102,8 @@ def enter(parent, layer):
         reasons.append(_flag_reason(layer))
     freezer = parent.frozen_by.get(id(layer))
     if freezer is not None:
-        reasons.append(f"'{freezer.name}' froze '{layer.name}' in its scope ({freezer.name}.freeze)")
+        reasons.append(
+            f"'{freezer.name}' froze '{layer.name}' in its scope ({freezer.name}.freeze)")
     frozen_by = parent.frozen_by
     if layer._scoped_freezes:
         frozen_by = dict(frozen_by)

@@ -72,7 +72,7 @@ def _assert_lines(out, patterns):
     assert "\r" not in out
     lines = out.splitlines()
     assert len(lines) == len(patterns), out
-    for line, pattern in zip(lines, patterns):
+    for line, pattern in zip(lines, patterns, strict=True):
         assert pattern.fullmatch(line), (line, pattern.pattern)
 
 

@@ -42,7 +42,7 @@ def test_numpy_arrays_of_new_shapes_compile_nothing():
         arrays = [to_array(np.full((n, 3), n, np.float32)) for n in (211, 223, 227)]
         jax.block_until_ready(arrays)
     assert seen == []
-    for n, a in zip((211, 223, 227), arrays):
+    for n, a in zip((211, 223, 227), arrays, strict=True):
         assert isinstance(a, jax.Array) and a.shape == (n, 3)
         np.testing.assert_array_equal(np.asarray(a), np.full((n, 3), n, np.float32))
 
@@ -104,6 +104,6 @@ def test_building_setting_and_loading_weights_compile_nothing(tmp_path):
         second.load_weights(tmp_path / "w.weights.h5")
         jax.block_until_ready([v.value for v in second.weights])
     assert seen == []
-    for expected, variable in zip(weights, second.weights):
+    for expected, variable in zip(weights, second.weights, strict=True):
         assert variable.value.dtype == jnp.float32
         np.testing.assert_array_equal(np.asarray(variable.value), expected.astype(np.float32))

@@ -392,7 +392,7 @@ def test_subclassed_model_with_a_list_of_layers():
     model.fit(_x(16, 4), np.ones((16, 1), "float32"), batch_size=8, epochs=1, verbose=0)
     after = model.get_weights()
     # every layer of the list trains
-    assert all(not np.allclose(a, b) for a, b in zip(after[::2], before[::2]))
+    assert all(not np.allclose(a, b) for a, b in zip(after[::2], before[::2], strict=True))
 
 
 def test_subclassed_model_built_by_fit_without_prior_call():

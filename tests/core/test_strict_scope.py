@@ -152,7 +152,7 @@ def test_tracked_layers_train(cls):
     assert before, "the model tracks its layers' weights"
     model.fit(x, y, epochs=2, batch_size=16, verbose=0)
     after = model.get_weights()
-    assert all(not np.allclose(b, a) for b, a in zip(before, after))
+    assert all(not np.allclose(b, a) for b, a in zip(before, after, strict=True))
 
 
 def test_shared_layer_across_models_trains_in_each():

@@ -31,4 +31,4 @@ def build(seed=0, learning_rate=1e-2):
 
 
 def max_diff(a, b):
-    return max(float(np.max(np.abs(u - v))) for u, v in zip(a, b))
+    return max(float(np.max(np.abs(u - v))) for u, v in zip(a, b, strict=True))

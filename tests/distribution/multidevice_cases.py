@@ -163,7 +163,7 @@ def test_model_parallel_dense_outputs_and_gradients():
         np.testing.assert_allclose(model.predict_on_batch(x), expected_out, atol=1e-5)
         loss = model.train_on_batch(x, y)
     assert loss == pytest.approx(float(np.mean((expected_out - y) ** 2)), rel=1e-5)
-    for old, new, grad in zip(before, model.get_weights(), grads):
+    for old, new, grad in zip(before, model.get_weights(), grads, strict=True):
         np.testing.assert_allclose(old - new, grad, atol=1e-5)
     kernel = model.get_layer("wide").kernel
     assert kernel.value.sharding.spec == jax.sharding.PartitionSpec(None, "model")
@@ -202,7 +202,7 @@ def _freeze_sequence(distribution):
     frozen = [np.array(v.value) for v in wide.weights]
     with within():
         model.train_on_batch(x, y)
-    assert all(check(v.value, host) for v, host in zip(wide.weights, frozen))
+    assert all(check(v.value, host) for v, host in zip(wide.weights, frozen, strict=True))
     wide.trainable = True  # live: the next step trains it, no recompile asked of the user
     with within():
         model.train_on_batch(x, y)
@@ -212,7 +212,7 @@ def _freeze_sequence(distribution):
     moments = {v.uid: np.array(_adam_mu(model)[v.uid]) for v in wide.weights}
     with within():
         model.train_on_batch(x, y)
-    assert all(check(v.value, host) for v, host in zip(wide.weights, weights))
+    assert all(check(v.value, host) for v, host in zip(wide.weights, weights, strict=True))
     assert all(check(_adam_mu(model)[uid], host) for uid, host in moments.items())
     wide.trainable = True
     outer = lm.Model(model.inputs, model.outputs, name="outer")  # proj frozen in its scope
@@ -221,7 +221,7 @@ def _freeze_sequence(distribution):
     kept = [np.array(v.value) for v in proj.weights]
     with within():
         outer.train_on_batch(x, y)
-    assert all(check(v.value, host) for v, host in zip(proj.weights, kept))
+    assert all(check(v.value, host) for v, host in zip(proj.weights, kept, strict=True))
     with within():  # proj still trains in its own model
         model.train_on_batch(x, y)
     assert not np.array_equal(np.asarray(proj.kernel.value), kept[0])
@@ -285,7 +285,7 @@ def test_four_device_checkpoint_restores_without_a_distribution_in_this_process(
                   callbacks=[BackupAndRestore(tmp_path / "b", delete_checkpoint=False)])
         model.save(tmp_path / "sharded.lamina")
     loaded = lm.models.load_model(tmp_path / "sharded.lamina")  # gathered: plain arrays
-    for a, b in zip(model.get_weights(), loaded.get_weights()):
+    for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
         assert np.array_equal(a, b)
     resumed = _resume(x, y, tmp_path / "b")  # one device (no distribution)
     got = resumed.get_weights()

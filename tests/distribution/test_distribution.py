@@ -154,5 +154,5 @@ def test_data_parallel_on_one_device_is_bitwise_the_plain_fit():
         model.fit(x, y, batch_size=128, epochs=1, seed=3, verbose=0)
         [step] = model._trainer.compiled_steps("train")
     assert step.jitted._cache_size() == 1  # compiled once for all 14 steps
-    for a, b in zip(plain.get_weights(), model.get_weights()):
+    for a, b in zip(plain.get_weights(), model.get_weights(), strict=True):
         assert np.array_equal(a, b)

@@ -43,7 +43,7 @@ def two_processes(tmp_path_factory):
                 proc.kill()
                 proc.wait()
     report = "\n".join(f"--- process {i} (exit {p.returncode}):\n{text[-4000:]}"
-                       for i, (p, text) in enumerate(zip(procs, outputs)))
+                       for i, (p, text) in enumerate(zip(procs, outputs, strict=True)))
     assert all(p.returncode == 0 for p in procs), report
     return [np.load(out / f"process_{i}.npz") for i in range(2)], outputs, out
 

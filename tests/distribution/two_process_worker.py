@@ -22,12 +22,12 @@ jax.distributed.initialize(coordinator_address=f"127.0.0.1:{port}",
                            initialization_timeout=60)
 
 # the rest is imported after jax.distributed.initialize, as the recipe asks
-import digits
-import numpy as np
-from jax.experimental import multihost_utils
+import digits  # noqa: E402
+import numpy as np  # noqa: E402
+from jax.experimental import multihost_utils  # noqa: E402
 
-import lamina as lm
-from lamina import distribution as ld
+import lamina as lm  # noqa: E402
+from lamina import distribution as ld  # noqa: E402
 
 GLOBAL_BATCH = 128
 

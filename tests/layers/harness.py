@@ -120,7 +120,8 @@ def check_layer(case):
     clone(inputs, **case.call_kwargs)
     clone.set_weights(layer.get_weights())
     kwargs = {**case.call_kwargs, "training": False}
-    for a, b in zip(_as_list(layer(inputs, **kwargs)), _as_list(clone(inputs, **kwargs))):
+    ours, theirs = _as_list(layer(inputs, **kwargs)), _as_list(clone(inputs, **kwargs))
+    for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     rebuilt = registry.deserialize(registry.serialize(layer))
     assert type(rebuilt) is type(layer) and rebuilt.get_config() == config
@@ -132,7 +133,7 @@ def check_layer(case):
     model.train_on_batch(x, y)
     after = _snapshot(tested)
     trained_ids = {id(v) for v in tested.trainable_weights}
-    for v, b, a in zip(tested.weights, before, after):
+    for v, b, a in zip(tested.weights, before, after, strict=True):
         if id(v) in trained_ids:
             assert not np.array_equal(a, b), f"{case.id}: trainable '{v.path}' did not change"
         elif not case.updates_state:
@@ -146,7 +147,7 @@ def check_layer(case):
         freeze()
         before, head_before = _snapshot(tested), _snapshot(head)
         model.train_on_batch(x, y)
-        for v, b, a in zip(tested.weights, before, _snapshot(tested)):
+        for v, b, a in zip(tested.weights, before, _snapshot(tested), strict=True):
             np.testing.assert_array_equal(a, b, err_msg=f"{case.id}: frozen '{v.path}' changed")
         assert not np.array_equal(_snapshot(head)[0], head_before[0])
         thaw()

@@ -66,7 +66,7 @@ def test_harness(case):
 # -- numpy references ------------------------------------------------------------------------
 def _call_with(layer, weights, inputs, **kwargs):
     """The layer's output with its weights replaced by `weights` (traceable: for jax.grad)."""
-    scope = scope_lib.CallScope({v.uid: w for v, w in zip(layer.weights, weights)})
+    scope = scope_lib.CallScope({v.uid: w for v, w in zip(layer.weights, weights, strict=True)})
     with scope_lib.activate(scope):
         return layer(inputs, **kwargs)
 

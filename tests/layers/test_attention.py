@@ -67,7 +67,7 @@ def test_harness(case):
 # -- MultiHeadAttention: the harness checks, for a layer called as layer(query, value) ------
 def _pure(layer, weights, *args, **kwargs):
     """`layer(*args, **kwargs)` reading `weights` (a list like get_weights()): traceable."""
-    scope = scope_lib.CallScope({v.uid: w for v, w in zip(layer.weights, weights)})
+    scope = scope_lib.CallScope({v.uid: w for v, w in zip(layer.weights, weights, strict=True)})
     with scope_lib.activate(scope):
         return layer(*args, **kwargs)
 
@@ -141,7 +141,7 @@ def test_multi_head_attention_harness_points(case):
     y = rng.normal(size=(6, 1)).astype(np.float32)
     before = tested.get_weights()
     model.train_on_batch(x, y)
-    for v, b, a in zip(tested.weights, before, tested.get_weights()):
+    for v, b, a in zip(tested.weights, before, tested.get_weights(), strict=True):
         assert not np.array_equal(a, b), f"trainable '{v.path}' did not change"
 
     # 5. frozen by its own flag, then by a scoped freeze: bitwise unchanged, the head trains
@@ -151,7 +151,7 @@ def test_multi_head_attention_harness_points(case):
         freeze()
         before, head_before = tested.get_weights(), head.get_weights()
         model.train_on_batch(x, y)
-        for v, b, a in zip(tested.weights, before, tested.get_weights()):
+        for v, b, a in zip(tested.weights, before, tested.get_weights(), strict=True):
             np.testing.assert_array_equal(a, b, err_msg=f"frozen '{v.path}' changed")
         assert not np.array_equal(head.get_weights()[0], head_before[0])
         thaw()
@@ -269,7 +269,7 @@ def test_multi_head_attention_matches_numpy_forward_and_gradient(causal, self_at
         return np.sum(result * w_out)
 
     grads = jax.jit(jax.grad(lamina_loss))([jnp.asarray(a) for a in arrays])
-    for g, e in zip(grads, _finite_difference_grads(numpy_loss, arrays)):
+    for g, e in zip(grads, _finite_difference_grads(numpy_loss, arrays), strict=True):
         np.testing.assert_allclose(np.asarray(g), e, rtol=GRAD_RTOL, atol=GRAD_ATOL)
 
 
@@ -356,7 +356,7 @@ def test_attention_layers_match_numpy_forward_and_gradient(kind, causal):
 
     arrays = [q, v, k] + weights
     grads = jax.jit(jax.grad(lamina_loss))([jnp.asarray(a) for a in arrays])
-    for g, e in zip(grads, _finite_difference_grads(numpy_loss, arrays)):
+    for g, e in zip(grads, _finite_difference_grads(numpy_loss, arrays), strict=True):
         np.testing.assert_allclose(np.asarray(g), e, rtol=GRAD_RTOL, atol=GRAD_ATOL)
 
 
@@ -464,7 +464,7 @@ def test_masked_self_attention_model_matches_keras(keras):
     theirs = build(keras, keras.layers.Embedding, keras.layers.MultiHeadAttention)
     ours = build(lm, Embedding, MultiHeadAttention)
     ours.set_weights(_keras_weights(theirs))
-    for a, b in zip(ours(ids), theirs(ids)):
+    for a, b in zip(ours(ids), theirs(ids), strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=RTOL, atol=ATOL)
 
 
@@ -487,7 +487,7 @@ def test_attention_layers_match_keras(keras, make, causal):
         layer.set_weights(weights)
     expected = theirs(inputs, mask=mask, use_causal_mask=causal, return_attention_scores=True)
     got = ours(inputs, mask=mask, use_causal_mask=causal, return_attention_scores=True)
-    for a, b in zip(got, expected):
+    for a, b in zip(got, expected, strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=RTOL, atol=ATOL)
     np.testing.assert_array_equal(np.asarray(ours.compute_mask(inputs, mask)),
                                   np.asarray(theirs.compute_mask(inputs, mask)))

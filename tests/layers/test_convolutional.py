@@ -87,7 +87,7 @@ def test_harness(case):
 def _same_pads(spatial, kernel, strides, dilation):
     """TensorFlow's "same" padding: output ceil(n / s), the smaller half of the padding first."""
     pads = []
-    for n, k, s, d in zip(spatial, kernel, strides, dilation):
+    for n, k, s, d in zip(spatial, kernel, strides, dilation, strict=True):
         span = (k - 1) * d + 1
         total = max((-(-n // s) - 1) * s + span - n, 0)
         pads.append((total // 2, total - total // 2))
@@ -98,7 +98,7 @@ def _pads(padding, spatial, kernel, strides, dilation):
     if padding == "valid":
         return [(0, 0)] * len(spatial)
     if padding == "causal":
-        return [((k - 1) * d, 0) for k, d in zip(kernel, dilation)]
+        return [((k - 1) * d, 0) for k, d in zip(kernel, dilation, strict=True)]
     return _same_pads(spatial, kernel, strides, dilation)
 
 
@@ -109,14 +109,14 @@ def ref_conv(x, kernel, strides, padding, dilation, groups=1):
     ksize = kernel.shape[:rank]
     pads = _pads(padding, x.shape[1:-1], ksize, strides, dilation)
     x = np.pad(x, [(0, 0), *pads, (0, 0)])
-    span = [(k - 1) * d + 1 for k, d in zip(ksize, dilation)]
-    out_spatial = [(n - sp) // s + 1 for n, sp, s in zip(x.shape[1:-1], span, strides)]
+    span = [(k - 1) * d + 1 for k, d in zip(ksize, dilation, strict=True)]
+    out_spatial = [(n - sp) // s + 1 for n, sp, s in zip(x.shape[1:-1], span, strides, strict=True)]
     cin, filters = kernel.shape[-2:]
     fpg = filters // groups
     out = np.zeros((x.shape[0], *out_spatial, filters))
     for pos in itertools.product(*map(range, out_spatial)):
         taps = tuple(slice(p * s, p * s + sp, d)
-                     for p, s, sp, d in zip(pos, strides, span, dilation))
+                     for p, s, sp, d in zip(pos, strides, span, dilation, strict=True))
         window = x[(slice(None),) + taps]  # (b, *k, c)
         for g in range(groups):
             out[(slice(None),) + pos + (slice(g * fpg, (g + 1) * fpg),)] = np.tensordot(
@@ -148,19 +148,20 @@ def ref_conv_transpose(x, kernel, strides, padding, dilation, output_padding=Non
     rank = x.ndim - 2
     ksize = kernel.shape[:rank]
     spatial = x.shape[1:-1]
-    span = [(k - 1) * d + 1 for k, d in zip(ksize, dilation)]
-    full = [(n - 1) * s + sp for n, s, sp in zip(spatial, strides, span)]
+    span = [(k - 1) * d + 1 for k, d in zip(ksize, dilation, strict=True)]
+    full = [(n - 1) * s + sp for n, s, sp in zip(spatial, strides, span, strict=True)]
     out_full = np.zeros((x.shape[0], *full, kernel.shape[-2]))
     for pos in itertools.product(*map(range, spatial)):
         for tap in itertools.product(*map(range, ksize)):
-            at = tuple(p * s + t * d for p, s, t, d in zip(pos, strides, tap, dilation))
+            at = tuple(p * s + t * d
+                       for p, s, t, d in zip(pos, strides, tap, dilation, strict=True))
             out_full[(slice(None),) + at] += x[(slice(None),) + pos] @ kernel[tap].T
     ops = output_padding or (None,) * rank
     lengths = [_keras_transpose_length(n, k, s, d, padding, p)
-               for n, k, s, d, p in zip(spatial, ksize, strides, dilation, ops)]
+               for n, k, s, d, p in zip(spatial, ksize, strides, dilation, ops, strict=True)]
     out = np.zeros((x.shape[0], *lengths, kernel.shape[-2]))
     src, dst = [slice(None)], [slice(None)]
-    for n, s, sp, length, available in zip(spatial, strides, span, lengths, full):
+    for n, s, sp, length, available in zip(spatial, strides, span, lengths, full, strict=True):
         crop = 0 if padding == "valid" else max((n - 1) * s + sp - length, 0) // 2
         size = min(length, available - crop)
         src.append(slice(crop, crop + size))
@@ -242,8 +243,8 @@ def _value_and_grads(layer, x, values, w_out):
     variables = layer.weights
 
     def loss(inputs, weights):
-        out, _ = step.apply(layer, {v.uid: w for v, w in zip(variables, weights)}, inputs,
-                            False)
+        values = {v.uid: w for v, w in zip(variables, weights, strict=True)}
+        out, _ = step.apply(layer, values, inputs, False)
         return jnp.sum(w_out * jnp.tanh(out)), out
 
     (_, out), grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))(
@@ -351,7 +352,7 @@ def test_weights_and_outputs_agree_with_keras(keras, case):
     # random biases too, so a bias in the wrong place cannot hide behind zeros
     rng = np.random.default_rng(8)
     keras_weights = [rng.normal(size=v.shape).astype(np.float32) for v in theirs.weights]
-    for variable, value in zip(theirs.weights, keras_weights):
+    for variable, value in zip(theirs.weights, keras_weights, strict=True):
         variable.assign(value)
     expected = np.asarray(theirs(x))
     ours = cls(**kwargs)

@@ -90,7 +90,7 @@ def test_embedding_forward_and_gradient_match_numpy():
 
 def _call_with(layer, weights, inputs):
     """The layer's output with its weights replaced by `weights` (traceable: for jax.grad)."""
-    scope = scope_lib.CallScope({v.uid: w for v, w in zip(layer.weights, weights)})
+    scope = scope_lib.CallScope({v.uid: w for v, w in zip(layer.weights, weights, strict=True)})
     with scope_lib.activate(scope):
         return layer(inputs)
 

@@ -422,7 +422,7 @@ def test_batchnorm_inference_call_does_not_update_moving_statistics():
     layer.set_weights(w)
     layer(x, training=False)
     layer(x)
-    for got, want in zip(layer.get_weights(), w):
+    for got, want in zip(layer.get_weights(), w, strict=True):
         np.testing.assert_array_equal(got, want)
 
 
@@ -493,7 +493,7 @@ def test_dropout_same_seed_gives_same_mask_sequence():
     b = lm.layers.Dropout(0.5, seed=42)
     masks_a = [np.asarray(a(x, training=True)) != 0 for _ in range(3)]
     masks_b = [np.asarray(b(x, training=True)) != 0 for _ in range(3)]
-    for ma, mb in zip(masks_a, masks_b):
+    for ma, mb in zip(masks_a, masks_b, strict=True):
         np.testing.assert_array_equal(ma, mb)
     # consecutive calls draw fresh masks
     assert not np.array_equal(masks_a[0], masks_a[1])
@@ -531,7 +531,7 @@ def test_seeded_dropout_models_reproducible():
     m2 = make()
     outs1 = [np.asarray(m1(x, training=True)) for _ in range(2)]
     outs2 = [np.asarray(m2(x, training=True)) for _ in range(2)]
-    for o1, o2 in zip(outs1, outs2):
+    for o1, o2 in zip(outs1, outs2, strict=True):
         np.testing.assert_array_equal(o1, o2)
     assert not np.array_equal(outs1[0], outs1[1])
     # inference is the identity map

@@ -175,7 +175,7 @@ def test_elementwise_merges_match_numpy_forward_and_gradient(name, masked):
         [jnp.asarray(x) for x in xs])
     expected = _finite_difference_grads(
         lambda args: np.sum(_np_elementwise(name, args, masks) * weights), xs)
-    for g, e in zip(grads, expected):
+    for g, e in zip(grads, expected, strict=True):
         np.testing.assert_allclose(np.asarray(g), e, rtol=GRAD_RTOL, atol=GRAD_ATOL)
 
 
@@ -211,7 +211,7 @@ def test_concatenate_values_masks_and_gradient(axis):
     grads = jax.grad(lambda args: jnp.sum(layer(args) * weights))([jnp.asarray(x) for x in xs])
     expected = _finite_difference_grads(
         lambda args: np.sum(np.concatenate(args, axis=axis) * weights), xs)
-    for g, e in zip(grads, expected):
+    for g, e in zip(grads, expected, strict=True):
         np.testing.assert_allclose(np.asarray(g), e, rtol=GRAD_RTOL, atol=GRAD_ATOL)
 
 
@@ -248,7 +248,7 @@ def test_dot_matches_numpy_forward_and_gradient(shapes, axes, resolved, normaliz
     grads = jax.grad(lambda args: jnp.sum(layer(args) * weights))([jnp.asarray(x) for x in xs])
     expected = _finite_difference_grads(
         lambda args: np.sum(_np_dot(*args, resolved, normalize) * weights), xs)
-    for g, e in zip(grads, expected):
+    for g, e in zip(grads, expected, strict=True):
         np.testing.assert_allclose(np.asarray(g), e, rtol=GRAD_RTOL, atol=GRAD_ATOL)
 
 

@@ -168,7 +168,7 @@ def lamina_output_and_grads(layer, x, weights, cotangent, training=False):
     variables = layer.trainable_weights
 
     def f(x, ws):
-        values = {v.uid: w for v, w in zip(variables, ws)}
+        values = {v.uid: w for v, w in zip(variables, ws, strict=True)}
         out, _ = step.apply(layer, values, x, training)
         return jnp.sum(out * cotangent), out
 
@@ -356,7 +356,7 @@ def test_batch_norm_initializers_regularizers_and_constraints():
                             beta_regularizer=lm.regularizers.L1(0.2),
                             gamma_constraint="non_neg")
     model = lm.Sequential([lm.Input((3,)), bn])
-    for got, value in zip(bn.get_weights(), (2.0, -1.0, 0.5, 3.0)):
+    for got, value in zip(bn.get_weights(), (2.0, -1.0, 0.5, 3.0), strict=True):
         np.testing.assert_array_equal(got, np.full(3, value, np.float32))
     bn.set_weights([np.array([-1.0, 2.0, 3.0]), np.array([1.0, -2.0, 0.0]),
                     np.zeros(3), np.ones(3)])
@@ -439,7 +439,8 @@ def test_batch_norm_agrees_with_keras_in_both_modes(keras, kwargs, shape):
     np.testing.assert_allclose(layer(x), np.asarray(klayer(x)), **KERAS)
     np.testing.assert_allclose(layer(x, training=True), np.asarray(klayer(x, training=True)),
                                **KERAS)
-    for mine, theirs in zip(layer.get_weights(), _keras_weights(klayer)):  # moving statistics
+    # moving statistics
+    for mine, theirs in zip(layer.get_weights(), _keras_weights(klayer), strict=True):
         np.testing.assert_allclose(mine, theirs, **KERAS)
 
 
@@ -450,7 +451,7 @@ def test_masked_batch_norm_agrees_with_keras(keras):
     _copy_from_keras(klayer, layer, x)
     np.testing.assert_allclose(layer(x, training=True, mask=mask),
                                np.asarray(klayer(x, training=True, mask=mask)), **KERAS)
-    for mine, theirs in zip(layer.get_weights(), _keras_weights(klayer)):
+    for mine, theirs in zip(layer.get_weights(), _keras_weights(klayer), strict=True):
         np.testing.assert_allclose(mine, theirs, **KERAS)
 
 

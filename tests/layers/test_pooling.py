@@ -86,7 +86,7 @@ def test_harness(case):
 def _windows(spatial, pool, strides, padding):
     """For every output position, the tuple of slices of the real input cells it covers."""
     ranges = []
-    for n, p, s in zip(spatial, pool, strides):
+    for n, p, s in zip(spatial, pool, strides, strict=True):
         if padding == "valid":
             starts = [i * s for i in range((n - p) // s + 1)]
         else:

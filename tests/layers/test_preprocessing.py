@@ -166,7 +166,7 @@ def test_adapted_layer_is_not_changed_by_fit():
     model.compile(optimizer=lm.optimizers.SGD(0.1), loss="mse")
     before = norm.get_weights()
     model.fit(_data(16, 3), np.zeros((16, 1), np.float32), epochs=2, verbose=0)
-    for a, b in zip(before, norm.get_weights()):
+    for a, b in zip(before, norm.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -219,7 +219,7 @@ def test_normalization_adapt_agrees_with_keras(keras, axis, shape):
     ours.adapt(x)
     assert [w.name for w in ours.weights] == [w.name for w in theirs.weights]
     keras_weights = _keras_weights(theirs)
-    for mine, their in zip(ours.get_weights()[:2], keras_weights[:2]):
+    for mine, their in zip(ours.get_weights()[:2], keras_weights[:2], strict=True):
         np.testing.assert_allclose(mine, their, rtol=1e-5, atol=1e-6)
     assert [(w.shape, w.dtype) for w in ours.get_weights()] == [
         (w.shape, w.dtype) for w in keras_weights]

@@ -140,7 +140,7 @@ def np_rnn(step, x, weights, states, mask=None, go_backwards=False):
         output, new_states = step(x[:, t], states, weights)
         if mask is not None:  # a masked step keeps the states and repeats the last output
             valid = mask[:, t][:, None]
-            new_states = [np.where(valid, n, s) for n, s in zip(new_states, states)]
+            new_states = [np.where(valid, n, s) for n, s in zip(new_states, states, strict=True)]
             output = np.where(valid, output, states[0])
         states = new_states
         outputs.append(output)
@@ -198,7 +198,7 @@ def test_forward_and_gradient_match_numpy_recurrence(kind, options):
     def np_scalar(x_, weights_, states_):
         seq, final = np_rnn(np_step, x_, weights_, states_ if states_ is not None
                             else zero_states, mask, OPTIONS[options]["go_backwards"])
-        return np.sum(seq * out_w) + sum(np.sum(s * w) for s, w in zip(final, state_w))
+        return np.sum(seq * out_w) + sum(np.sum(s * w) for s, w in zip(final, state_w, strict=True))
 
     # forward: the sequence (in processing order), the last output and the final states
     kwargs = {"mask": mask} if mask is not None else {}
@@ -209,7 +209,7 @@ def test_forward_and_gradient_match_numpy_recurrence(kind, options):
                                 else zero_states, mask, OPTIONS[options]["go_backwards"])
     np.testing.assert_allclose(seq, ref_seq, rtol=FORWARD_RTOL, atol=FORWARD_ATOL)
     assert len(final) == n_states
-    for got, want in zip(final, ref_final):
+    for got, want in zip(final, ref_final, strict=True):
         np.testing.assert_allclose(got, want, rtol=FORWARD_RTOL, atol=FORWARD_ATOL)
 
     # gradient w.r.t. the inputs, every weight and the initial states
@@ -219,8 +219,9 @@ def test_forward_and_gradient_match_numpy_recurrence(kind, options):
         kw = dict(kwargs)
         if states_ is not None:
             kw["initial_state"] = states_
-        seq_, *final_ = _pure_call(layer, dict(zip(uids, weight_values)), x_, **kw)
-        return jnp.sum(seq_ * out_w) + sum(jnp.sum(s * w) for s, w in zip(final_, state_w))
+        seq_, *final_ = _pure_call(layer, dict(zip(uids, weight_values, strict=True)), x_, **kw)
+        return jnp.sum(seq_ * out_w) + sum(jnp.sum(s * w)
+                                           for s, w in zip(final_, state_w, strict=True))
 
     def f32(arrays):
         return None if arrays is None else [np.float32(a) for a in arrays]
@@ -257,7 +258,7 @@ def test_cells_compute_one_step_of_the_reference():
         output, new_states = cell(np.float32(x), [np.float32(s) for s in states])
         ref_output, ref_states = np_step(x, states, weights)
         np.testing.assert_allclose(output, ref_output, rtol=FORWARD_RTOL, atol=FORWARD_ATOL)
-        for got, want in zip(new_states, ref_states):
+        for got, want in zip(new_states, ref_states, strict=True):
             np.testing.assert_allclose(got, want, rtol=FORWARD_RTOL, atol=FORWARD_ATOL)
         if n_states == 1:  # a single state passed bare comes back bare, as Keras
             output, bare = cell(np.float32(x), np.float32(states[0]))
@@ -348,7 +349,7 @@ def test_weight_layout_and_masked_outputs_match_keras(config):
     ours.set_weights(keras_weights)
     our_out = ours(x, mask=mask)
     assert len(our_out) == len(keras_out)
-    for a, b in zip(our_out, keras_out):
+    for a, b in zip(our_out, keras_out, strict=True):
         np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=1e-5)
 
 
@@ -463,7 +464,7 @@ def test_frozen_cell_gets_no_gradient_and_no_update():
     assert not any(v.owner is lstm.cell for v in model.trainable_weights)
     before = lstm.get_weights()
     model.train_on_batch(x, y)
-    for b, a in zip(before, lstm.get_weights()):
+    for b, a in zip(before, lstm.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     # rule 4: reads inside the closed path are constants (zero gradient)
     values = {v.uid: v.value for v in model.weights}

@@ -111,7 +111,7 @@ def test_same_seed_gives_same_noise_and_calls_draw_fresh_noise(make):
     lm.random.set_seed(7)  # the global stream must not matter for a seeded layer
     draws_a = [np.asarray(a(x, training=True)) for _ in range(2)]
     draws_b = [np.asarray(b(x, training=True)) for _ in range(2)]
-    for da, db in zip(draws_a, draws_b):
+    for da, db in zip(draws_a, draws_b, strict=True):
         np.testing.assert_array_equal(da, db)
     assert not np.array_equal(draws_a[0], draws_a[1])
     assert not np.array_equal(draws_a[0], np.asarray(make(43)(x, training=True)))

@@ -121,12 +121,12 @@ def _repeat_vector(n):
 def _upsample_nearest(factors, axes):
     def ref(x):
         shape = list(x.shape)
-        for f, a in zip(factors, axes):
+        for f, a in zip(factors, axes, strict=True):
             shape[a] *= f
         out = np.zeros(shape)
         for index in np.ndindex(*shape):
             source = list(index)
-            for f, a in zip(factors, axes):
+            for f, a in zip(factors, axes, strict=True):
                 source[a] //= f
             out[index] = x[tuple(source)]
         return out
@@ -200,7 +200,7 @@ def _kernel_resize_1d(x, axis, scale, kernel):
 
 def _separable(resize_1d, factors, axes):
     def ref(x):
-        for f, a in zip(factors, axes):
+        for f, a in zip(factors, axes, strict=True):
             x = resize_1d(x, a, f)
         return x
     return ref

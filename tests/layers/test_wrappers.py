@@ -96,7 +96,7 @@ def np_bidirectional_lstm(x, forward_weights, backward_weights, mask, merge_mode
 def _directional_checks(grads, values, np_scalar, rng, label):
     """d scalar along a random direction of each value: autodiff vs central differences."""
     eps = 1e-6
-    for i, (value, grad) in enumerate(zip(values, grads)):
+    for i, (value, grad) in enumerate(zip(values, grads, strict=True)):
         direction = rng.normal(size=value.shape)
 
         def shifted(d, i=i):
@@ -119,7 +119,7 @@ def _bidirectional_problem(merge_mode, seed=0):
     layer.set_weights([np.float32(w) for w in weights])
     expected = np_bidirectional_lstm(x, weights[:3], weights[3:], mask, merge_mode)
     got = layer(np.float32(x), mask=mask)
-    for a, b in zip(*(([got], [expected]) if merge_mode else (got, expected))):
+    for a, b in zip(*(([got], [expected]) if merge_mode else (got, expected)), strict=True):
         np.testing.assert_allclose(a, b, rtol=FORWARD_RTOL, atol=FORWARD_ATOL)
     return rng, layer, x, mask, weights, expected
 
@@ -139,15 +139,15 @@ def test_bidirectional_matches_numpy_forward_and_gradient(merge_mode):
     def np_scalar(values):
         out = np_bidirectional_lstm(values[0], values[1:4], values[4:], mask, merge_mode)
         return sum(np.sum(o * p) for o, p in zip(out if merge_mode is None else [out],
-                                                 projections))
+                                                 projections, strict=True))
 
     uids = [v.uid for v in layer.weights]
 
     def scalar(values):
-        with scope_lib.activate(scope_lib.CallScope(dict(zip(uids, values[1:])))):
+        with scope_lib.activate(scope_lib.CallScope(dict(zip(uids, values[1:], strict=True)))):
             out = layer(values[0], mask=mask)
         return sum(jnp.sum(o * p) for o, p in zip(out if merge_mode is None else [out],
-                                                  projections))
+                                                  projections, strict=True))
 
     values = [x] + weights
     grads = jax.grad(scalar)([np.float32(v) for v in values])
@@ -176,7 +176,7 @@ def test_time_distributed_matches_numpy_forward_and_gradient():
     uids = [v.uid for v in layer.weights]
 
     def scalar(values):
-        with scope_lib.activate(scope_lib.CallScope(dict(zip(uids, values[1:])))):
+        with scope_lib.activate(scope_lib.CallScope(dict(zip(uids, values[1:], strict=True)))):
             return jnp.sum(layer(values[0]) * projection)
 
     values = [x, kernel, bias]
@@ -227,7 +227,7 @@ def test_bidirectional_weight_order_and_masked_outputs_match_keras(merge_mode):
     assert ours.backward_layer.name == theirs.backward_layer.name == "backward_rnn"
     ours.set_weights(keras_weights)
     got = ours(x, mask=mask)
-    for a, b in zip(*(([got], [expected]) if merge_mode else (got, expected))):
+    for a, b in zip(*(([got], [expected]) if merge_mode else (got, expected)), strict=True):
         np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=1e-5)
 
 
@@ -243,7 +243,7 @@ def test_bidirectional_gru_states_and_initial_state_match_keras():
     ours.set_weights([np.asarray(v.value) for v in theirs.weights])
     got = ours(x, initial_state=states)
     assert len(got) == len(expected) == 3
-    for a, b in zip(got, expected):
+    for a, b in zip(got, expected, strict=True):
         np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=1e-5)
 
 

@@ -44,23 +44,24 @@ def numpy_conv(x, kernel, strides, padding, dilation, groups=1):
         pads = [(0, 0)] * len(window)
     elif padding == "same":
         pads = [same_pads(n, k, s, d) for n, k, s, d in zip(x.shape[1:-1], window, strides,
-                                                               dilation)]
+                                                               dilation, strict=True)]
     else:
         pads = padding
     # negative padding crops
     xp = np.pad(x.astype(np.float64), [(0, 0), *((max(lo, 0), max(hi, 0)) for lo, hi in pads),
                                        (0, 0)])
-    crop = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(pads,
-                                                                           xp.shape[1:-1]))
+    crop = tuple(slice(max(-lo, 0), n - max(-hi, 0))
+                 for (lo, hi), n in zip(pads, xp.shape[1:-1], strict=True))
     xp = xp[(slice(None), *crop)]
-    out_sp = [(n - (k - 1) * d - 1) // s + 1 for n, k, s, d in zip(xp.shape[1:-1], window,
-                                                                     strides, dilation)]
+    out_sp = [(n - (k - 1) * d - 1) // s + 1
+              for n, k, s, d in zip(xp.shape[1:-1], window, strides, dilation, strict=True)]
     cin_g, cout = kernel.shape[-2], kernel.shape[-1]
     cout_g = cout // groups
     y = np.zeros((x.shape[0], *out_sp, cout))
     for pos in itertools.product(*(range(m) for m in out_sp)):
         for tap in itertools.product(*(range(k) for k in window)):
-            idx = tuple(p * s + t * d for p, s, t, d in zip(pos, strides, tap, dilation))
+            idx = tuple(p * s + t * d
+                        for p, s, t, d in zip(pos, strides, tap, dilation, strict=True))
             v = xp[(slice(None), *idx)]  # (batch, in)
             for g in range(groups):
                 y[(slice(None), *pos, slice(g * cout_g, (g + 1) * cout_g))] += (
@@ -191,7 +192,7 @@ def test_w4_shapes_agree_through_a_jitted_training_gradient():
     ref = jax.grad(loss(lambda x, k: lax_conv(x, k, (1, 1), "valid", (1, 1))), (0, 1))(k1, k2)
     got = jax.jit(jax.grad(loss(lambda x, k: conv(x, k, (1, 1), "valid", (1, 1),
                                                   lowering="patches")), (0, 1)))(k1, k2)
-    for g, r in zip(got, ref):
+    for g, r in zip(got, ref, strict=True):
         np.testing.assert_allclose(g, r, atol=1e-5, rtol=1e-4)
 
 

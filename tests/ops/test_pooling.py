@@ -36,18 +36,18 @@ def numpy_pool(x, pool_size, strides, padding, mode):
     spatial = x.shape[1:-1]
     if padding == "valid":
         pads = [(0, 0)] * len(spatial)
-        out = [(n - k) // s + 1 for n, k, s in zip(spatial, pool_size, strides)]
+        out = [(n - k) // s + 1 for n, k, s in zip(spatial, pool_size, strides, strict=True)]
     else:
-        out = [-(-n // s) for n, s in zip(spatial, strides)]
+        out = [-(-n // s) for n, s in zip(spatial, strides, strict=True)]
         totals = [max((o - 1) * s + k - n, 0) for o, s, k, n in zip(out, strides, pool_size,
-                                                                     spatial)]
+                                                                     spatial, strict=True)]
         pads = [(t // 2, t - t // 2) for t in totals]
     y = np.zeros((x.shape[0], *out, x.shape[-1]), np.float64)
     for pos in itertools.product(*(range(m) for m in out)):
         cells = []
         for tap in itertools.product(*(range(k) for k in pool_size)):
-            idx = [p * s + t - lo for p, s, t, (lo, _) in zip(pos, strides, tap, pads)]
-            if all(0 <= i < n for i, n in zip(idx, spatial)):
+            idx = [p * s + t - lo for p, s, t, (lo, _) in zip(pos, strides, tap, pads, strict=True)]
+            if all(0 <= i < n for i, n in zip(idx, spatial, strict=True)):
                 cells.append(x[(slice(None), *idx)])
         cells = np.stack(cells)
         y[(slice(None), *pos)] = cells.max(0) if mode == "max" else cells.mean(0)

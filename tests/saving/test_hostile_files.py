@@ -157,7 +157,8 @@ def identical(model, original):
     out = np.asarray(model(X))
     return (np.array_equal(out, original.prediction)
             and len(model.get_weights()) == len(original.weights)
-            and all(np.array_equal(a, b) for a, b in zip(model.get_weights(), original.weights)))
+            and all(np.array_equal(a, b)
+                    for a, b in zip(model.get_weights(), original.weights, strict=True)))
 
 
 def problems_of(cases, original, allow_identical):
@@ -626,12 +627,15 @@ RAW_TENSOR_CASES = {
     "header length 2**64-1": lambda d: struct.pack("<Q", 2**64 - 1) + d[8:],
     "header length 2**63": lambda d: struct.pack("<Q", 2**63) + d[8:],
     "header length past the member": lambda d: struct.pack("<Q", len(d)) + d[8:],
-    "header length one short": lambda d: struct.pack("<Q", struct.unpack("<Q", d[:8])[0] - 1) + d[8:],
-    "header length one long": lambda d: struct.pack("<Q", struct.unpack("<Q", d[:8])[0] + 1) + d[8:],
+    "header length one short":
+        lambda d: struct.pack("<Q", struct.unpack("<Q", d[:8])[0] - 1) + d[8:],
+    "header length one long":
+        lambda d: struct.pack("<Q", struct.unpack("<Q", d[:8])[0] + 1) + d[8:],
     "seven bytes": lambda d: d[:7],
     "header not UTF-8": lambda d: d[:8] + b"\xff\xfe" + d[10:],
     "header deeply nested": lambda d: struct.pack("<Q", 200_000) + b"[" * 200_000,
-    "header 16 MiB + 1 of spaces": lambda d: struct.pack("<Q", (16 << 20) + 1) + b" " * ((16 << 20) + 1),
+    "header 16 MiB + 1 of spaces":
+        lambda d: struct.pack("<Q", (16 << 20) + 1) + b" " * ((16 << 20) + 1),
     "a pickle": lambda d: pickle.dumps({"dense/bias": np.zeros(3)}),
     "a zip": lambda d: _a_zip(),
 }

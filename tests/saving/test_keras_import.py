@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 
 import lamina as lm
+from lamina.saving.keras import importer as keras_import
+from lamina.saving.keras.importer import load_keras_model
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 h5py = pytest.importorskip("h5py")
-
-from lamina.saving.keras import importer as keras_import
-from lamina.saving.keras.importer import load_keras_model
 
 # Keras 3.15 calls `__array__` the pre-NumPy-2 way; only its own deprecation warnings are muted
 pytestmark = pytest.mark.filterwarnings(r"ignore::DeprecationWarning:keras(\..*)?")
@@ -46,7 +45,7 @@ def _assert_same_outputs(kmodel, model, x):
     if not isinstance(expected, (list, tuple)):
         expected, received = [expected], [received]
     assert len(expected) == len(received)
-    for e, r in zip(expected, received):
+    for e, r in zip(expected, received, strict=True):
         np.testing.assert_allclose(np.asarray(r), np.asarray(e), rtol=1e-5, atol=1e-6)
 
 

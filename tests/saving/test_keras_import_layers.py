@@ -66,7 +66,7 @@ def _assert_same_predictions(kmodel, model, x):
     if not isinstance(expected, (list, tuple)):
         expected, received = [expected], [received]
     assert len(expected) == len(received)
-    for e, r in zip(expected, received):
+    for e, r in zip(expected, received, strict=True):
         assert np.asarray(r).shape == np.asarray(e).shape
         np.testing.assert_allclose(np.asarray(r), np.asarray(e), rtol=RTOL, atol=ATOL)
 

@@ -109,7 +109,7 @@ def save_and_load(model, tmp_path, name="model.lamina"):
 
 def assert_trees_equal(a, b, what):
     assert jax.tree_util.tree_structure(a) == jax.tree_util.tree_structure(b), what
-    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True):
         x, y = np.asarray(x), np.asarray(y)
         assert x.dtype == y.dtype, what
         assert np.array_equal(x, y), f"{what}: values differ"
@@ -247,8 +247,8 @@ def _single_layer_model(kind):
     return lm.Model(inp, out, name=f"single_{kind}")
 
 
-LAYER_KINDS = ["dense", "dense_initializer_objects", "dense_no_bias", "activation", "dropout", "dropout_noise_shape",
-               "flatten", "reshape", "concatenate", "add", "batch_norm"]
+LAYER_KINDS = ["dense", "dense_initializer_objects", "dense_no_bias", "activation", "dropout",
+               "dropout_noise_shape", "flatten", "reshape", "concatenate", "add", "batch_norm"]
 
 
 @pytest.mark.parametrize("kind", LAYER_KINDS)

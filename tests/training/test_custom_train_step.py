@@ -68,9 +68,9 @@ def test_custom_step_equals_hand_written_sgd_and_logs_its_own_names():
     params = [jnp.asarray(w) for w in model.get_weights()]
     for i in range(0, 16, 8):
         loss, grads = jax.value_and_grad(_ref_loss)(params, x[i:i + 8], y[i:i + 8])
-        params = [p - 0.1 * g for p, g in zip(params, grads)]
+        params = [p - 0.1 * g for p, g in zip(params, grads, strict=True)]
     history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-    for got, want in zip(model.get_weights(), params):
+    for got, want in zip(model.get_weights(), params, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert list(history.history) == ["loss", "mae", "grad_norm"]
     np.testing.assert_allclose(history.history["loss"][0],
@@ -96,7 +96,8 @@ def test_frozen_layer_is_not_in_the_state_and_stays_bitwise_unchanged():
     finally:
         Regressor.train_step = step
     assert seen == [2]  # traced once: the head's kernel and bias only
-    assert all(np.array_equal(a, b) for a, b in zip(before, model.hidden.get_weights()))
+    assert all(np.array_equal(a, b)
+               for a, b in zip(before, model.hidden.get_weights(), strict=True))
 
 
 def test_custom_step_runs_grouped_with_steps_per_execution():
@@ -106,7 +107,7 @@ def test_custom_step_runs_grouped_with_steps_per_execution():
     for b in batches:
         last = single._trainer.train_step(*b)
     logs = grouped._trainer.train_steps(*stack_batches(batches))
-    for a, b in zip(single.get_weights(), grouped.get_weights()):
+    for a, b in zip(single.get_weights(), grouped.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose([float(v[-1]) for v in logs], [float(v) for v in last],
                                rtol=1e-6)
@@ -129,7 +130,8 @@ def test_backup_and_restore_resumes_a_custom_step_exactly(tmp_path):
     resumed = _model()
     resumed.fit(x, y, batch_size=8, epochs=2, verbose=0,
                 callbacks=[lm.callbacks.BackupAndRestore(tmp_path / "b", save_freq=2)])
-    assert all(np.array_equal(a, b) for a, b in zip(full.get_weights(), resumed.get_weights()))
+    assert all(np.array_equal(a, b)
+               for a, b in zip(full.get_weights(), resumed.get_weights(), strict=True))
 
 
 def test_a_step_returning_other_variables_is_an_error_naming_the_model():

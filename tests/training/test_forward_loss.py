@@ -75,7 +75,7 @@ def _expected(model, frozen, head):
                      [w.astype(np.float64) for w in head.get_weights()])
     head_w = [jnp.asarray(w) for w in head.get_weights()]
     grads = jax.grad(lambda hw: _ref_loss(jnp, x, y, frozen.get_weights(), hw))(head_w)
-    return loss, [np.asarray(w - LR * g) for w, g in zip(head_w, grads)]
+    return loss, [np.asarray(w - LR * g) for w, g in zip(head_w, grads, strict=True)]
 
 
 def test_evaluate_adds_masks_add_loss_and_the_trained_regularizers_only():
@@ -91,6 +91,6 @@ def test_train_step_loss_and_gradient_match_the_reference(cls):
     loss, new_head = _expected(model, frozen, head)
     before = frozen.get_weights()
     np.testing.assert_allclose(model.train_on_batch(*_data()), loss, rtol=1e-5)
-    for got, want in zip(head.get_weights(), new_head):
+    for got, want in zip(head.get_weights(), new_head, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    assert all(np.array_equal(a, b) for a, b in zip(before, frozen.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(before, frozen.get_weights(), strict=True))

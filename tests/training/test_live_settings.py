@@ -51,7 +51,7 @@ def test_set_seed_makes_initialisation_and_fit_shuffling_reproducible():
         return model.get_weights()
 
     first, second = run(), run()
-    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
     lm.random.set_seed(124)
     other = lm.Sequential([lm.Input((4,)), lm.layers.Dense(3)])
     assert not np.array_equal(other.get_weights()[0], first[0])

@@ -183,12 +183,12 @@ def test_shuffle_false_trains_on_batches_in_order():
     for _ in range(2):
         for start in range(0, 10, 4):
             manual.train_on_batch(x[start:start + 4], y[start:start + 4])
-    for a, b in zip(by_fit, manual.get_weights()):
+    for a, b in zip(by_fit, manual.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
     again = fresh()
     again.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
-    for a, b in zip(by_fit, again.get_weights()):
+    for a, b in zip(by_fit, again.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -222,7 +222,7 @@ def test_sample_weight_zero_samples_do_not_train():
     model = _regressor()
     before = model.get_weights()
     model.fit(x, y, sample_weight=np.zeros(4, "float32"), batch_size=4, epochs=1, verbose=0)
-    for a, b in zip(before, model.get_weights()):
+    for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -373,7 +373,7 @@ def test_test_on_batch_returns_the_loss_and_does_not_train():
     loss = model.test_on_batch(x, y)
     assert np.ndim(loss) == 0
     np.testing.assert_allclose(float(loss), np.mean(_per_sample_mse(y, pred)), rtol=1e-5)
-    for a, b in zip(before, model.get_weights()):
+    for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 

@@ -2,6 +2,8 @@
 hand-written JAX loop that implements Keras's rules: scale the loss, unscale the gradients,
 skip a step with non-finite gradients and halve the scale, double it after
 `dynamic_growth_steps` finite steps in a row."""
+import itertools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -42,7 +44,7 @@ def _reference(kernel, bias, x, y, steps, scale, growth_steps, lr=0.1):
         grads = grad_fn(params, jnp.float32(scale))
         grads = [g / scale for g in grads]
         if all(bool(jnp.all(jnp.isfinite(g))) for g in grads):
-            params = tuple(p - lr * g for p, g in zip(params, grads))
+            params = tuple(p - lr * g for p, g in zip(params, grads, strict=True))
             count += 1
             if count == growth_steps:
                 scale, count = scale * 2.0, 0
@@ -97,7 +99,7 @@ def test_training_matches_a_hand_written_loss_scaled_loop_through_overflows():
     (ref_kernel, ref_bias), ref_scales = _reference(kernel, bias, x, y, 30, 2.0 ** 30, 3)
     assert scales == ref_scales
     assert scales[0] == 2.0 ** 29  # the first step overflowed
-    assert any(b > a for a, b in zip(scales, scales[1:]))  # ... and the scale grew later
+    assert any(b > a for a, b in itertools.pairwise(scales))  # ... and the scale grew later
     # float16 forward passes round in a different order than XLA's fused Dense: 1e-4
     np.testing.assert_allclose(model.get_weights()[0], ref_kernel, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(model.get_weights()[1], ref_bias, rtol=1e-4, atol=1e-5)
@@ -116,10 +118,10 @@ def test_a_skipped_step_leaves_weights_and_optimizer_state_bitwise_unchanged():
     model.train_on_batch(x, y)
     after = model._trainer.opt_state
     assert isinstance(after, LossScaleState) and not bool(after.finite)
-    for w, b in zip(model.get_weights(), before):
+    for w, b in zip(model.get_weights(), before, strict=True):
         assert np.array_equal(np.asarray(w).view(np.uint32), b.view(np.uint32))
     for new, old in zip(jax.tree_util.tree_leaves(after.inner_state),
-                        jax.tree_util.tree_leaves(inner_before)):
+                        jax.tree_util.tree_leaves(inner_before), strict=True):
         assert np.array_equal(np.asarray(new), old)
     assert float(after.scale) == 2.0 ** 59 and int(after.growth_count) == 0
 
@@ -151,11 +153,11 @@ def test_loss_scaling_recovers_gradients_that_underflow_in_float16():
             model.train_on_batch(x, y)
         weights[name] = (start, [np.asarray(w) for w in model.get_weights()])
     start, unscaled = weights["unscaled"]
-    assert all(np.array_equal(a, b) for a, b in zip(start, unscaled))
+    assert all(np.array_equal(a, b) for a, b in zip(start, unscaled, strict=True))
     _, float32 = weights["float32"]
     _, scaled = weights["scaled"]
     assert not np.allclose(float32[0], start[0])
-    for s, f in zip(scaled, float32):
+    for s, f in zip(scaled, float32, strict=True):
         np.testing.assert_allclose(s, f, rtol=2e-2, atol=2e-3)
 
 
@@ -171,7 +173,7 @@ def test_frozen_layers_stay_bitwise_frozen_with_loss_scaling():
     head_start = np.array(head.get_weights()[0])
     model.fit(x, y, batch_size=8, epochs=5, verbose=0)
     assert model.optimizer.dynamic_scale < 2.0 ** 26  # overflowing steps were skipped
-    for w, b in zip(backbone.get_weights(), frozen):
+    for w, b in zip(backbone.get_weights(), frozen, strict=True):
         assert np.array_equal(np.asarray(w).view(np.uint32), b.view(np.uint32))
     assert not np.array_equal(head.get_weights()[0], head_start)
 
@@ -189,7 +191,7 @@ def test_steps_per_execution_gives_the_same_weights_and_scale():
                         model.optimizer.dynamic_scale))
     (w1, s1), (w4, s4) = results
     assert s1 == s4
-    for a, b in zip(w1, w4):
+    for a, b in zip(w1, w4, strict=True):
         assert np.array_equal(a, b)
 
 
@@ -202,7 +204,8 @@ def test_the_learning_rate_is_live_through_the_wrapper():
     assert model.optimizer.inner_optimizer.learning_rate == 0.0
     before = [np.array(w) for w in model.get_weights()]
     model.train_on_batch(x, y)
-    assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(before, model.get_weights()))
+    assert all(np.array_equal(a, np.asarray(b))
+               for a, b in zip(before, model.get_weights(), strict=True))
 
 
 def test_save_and_load_keep_the_wrapper_and_the_current_scale(tmp_path):
@@ -221,7 +224,7 @@ def test_save_and_load_keep_the_wrapper_and_the_current_scale(tmp_path):
     assert loaded.optimizer.dynamic_scale == scale
     model.train_on_batch(x, y)
     loaded.train_on_batch(x, y)
-    for a, b in zip(model.get_weights(), loaded.get_weights()):
+    for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
         assert np.array_equal(np.asarray(a), np.asarray(b))
 
 

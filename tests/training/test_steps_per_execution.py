@@ -45,7 +45,7 @@ def _all_state(model):
 
 def _assert_close(a, b):
     assert len(a) == len(b)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_allclose(x, y, rtol=RTOL, atol=ATOL)
 
 
@@ -82,7 +82,7 @@ def test_frozen_layer_is_bitwise_unchanged_and_live_freezing_applies_to_the_next
     before = [np.asarray(w).copy() for w in hidden.get_weights()]
     model._trainer.train_steps(*stack_batches(batches[:3]))
     after = hidden.get_weights()
-    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
     # unfreezing between groups takes effect at the next call (DESIGN rule 5)
     reference = _model()
     reference.get_layer("hidden").trainable = False

@@ -44,7 +44,7 @@ class History(Callback):
         figure, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5),
                                     squeeze=False)
         epochs = [e + 1 for e in self.epoch]
-        for ax, name in zip(axes[0], names):
+        for ax, name in zip(axes[0], names, strict=True):
             ax.plot(epochs, self.history[name], marker="o", label=name)
             if f"val_{name}" in self.history:
                 ax.plot(epochs, self.history[f"val_{name}"], marker="o", label=f"val_{name}")

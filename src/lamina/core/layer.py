@@ -27,7 +27,8 @@ def _to_array(layer, x):
         x = np.asarray(x)
         if x.dtype.kind not in "biuf":
             raise InputSpecError(
-                f"Layer '{layer.name}': expected a numeric array (dtype {layer.dtype}), received dtype "
+                f"Layer '{layer.name}': expected a numeric array (dtype {layer.dtype}), "
+                f"received dtype "
                 f"{x.dtype.name} (shape {x.shape})."
             )
     return jnp.asarray(x)
@@ -149,7 +150,8 @@ class Layer:
                           f"weight '{name}' of layer '{self.name}' with shape {shape}")
         with jax.ensure_compile_time_eval():
             value = init(tuple(shape), dtype)
-        variable = Variable(value, name or f"variable_{len(self._variables)}", trainable, kind, self)
+        variable = Variable(value, name or f"variable_{len(self._variables)}", trainable, kind,
+                            self)
         # trainable float weights are read in the compute dtype under a mixed policy (Keras's
         # autocast); statistics such as BatchNormalization's keep their own dtype
         variable.autocast = trainable and jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
@@ -297,7 +299,7 @@ class Layer:
                 f"Layer '{self.name}'.set_weights: expected a list of {len(own)} arrays "
                 f"({[v.path for v in own]}), received {len(weights)}."
             )
-        for variable, value in zip(own, weights):
+        for variable, value in zip(own, weights, strict=True):
             value = np.asarray(value)
             if tuple(value.shape) != variable.shape:
                 raise InputSpecError(

@@ -76,7 +76,7 @@ def symbolic_call(layer, args, kwargs):
 
     def run(*arrays):
         filled = list(flat)
-        for i, array in zip(positions, arrays):
+        for i, array in zip(positions, arrays, strict=True):
             filled[i] = array
         call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, filled)
         call_kwargs.setdefault("training", False)
@@ -93,7 +93,7 @@ def symbolic_call(layer, args, kwargs):
     counter = itertools.count()
 
     def to_symbolic(spec, alt):
-        shape = [None if d != a else d for d, a in zip(spec.shape, alt.shape)]
+        shape = [None if d != a else d for d, a in zip(spec.shape, alt.shape, strict=True)]
         if batch_unknown and shape and shape[0] == _PLACEHOLDER:
             shape[0] = None
         return SymbolicTensor(shape, spec.dtype, node, next(counter), layer.name)

@@ -64,7 +64,8 @@ def get_class(name):
     cls = _CLASSES.get(name)
     if cls is None:
         raise ConfigurationError(
-            f"Unknown class {name!r} in a config. Registered classes: {', '.join(sorted(_CLASSES))}. "
+            f"Unknown class {name!r} in a config. Registered classes: "
+            f"{', '.join(sorted(_CLASSES))}. "
             "Register your own with @lamina.saving.register_serializable()."
         )
     return cls

@@ -1,7 +1,8 @@
 """Layers with Keras 3 names, one module per family (a large family splits its classes over
 several modules and gathers them in its family module's `LAYERS`); every class here is
 registered for saving (a file can name only these, and classes registered by the user)."""
-from lamina.core.input_layer import Input, InputLayer
+from lamina.core.input_layer import Input as Input
+from lamina.core.input_layer import InputLayer
 from lamina.core.layer import Layer as Layer
 from lamina.core.registry import register_serializable as _register  # noqa: E402
 from lamina.layers import activations as _activations  # noqa: E402

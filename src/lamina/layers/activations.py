@@ -133,7 +133,8 @@ class PReLU(Layer):
     def check_input(self, inputs):
         alpha_shape = self.alpha.shape
         if inputs.ndim != len(alpha_shape) + 1 or any(
-                a != 1 and a != d for a, d in zip(alpha_shape, inputs.shape[1:])):
+                a != 1 and a != d
+                for a, d in zip(alpha_shape, inputs.shape[1:], strict=True)):
             raise InputSpecError(
                 f"{_label(self)}: expected inputs of shape (batch, "
                 f"{', '.join('*' if a == 1 else str(a) for a in alpha_shape)}) (alpha has "
@@ -203,7 +204,9 @@ class Softmax(Layer):
 
     def _check_mask(self, inputs, mask):
         if mask.ndim > inputs.ndim or any(
-                m != 1 and m != i for m, i in zip(mask.shape[::-1], inputs.shape[::-1])):
+                m != 1 and m != i
+                # trailing axes only: a lower-rank mask broadcasts over the leading ones
+                for m, i in zip(mask.shape[::-1], inputs.shape[::-1], strict=False)):
             raise InputSpecError(
                 f"{_label(self)}: expected a mask broadcastable to the inputs (each dimension, "
                 f"aligned from the right, 1 or equal to the input's), received mask shape "

@@ -42,7 +42,9 @@ def _check_attention_mask(layer, mask, expected):
         return None
     mask = jnp.asarray(mask)
     shape = tuple(mask.shape)
-    if len(shape) > 3 or any(m not in (1, e) for m, e in zip(shape[::-1], expected[::-1])):
+    # trailing axes only (strict=False): a mask of lower rank broadcasts over the leading ones
+    if len(shape) > 3 or any(
+            m not in (1, e) for m, e in zip(shape[::-1], expected[::-1], strict=False)):
         raise InputSpecError(
             f"{type(layer).__name__} '{layer.name}': expected `attention_mask` broadcastable to "
             f"(batch, Tq, Tv) = {tuple(expected)}, received shape {shape}.")

@@ -56,7 +56,7 @@ class _BaseConv(Layer):
     # -- shapes ----------------------------------------------------------------------
     def _spatial_output(self, spatial):
         return [output_length(n, k, s, d, self.padding) for n, k, s, d in zip(
-            spatial, self.kernel_size, self.strides, self.dilation_rate)]
+            spatial, self.kernel_size, self.strides, self.dilation_rate, strict=True)]
 
     def _check_shape(self, shape):
         check_rank(self, shape, self.rank)

@@ -70,7 +70,7 @@ class _ConvTranspose(_BaseConv):
         self.output_padding = None if output_padding is None else normalize_tuple(
             self, output_padding, self.rank, "output_padding", minimum=0)
         if self.output_padding is not None and any(
-                p >= s for p, s in zip(self.output_padding, self.strides)):
+                p >= s for p, s in zip(self.output_padding, self.strides, strict=True)):
             raise ConfigurationError(
                 f"{_label(self)}: each `output_padding` must be smaller than the matching "
                 f"`strides`, received output_padding={self.output_padding} and "
@@ -84,7 +84,8 @@ class _ConvTranspose(_BaseConv):
 
     def _spatial_output(self, spatial):
         return [_transpose_length(n, k, s, d, self.padding, p) for n, k, s, d, p in zip(
-            spatial, self.kernel_size, self.strides, self.dilation_rate, self._output_paddings())]
+            spatial, self.kernel_size, self.strides, self.dilation_rate, self._output_paddings(),
+            strict=True)]
 
     def _build_weights(self, channels):
         self.kernel = self._add("kernel", self.kernel_size + (self.filters, channels), "kernel")
@@ -92,7 +93,8 @@ class _ConvTranspose(_BaseConv):
 
     def call(self, inputs):
         padding = [_transpose_padding(k, s, d, self.padding, p) for k, s, d, p in zip(
-            self.kernel_size, self.strides, self.dilation_rate, self._output_paddings())]
+            self.kernel_size, self.strides, self.dilation_rate, self._output_paddings(),
+            strict=True)]
         x = jax.lax.conv_transpose(
             inputs.astype(self.compute_dtype), self.kernel.value, self.strides, padding,
             rhs_dilation=self.dilation_rate, dimension_numbers=_dimension_numbers(self.rank),

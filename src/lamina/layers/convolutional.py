@@ -76,7 +76,8 @@ class _Conv(_BaseConv):
         if self.padding != "causal":
             return self.padding
         # causal: pad only the start, so output step t sees input steps <= t
-        return tuple(((k - 1) * d, 0) for k, d in zip(self.kernel_size, self.dilation_rate))
+        return tuple(((k - 1) * d, 0)
+                     for k, d in zip(self.kernel_size, self.dilation_rate, strict=True))
 
     def call(self, inputs):
         x = convolution.conv(inputs.astype(self.compute_dtype), self.kernel.value, self.strides,

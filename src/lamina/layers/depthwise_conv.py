@@ -51,8 +51,8 @@ class _DepthwiseConv(_BaseConv):
         self.bias = self._add_bias(channels * self.depth_multiplier)
 
     def call(self, inputs):
-        x = _depthwise(inputs.astype(self.compute_dtype), self.kernel.value, self.strides, self.padding,
-                       self.dilation_rate)
+        x = _depthwise(inputs.astype(self.compute_dtype), self.kernel.value, self.strides,
+                       self.padding, self.dilation_rate)
         return self._finish(x)
 
     def get_config(self):

@@ -59,7 +59,7 @@ def _as_shapes(layer, value, what):
 
 def _matches(expected, actual):
     return len(expected) == len(actual) and all(
-        e is None or e == a for e, a in zip(expected, actual))
+        e is None or e == a for e, a in zip(expected, actual, strict=True))
 
 
 class Lambda(Layer):

@@ -80,7 +80,7 @@ class _Merge(Layer):
             raise InputSpecError(
                 f"{self._label()}: expected a list of {len(inputs)} masks (one per input, None "
                 f"for an input without mask), received {mask!r}.")
-        for x, m in zip(inputs, mask):
+        for x, m in zip(inputs, mask, strict=True):
             if m is None:
                 continue
             allowed = [tuple(x.shape[:-1])] + ([tuple(x.shape)] if full_shape_ok else [])
@@ -122,7 +122,7 @@ def _masked_fold(op, inputs, masks):
     """Keras 3's merge of masked inputs for ops without an identity (max, min): a masked value
     is replaced by the running result, and a masked running result by the new input."""
     output, output_mask = None, None
-    for x, mask in zip(inputs, masks):
+    for x, mask in zip(inputs, masks, strict=True):
         if mask is not None:
             mask = jnp.broadcast_to(mask[..., None], x.shape)
         if output is None:
@@ -164,7 +164,7 @@ class Multiply(_Merge):
     def _merge(self, inputs, masks):
         every_mask = all(m is not None for m in masks)
         output, output_mask = None, None
-        for x, mask in zip(inputs, masks):
+        for x, mask in zip(inputs, masks, strict=True):
             if mask is not None:
                 mask = jnp.broadcast_to(mask[..., None], x.shape)
                 x = jnp.where(mask, x, jnp.ones((), x.dtype))
@@ -243,7 +243,7 @@ class Concatenate(_Merge):
         if all(m is None for m in masks):
             return None
         full = []
-        for x, m in zip(inputs, masks):
+        for x, m in zip(inputs, masks, strict=True):
             if m is None:
                 m = jnp.ones(x.shape, bool)
             elif m.ndim < x.ndim:
@@ -283,7 +283,7 @@ class Dot(_Merge):
 
     def _resolved_axes(self, ranks):
         pair = self.axes if isinstance(self.axes, list) else [self.axes] * 2
-        return [a % r if -r <= a < r else None for a, r in zip(pair, ranks)]
+        return [a % r if -r <= a < r else None for a, r in zip(pair, ranks, strict=True)]
 
     def _check_shapes(self, shapes):
         self._check_list(shapes)

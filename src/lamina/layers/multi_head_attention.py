@@ -45,7 +45,8 @@ class _Projection(Layer):
         self.built = True
 
     def call(self, inputs):
-        out = jnp.tensordot(inputs.astype(self.compute_dtype), self.kernel.value, axes=self.contract)
+        out = jnp.tensordot(inputs.astype(self.compute_dtype), self.kernel.value,
+                            axes=self.contract)
         return out + self.bias.value if self.bias is not None else out
 
 

@@ -83,8 +83,9 @@ class _AffineNormalization(Layer):
 
     def check_input(self, inputs):
         if inputs.ndim != self._ndim or any(
-                inputs.shape[a] != s for a, s in zip(self._axes, self._sizes)):
-            expected = ", ".join(f"axis {a}: {s}" for a, s in zip(self._axes, self._sizes))
+                inputs.shape[a] != s for a, s in zip(self._axes, self._sizes, strict=True)):
+            expected = ", ".join(
+                f"axis {a}: {s}" for a, s in zip(self._axes, self._sizes, strict=True))
             raise InputSpecError(
                 f"{type(self).__name__} '{self.name}': expected inputs of rank {self._ndim} with "
                 f"{expected} (as when the layer was built), received shape {tuple(inputs.shape)}.")

@@ -49,7 +49,7 @@ class _Pooling(Layer):
     def _check_shape(self, shape):
         check_rank(self, shape, self.rank)
         spatial_out = [output_length(n, p, s, 1, self.padding)
-                       for n, p, s in zip(shape[1:-1], self.pool_size, self.strides)]
+                       for n, p, s in zip(shape[1:-1], self.pool_size, self.strides, strict=True)]
         check_output_size(self, shape, spatial_out,
                           f"pool_size {self.pool_size} and strides {self.strides}")
 
@@ -150,7 +150,8 @@ class _GlobalMaxPooling(_GlobalPooling):
 
 class _GlobalAveragePooling(_GlobalPooling):
     def call(self, inputs):
-        return jnp.mean(inputs.astype(self.compute_dtype), axis=self._axes(), keepdims=self.keepdims)
+        return jnp.mean(inputs.astype(self.compute_dtype), axis=self._axes(),
+                        keepdims=self.keepdims)
 
 
 class GlobalMaxPooling1D(_GlobalMaxPooling):

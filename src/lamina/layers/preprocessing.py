@@ -52,7 +52,8 @@ class Rescaling(Layer):
 
     def call(self, inputs):
         x = inputs.astype(self.compute_dtype)
-        return x * jnp.asarray(self.scale, self.compute_dtype) + jnp.asarray(self.offset, self.compute_dtype)
+        return (x * jnp.asarray(self.scale, self.compute_dtype)
+                + jnp.asarray(self.offset, self.compute_dtype))
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}

@@ -62,7 +62,7 @@ def scan_sequence(step, inputs, states, mask=None, go_backwards=False, unroll=Fa
         def body(carry, x_and_mask):
             x_t, valid = x_and_mask
             output, new = step(x_t, carry)
-            new = [_where(valid, n, c) for n, c in zip(new, carry)]
+            new = [_where(valid, n, c) for n, c in zip(new, carry, strict=True)]
             return new, _where(valid, output, carry[0])
 
         scan_xs = (xs, jnp.swapaxes(mask, 0, 1))
@@ -146,7 +146,7 @@ class RNN(Layer):
             raise InputSpecError(
                 f"{self._label()}: expected `initial_state` to be a list of {len(expected)} "
                 f"array(s) of shapes {expected}, received {len(states)} array(s).")
-        for i, (state, shape) in enumerate(zip(states, expected)):
+        for i, (state, shape) in enumerate(zip(states, expected, strict=True)):
             if tuple(jnp.shape(state)) != shape:
                 raise InputSpecError(
                     f"{self._label()}: expected initial_state[{i}] of shape {shape} "
@@ -222,7 +222,8 @@ class RNN(Layer):
 
 # the cell arguments that SimpleRNN, LSTM and GRU pass on by keyword
 _CELL_ARGUMENTS = (
-    "activation", "use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer", "kernel_regularizer",
+    "activation", "use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer",
+    "kernel_regularizer",
     "recurrent_regularizer", "bias_regularizer", "kernel_constraint", "recurrent_constraint",
     "bias_constraint", "dropout", "recurrent_dropout", "seed",
 )

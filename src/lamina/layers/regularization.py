@@ -52,6 +52,19 @@ def _check_rate(layer, rate):
     return float(rate)
 
 
+def _resolved_noise_shape(layer, noise_shape, inputs):
+    """`noise_shape` with its None entries filled from the input's shape (the input's shape
+    when it is None); an InputSpecError when its rank is not the input's."""
+    if not noise_shape:
+        return tuple(inputs.shape)
+    if len(noise_shape) != inputs.ndim:
+        raise InputSpecError(
+            f"{type(layer).__name__} '{layer.name}': expected `noise_shape` of rank "
+            f"{inputs.ndim} (the input's, shape {tuple(inputs.shape)}), received "
+            f"{tuple(noise_shape)}.")
+    return tuple(s if d is None else d for s, d in zip(inputs.shape, noise_shape, strict=True))
+
+
 def _float_dtype(layer, inputs):
     return inputs.dtype if jnp.issubdtype(inputs.dtype, jnp.floating) else jnp.dtype(layer.dtype)
 
@@ -84,8 +97,7 @@ class Dropout(_RandomLayer):
         self.noise_shape = tuple(noise_shape) if noise_shape is not None else None
 
     def _noise_shape(self, inputs):
-        shape = self.noise_shape or inputs.shape
-        return tuple(s if d is None else d for s, d in zip(inputs.shape, shape))
+        return _resolved_noise_shape(self, self.noise_shape, inputs)
 
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
@@ -249,8 +261,7 @@ class AlphaDropout(_RandomLayer):
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs
-        shape = self.noise_shape or inputs.shape
-        shape = tuple(s if d is None else d for s, d in zip(inputs.shape, shape))
+        shape = _resolved_noise_shape(self, self.noise_shape, inputs)
         keep = jax.random.bernoulli(self.seed_generator.next(), 1.0 - self.rate, shape)
         dtype = _float_dtype(self, inputs)
         saturation = -_SELU_ALPHA * _SELU_SCALE

@@ -298,7 +298,7 @@ class ZeroPadding2D(_Spatial2D):
 
     def call(self, inputs):
         pads = [(0, 0)] * 4
-        for axis, pad in zip(self._spatial_axes, self.padding):
+        for axis, pad in zip(self._spatial_axes, self.padding, strict=True):
             pads[axis] = pad
         return jnp.pad(inputs, pads)
 
@@ -361,7 +361,7 @@ class Cropping2D(_Spatial2D):
 
     @property
     def _crops(self):
-        return dict(zip(self._spatial_axes, self.cropping))
+        return dict(zip(self._spatial_axes, self.cropping, strict=True))
 
     def build(self, input_shape):
         super().build(input_shape)

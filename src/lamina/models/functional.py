@@ -108,14 +108,14 @@ class Graph:
                 f"Model '{self.model_name}': expected {len(self.flat_inputs)} input(s) {names}, "
                 f"received {len(flat)}."
             )
-        return [self._check(t, x) for t, x in zip(self.flat_inputs, flat)]
+        return [self._check(t, x) for t, x in zip(self.flat_inputs, flat, strict=True)]
 
     def _check(self, spec, x):
         if not hasattr(x, "shape"):
             x = np.asarray(x)
         name = spec.node.layer.name
         if len(x.shape) != len(spec.shape) or any(
-            e is not None and e != r for e, r in zip(spec.shape, x.shape)
+            e is not None and e != r for e, r in zip(spec.shape, x.shape, strict=True)
         ):
             raise InputSpecError(
                 f"Model '{self.model_name}', input '{name}': expected shape {spec.shape}, "
@@ -144,8 +144,12 @@ class Graph:
         flat = self.flatten_inputs(inputs)
         flat_masks = ([None] * len(flat) if masks is None
                       else structure_lib.flatten(masks, lambda m: m is None))
-        env = {id(t): x for t, x in zip(self.flat_inputs, flat)}
-        env_masks = {id(t): m for t, m in zip(self.flat_inputs, flat_masks)}
+        if len(flat_masks) != len(flat):
+            raise InputSpecError(
+                f"Model '{self.model_name}': expected {len(flat)} mask(s) (one per input, None "
+                f"for an input without mask), received {len(flat_masks)}.")
+        env = {id(t): x for t, x in zip(self.flat_inputs, flat, strict=True)}
+        env_masks = {id(t): m for t, m in zip(self.flat_inputs, flat_masks, strict=True)}
         for node in self.nodes:
             call_args, call_kwargs = jax.tree_util.tree_map(
                 lambda t: env[id(t)] if is_symbolic(t) else t,
@@ -164,7 +168,8 @@ class Graph:
             # both sides in jax's (sorted-key) order: node.outputs was built by jax.tree_util
             leaves = jax.tree_util.tree_leaves(node.outputs, is_leaf=is_symbolic)
             out_masks = _per_output(out_mask, len(leaves))
-            for t, value, mask in zip(leaves, jax.tree_util.tree_leaves(result), out_masks):
+            values = jax.tree_util.tree_leaves(result)
+            for t, value, mask in zip(leaves, values, out_masks, strict=True):
                 env[id(t)] = value
                 env_masks[id(t)] = mask
         outputs = structure_lib.map_structure(lambda t: env[id(t)], self.outputs, is_symbolic)
@@ -178,7 +183,9 @@ def _argument_masks(node, call_kwargs, env_masks):
     has a mask fills `p_mask=` when `call` has that parameter and it was not given (e.g.
     MultiHeadAttention's `value_mask` from `value`)."""
     params = node.layer._call_params
-    bound = list(zip(params, node.call_args)) + list(node.call_kwargs.items())
+    # `call`'s parameters paired with the positional arguments given; the rest are keywords
+    # or defaults, so truncation to the shorter is intended
+    bound = list(zip(params, node.call_args, strict=False)) + list(node.call_kwargs.items())
     extra = {}
     for name, value in bound:
         key = f"{name}_mask"

@@ -34,7 +34,7 @@ class Sequential(Model):
         elif isinstance(layer, InputLayer):
             self.add(layer.output)
             return
-        elif hasattr(layer, "__call__") and hasattr(layer, "_variables"):
+        elif callable(layer) and hasattr(layer, "_variables"):
             if self._input is None and not self._stack and layer._input_shape_arg is not None:
                 self._input = Input(shape=layer._input_shape_arg)
             self._stack.append(layer)

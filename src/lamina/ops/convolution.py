@@ -48,13 +48,13 @@ def _explicit_padding(spatial, window, strides, dilation_rate, padding):
     """((low, high), ...) per spatial axis, with XLA's arithmetic for "valid" and "same"."""
     if not isinstance(padding, str):
         return tuple((int(lo), int(hi)) for lo, hi in padding)
-    effective = [(k - 1) * d + 1 for k, d in zip(window, dilation_rate)]
+    effective = [(k - 1) * d + 1 for k, d in zip(window, dilation_rate, strict=True)]
     return tuple(jax.lax.padtype_to_pads(spatial, effective, strides, padding.upper()))
 
 
 def _output_spatial(spatial, window, strides, dilation_rate, pads):
     return tuple((n + lo + hi - (k - 1) * d - 1) // s + 1 for n, k, s, d, (lo, hi)
-                 in zip(spatial, window, strides, dilation_rate, pads))
+                 in zip(spatial, window, strides, dilation_rate, pads, strict=True))
 
 
 def select_conv_lowering(backend, x_shape, kernel_shape, strides, padding, dilation_rate,

@@ -37,7 +37,7 @@ def _geometry(spatial, pool_size, strides, padding):
     """(pads, out_spatial) with XLA's arithmetic for "valid" / "same"."""
     pads = tuple(jax.lax.padtype_to_pads(spatial, pool_size, strides, padding.upper()))
     out = tuple((n + lo + hi - k) // s + 1
-                for n, k, s, (lo, hi) in zip(spatial, pool_size, strides, pads))
+                for n, k, s, (lo, hi) in zip(spatial, pool_size, strides, pads, strict=True))
     return pads, out
 
 
@@ -47,7 +47,8 @@ def _lowest(dtype):
 
 def _pad(x, value, pads, interior=None):
     interior = interior or (0,) * len(pads)
-    config = [(0, 0, 0), *((lo, hi, i) for (lo, hi), i in zip(pads, interior)), (0, 0, 0)]
+    config = [(0, 0, 0), *((lo, hi, i) for (lo, hi), i in zip(pads, interior, strict=True)),
+              (0, 0, 0)]
     return jax.lax.pad(x, jnp.asarray(value, x.dtype), config)
 
 
@@ -56,7 +57,7 @@ def _offsets(pool_size):
 
 
 def _window_slice(xp, offset, out, strides):
-    limit = [o + (m - 1) * s + 1 for o, m, s in zip(offset, out, strides)]
+    limit = [o + (m - 1) * s + 1 for o, m, s in zip(offset, out, strides, strict=True)]
     return jax.lax.slice(xp, (0, *offset, 0), (xp.shape[0], *limit, xp.shape[-1]),
                          (1, *strides, 1))
 
@@ -65,7 +66,7 @@ def _unslice(piece, offset, out, strides, spatial, pads):
     """Transpose of `_window_slice`, padding removed: `piece` (one value per window) placed at
     its real input cells in a zero array of the unpadded shape; None if it has none there."""
     index, config = [], []
-    for o, m, s, n, (lo, _) in zip(offset, out, strides, spatial, pads):
+    for o, m, s, n, (lo, _) in zip(offset, out, strides, spatial, pads, strict=True):
         first = max(0, -(-(lo - o) // s))  # windows whose element at `o` is a real cell
         last = min(m - 1, (lo + n - 1 - o) // s)
         if last < first:
@@ -79,9 +80,10 @@ def _unslice(piece, offset, out, strides, spatial, pads):
 
 def _valid_mask(spatial, pads, offset, out, strides):
     """Static (1, *out, 1) mask: True where the window element at `offset` is real input."""
-    valid = np.zeros([n + lo + hi for n, (lo, hi) in zip(spatial, pads)], bool)
-    valid[tuple(slice(lo, lo + n) for n, (lo, _) in zip(spatial, pads))] = True
-    index = tuple(slice(o, o + (m - 1) * s + 1, s) for o, m, s in zip(offset, out, strides))
+    valid = np.zeros([n + lo + hi for n, (lo, hi) in zip(spatial, pads, strict=True)], bool)
+    valid[tuple(slice(lo, lo + n) for n, (lo, _) in zip(spatial, pads, strict=True))] = True
+    index = tuple(slice(o, o + (m - 1) * s + 1, s)
+                  for o, m, s in zip(offset, out, strides, strict=True))
     return valid[index][None, ..., None]
 
 
@@ -132,7 +134,7 @@ def _max_pool_argmax_bwd(pool_size, strides, padding, shape, x, grad):
     if tuple(strides) == tuple(pool_size):
         # windows tile the input: every cell gets the gradient of its own window if it is
         # that window's chosen element (one fused elementwise pass, no scatter)
-        covered = [m * k for m, k in zip(out, pool_size)]
+        covered = [m * k for m, k in zip(out, pool_size, strict=True)]
         code = np.zeros(covered, np.int64)
         for axis, k in enumerate(pool_size):
             position = np.arange(covered[axis]) % k
@@ -142,7 +144,7 @@ def _max_pool_argmax_bwd(pool_size, strides, padding, shape, x, grad):
         grad_tiles = jnp.where(_upsample(index, pool_size) == code,
                                _upsample(grad, pool_size), zero)
         return (_pad(grad_tiles, 0, [(-lo, n + lo - c) for n, c, (lo, _) in zip(
-            spatial, covered, pads)]),)
+            spatial, covered, pads, strict=True)]),)
     grad_x = None
     for k, offset in enumerate(_offsets(pool_size)):
         part = _unslice(jnp.where(index == k, grad, zero), offset, out, strides, spatial, pads)
@@ -157,10 +159,10 @@ _max_pool_argmax.defvjp(_max_pool_argmax_fwd, _max_pool_argmax_bwd)
 def _upsample(a, factors):
     """(batch, *spatial, channels) -> each spatial cell repeated `factors` times per axis."""
     rank = len(factors)
-    tiled = [a.shape[0]] + [d for n, k in zip(a.shape[1:-1], factors) for d in (n, k)]
+    tiled = [a.shape[0]] + [d for n, k in zip(a.shape[1:-1], factors, strict=True) for d in (n, k)]
     tiled.append(a.shape[-1])
     dims = (0, *(1 + 2 * i for i in range(rank)), 2 * rank + 1)
-    shape = (a.shape[0], *(n * k for n, k in zip(a.shape[1:-1], factors)), a.shape[-1])
+    shape = (a.shape[0], *(n * k for n, k in zip(a.shape[1:-1], factors, strict=True)), a.shape[-1])
     return jax.lax.broadcast_in_dim(a, tiled, dims).reshape(shape)
 
 

@@ -114,7 +114,7 @@ def fill_tree(tree, name_of, arrays, where, what):
                           f"(missing {sorted(set(names) - set(arrays))[:5]}, unexpected "
                           f"{sorted(set(arrays) - set(names))[:5]}).")
     leaves = []
-    for name, (_, leaf) in zip(names, flat):
+    for name, (_, leaf) in zip(names, flat, strict=True):
         value = arrays[name]
         if value.shape != leaf.shape or value.dtype != leaf.dtype:
             raise SavingError(f"{where}: {what} entry {name!r} has shape {value.shape} "

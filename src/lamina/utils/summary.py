@@ -47,7 +47,8 @@ def summary(model, print_fn=None, line_length=None):
         cells = [f"{layer.name} ({type(layer).__name__})", _output_shape(layer),
                  f"{_size(trainability.resolve(layer).variables):,}", str(layer.trainable),
                  _status(resolution, layer)]
-        lines.append("".join(str(c)[: w - 1].ljust(w) for c, (_, w) in zip(cells, cols)))
+        lines.append("".join(str(c)[: w - 1].ljust(w)
+                             for c, (_, w) in zip(cells, cols, strict=True)))
     total = _size(resolution.variables)
     trained = _size(resolution.trained)
     lines += ["=" * width,

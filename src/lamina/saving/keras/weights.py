@@ -39,7 +39,7 @@ def _set_weights(importer, group_path, keras_name, layer):
                           f"({[v.name for v in weights]}). The file does not match its "
                           "config.")
     values = []
-    for variable, obj_path in zip(weights, expected):
+    for variable, obj_path in zip(weights, expected, strict=True):
         value = importer.h5.read(obj_path)
         if tuple(value.shape) != tuple(variable.shape):
             raise SavingError(f"'{importer.path}': member '{WEIGHTS}': dataset '/{obj_path}' "

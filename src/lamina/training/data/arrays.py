@@ -230,7 +230,7 @@ def sparse_loss(loss):
 def check_sparse_labels(targets, specs, output_shapes, what, owner="?"):
     """Refuse labels outside [0, classes) for outputs trained with a sparse categorical
     cross-entropy (which would silently give a zero loss for them)."""
-    for spec, y, shape in zip(specs, targets, output_shapes):
+    for spec, y, shape in zip(specs, targets, output_shapes, strict=True):
         found = sparse_loss(spec.loss) if y is not None else None
         if found is None:
             continue

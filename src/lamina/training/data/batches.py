@@ -51,10 +51,11 @@ class Epochs:
         self.ran_out = False
         self._hook("on_epoch_begin")
         if self.steps is None:
-            count = 0
-            for count, batch in enumerate(self._pass(skip), start=1):
+            empty = True
+            for batch in self._pass(skip):
+                empty = False
                 yield batch
-            if not count and not skip:
+            if empty and not skip:
                 self._run_out()
         else:
             if self._iterator is None or skip:
