@@ -4,6 +4,8 @@ Each family resolves user input once: a registered name (snake_case, as Keras's 
 `{"class_name": ..., "config": {...}}` dict written by `serialize`, an instance, or a plain
 callable. Unknown names fail with the list of valid ones.
 """
+from typing import Any
+
 from lamina.errors import ConfigurationError
 
 
@@ -21,7 +23,7 @@ class NamedRegistry:
             )
         return cls
 
-    def get(self, identifier):
+    def get(self, identifier: Any) -> Any:
         if identifier is None and self.allow_none:
             return None
         if isinstance(identifier, dict) and set(identifier) == {"class_name", "config"}:

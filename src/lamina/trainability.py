@@ -59,43 +59,50 @@ cannot go stale):
 |      | -> `saving.model_io.trainability_config`                                              |
 |      | -> `saving.model_io.apply_trainability`                                               |
 """
+from __future__ import annotations
+
 import dataclasses
 import functools
+from typing import TYPE_CHECKING, Any
 
 from lamina.core import tree
 from lamina.errors import LayerCycleError
+
+if TYPE_CHECKING:
+    from lamina.core.layer import Layer
+    from lamina.core.variables import Variable
 
 
 @dataclasses.dataclass(frozen=True)
 class PathState:
     """The state of one use path, from the root to the last layer entered."""
 
-    layers: tuple  # the objects on the path, root first
+    layers: tuple[Layer, ...]  # the objects on the path, root first
     open: bool
-    reasons: tuple  # why the path is closed (empty when open)
-    frozen_by: dict  # id(layer) -> container that froze it, for containers on the path
+    reasons: tuple[str, ...]  # why the path is closed (empty when open)
+    frozen_by: dict[int, Layer]  # id(layer) -> container that froze it, for containers on the path
 
     @property
-    def ids(self):
+    def ids(self) -> tuple[int, ...]:
         return tuple(id(layer) for layer in self.layers)
 
     @property
-    def names(self):
+    def names(self) -> str:
         return " > ".join(layer.name for layer in self.layers)
 
 
-def _flag_reason(obj):
+def _flag_reason(obj: Layer) -> str:
     return f"'{obj.name}.trainable' is False"
 
 
-def root_path(root):
+def root_path(root: Layer) -> PathState:
     """The path that holds only the root."""
     reasons = () if root.trainable else (_flag_reason(root),)
     frozen_by = {id(layer): root for layer in root._scoped_freezes}
     return PathState((root,), root.trainable, reasons, frozen_by)
 
 
-def enter(parent, layer):
+def enter(parent: PathState, layer: Layer) -> PathState:
     """The path `parent` extended by `layer` (rule 3)."""
     reasons = list(parent.reasons)
     if not layer.trainable:
@@ -116,28 +123,28 @@ def enter(parent, layer):
 class Resolution:
     """The trainable / frozen partition of one root model's variables."""
 
-    root: object
-    variables: tuple  # every variable reachable from the root, in `weights` order
-    paths: dict  # variable uid -> tuple of PathState reaching its layer
-    layer_paths: dict  # id(layer) -> tuple of PathState reaching it
+    root: Layer
+    variables: tuple[Variable, ...]  # every variable reachable from the root, in `weights` order
+    paths: dict[int, tuple[PathState, ...]]  # variable uid -> the paths reaching its layer
+    layer_paths: dict[int, tuple[PathState, ...]]  # id(layer) -> the paths reaching it
 
     @functools.cached_property
-    def trained(self):
+    def trained(self) -> tuple[Variable, ...]:
         """Variables a training step of the root updates (rule 3)."""
         return tuple(v for v in self.variables if self.is_trained(v))
 
     @functools.cached_property
-    def not_trained(self):
+    def not_trained(self) -> tuple[Variable, ...]:
         return tuple(v for v in self.variables if not self.is_trained(v))
 
-    def is_trained(self, variable):
+    def is_trained(self, variable: Variable) -> bool:
         return variable.trainable and any(p.open for p in self.paths[variable.uid])
 
-    def layer_is_trained(self, layer):
+    def layer_is_trained(self, layer: Layer) -> bool:
         """True when some use path to `layer` is open (its trainable variables train)."""
         return any(p.open for p in self.layer_paths.get(id(layer), ()))
 
-    def reasons(self, variable):
+    def reasons(self, variable: Variable) -> tuple[str, ...]:
         """Why `variable` is not trained (empty when it is)."""
         if self.is_trained(variable):
             return ()
@@ -146,23 +153,25 @@ class Resolution:
         return tuple(f"path {p.names}: " + "; ".join(p.reasons) for p in self.paths[variable.uid])
 
     @functools.cached_property
-    def structure_key(self):
+    def structure_key(self) -> tuple[Any, ...]:
         """Hashable identity of the model's structure: its use paths and variables."""
         paths = tuple(p.ids for ps in self.layer_paths.values() for p in ps)
         return (paths, tuple(v.uid for v in self.variables))
 
     @functools.cached_property
-    def key(self):
+    def key(self) -> tuple[Any, ...]:
         """Hashable identity of this configuration: structure, what trains, which paths close."""
         closed = frozenset(p.ids for ps in self.layer_paths.values() for p in ps if not p.open)
         return (self.structure_key, tuple(v.uid for v in self.trained), closed)
 
 
-def resolve(root):
+def resolve(root: Layer) -> Resolution:
     """Walk every use path from `root` and record the state of each (pure: reads flags only)."""
-    variables, paths, layer_paths = [], {}, {}
+    variables: list[Variable] = []
+    paths: dict[int, list[PathState]] = {}
+    layer_paths: dict[int, list[PathState]] = {}
 
-    def walk(layer, state):
+    def walk(layer: Layer, state: PathState) -> None:
         layer_paths.setdefault(id(layer), []).append(state)
         for variable in layer._variables:
             if variable.uid not in paths:

@@ -9,7 +9,9 @@ import contextvars
 
 from lamina.errors import SavingError
 
-_BUDGET = contextvars.ContextVar("lamina_allocation_budget", default=None)
+# [bytes left, source named in errors], or None when no budget is set
+_BUDGET: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "lamina_allocation_budget", default=None)
 
 
 @contextlib.contextmanager

@@ -9,9 +9,11 @@ placement (the default device, uncommitted) and compiles nothing.
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import DTypeLike
+from numpy.typing import ArrayLike
 
 
-def to_array(value, dtype=None):
+def to_array(value: ArrayLike, dtype: DTypeLike | None = None) -> jax.Array:
     """`value` as a jax array of `dtype` (default: its own, canonicalized as `jnp.asarray`
     does). numpy arrays and scalars are transferred by `jax.device_put`; anything else
     (jax arrays and tracers, Python numbers with their weak type, lists) goes through

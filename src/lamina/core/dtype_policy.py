@@ -49,7 +49,8 @@ class DTypePolicy:
         return f"<DTypePolicy {self.name!r}>"
 
 
-_GLOBAL = contextvars.ContextVar("lamina_dtype_policy", default=None)
+_GLOBAL: contextvars.ContextVar[DTypePolicy | None] = contextvars.ContextVar(
+    "lamina_dtype_policy", default=None)
 
 
 def set_global_policy(policy):

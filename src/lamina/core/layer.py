@@ -4,14 +4,20 @@
 inputs are converted, the layer is built once from their shapes, the call runs in a frame of
 the current `CallScope` (training flag and use-path state), and the frame is popped.
 """
+from __future__ import annotations
+
 import functools
 import inspect
 import math
 import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, Self
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
+from numpy.typing import ArrayLike, DTypeLike
 
 from lamina import constraints, initializers, regularizers, trainability
 from lamina.core import allocation, dtype_policy, naming, node, trainability_version
@@ -19,17 +25,20 @@ from lamina.core import scope as scope_lib
 from lamina.core.variables import Variable
 from lamina.errors import AbstractMethodError, ConfigurationError, InputSpecError
 
+# an initializer, regularizer or constraint: a name, a `{"class_name", "config"}` dict, an
+# instance or a plain callable
+Identifier = str | dict[str, Any] | Callable[..., Any]
 
-def _to_array(layer, x):
-    if isinstance(x, jax.core.Tracer):
+
+def _to_array(layer: Layer, x: Any) -> jax.Array:
+    if isinstance(x, Tracer):
         return x
     if not isinstance(x, jax.Array):
         x = np.asarray(x)
         if x.dtype.kind not in "biuf":
             raise InputSpecError(
                 f"Layer '{layer.name}': expected a numeric array (dtype {layer.dtype}), "
-                f"received dtype "
-                f"{x.dtype.name} (shape {x.shape})."
+                f"received dtype {x.dtype.name} (shape {x.shape})."
             )
     return jnp.asarray(x)
 
@@ -82,11 +91,13 @@ class Layer:
             self.built = True
             return result
 
-        build._marks_built = True
+        build._marks_built = True  # pyright: ignore[reportAttributeAccessIssue] (a marker)
         cls.build = build
 
-    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
-                 activity_regularizer=None):
+    def __init__(self, name: str | None = None, trainable: bool = True,
+                 dtype: DTypeLike | dtype_policy.DTypePolicy | None = None,
+                 input_shape: Sequence[int | None] | None = None, input_dim: int | None = None,
+                 activity_regularizer: Identifier | None = None) -> None:
         self.name = name if name is not None else naming.unique_name(
             naming.to_snake_case(type(self).__name__)
         )
@@ -94,11 +105,11 @@ class Layer:
         self.dtype_policy = dtype_policy.get(dtype)
         self.dtype = self.dtype_policy.variable_dtype
         self.compute_dtype = self.dtype_policy.compute_dtype
-        self._variables = []
-        self._scoped_freezes = []
-        self._inbound_nodes = []
-        self._build_input_spec = None
-        self.built = False
+        self._variables: list[Variable] = []
+        self._scoped_freezes: list[Layer] = []
+        self._inbound_nodes: list[node.Node] = []
+        self._build_input_spec: Any = None
+        self.built: bool = False
         if input_dim is not None:
             input_shape = (input_dim,)
         self._input_shape_arg = tuple(input_shape) if input_shape is not None else None
@@ -107,20 +118,20 @@ class Layer:
         self._call_takes_mask = "mask" in parameters
         self._call_params = list(parameters)
         self.activity_regularizer = regularizers.get(activity_regularizer)
-        self._eager_losses = []
+        self._eager_losses: list[jax.Array] = []
 
     # -- flags ---------------------------------------------------------------------------
     @property
-    def trainable(self):
+    def trainable(self) -> bool:
         return self._trainable
 
     @trainable.setter
-    def trainable(self, flag):
+    def trainable(self, flag: bool) -> None:
         self._trainable = bool(flag)
         trainability_version.bump()
 
     # -- building --------------------------------------------------------------------
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         """Create variables for inputs of `input_shape` (with the batch dimension)."""
         self.built = True
 
@@ -130,8 +141,10 @@ class Layer:
             self.build(input_shape)
         self.built = True
 
-    def add_weight(self, shape=(), initializer="glorot_uniform", dtype=None, trainable=True,
-                   name=None, kind="weight", regularizer=None, constraint=None):
+    def add_weight(self, shape: Sequence[int] = (), initializer: Identifier = "glorot_uniform",
+                   dtype: DTypeLike | None = None, trainable: bool = True, name: str | None = None,
+                   kind: str = "weight", regularizer: Identifier | None = None,
+                   constraint: Identifier | None = None) -> Variable:
         """Create a variable owned by this layer.
 
         `regularizer` (x -> scalar penalty) is added to the loss while the variable trains;
@@ -164,12 +177,12 @@ class Layer:
     add_variable = add_weight
 
     # -- calling ---------------------------------------------------------------------
-    def call(self, inputs):
+    def call(self, inputs: Any) -> Any:
         raise AbstractMethodError(
             f"Layer '{self.name}' ({type(self).__name__}) does not define `call(self, inputs)`."
         )
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if node.any_symbolic((args, kwargs)):
             return node.symbolic_call(self, args, kwargs)
         training = kwargs.pop("training", None)
@@ -212,7 +225,7 @@ class Layer:
                 scope.losses.append(penalty / output.shape[0] if output.ndim else penalty)
         return outputs
 
-    def add_loss(self, value):
+    def add_loss(self, value: ArrayLike) -> None:
         """Add a scalar to the training loss of the current call (e.g. an activity penalty).
 
         Inside fit / evaluate the value joins the step's loss; after an eager call it is in
@@ -227,7 +240,7 @@ class Layer:
         scope.losses.append(jnp.asarray(value))
 
     @property
-    def losses(self):
+    def losses(self) -> list[jax.Array]:
         """Penalties of this layer's last eager call and of its regularized trained weights."""
         penalties = list(self._eager_losses)
         for variable in self.trainable_weights:
@@ -236,7 +249,7 @@ class Layer:
         return penalties
 
     # -- masks -----------------------------------------------------------------------
-    def compute_mask(self, inputs, previous_mask):
+    def compute_mask(self, inputs: Any, previous_mask: Any) -> Any:
         """The mask of this layer's outputs given its first input and that input's mask."""
         return previous_mask if self.supports_masking else None
 
@@ -259,40 +272,40 @@ class Layer:
             return x.astype(self.compute_dtype)
         return x
 
-    def check_input(self, inputs):
+    def check_input(self, inputs: Any) -> None:
         """Raise `InputSpecError` when `inputs` cannot be this built layer's input."""
 
-    def compute_output_spec(self, input_spec, **kwargs):
+    def compute_output_spec(self, input_spec: Any, **kwargs: Any) -> Any:
         """Output ShapeDtypeStructs for input ShapeDtypeStructs (traced, nothing computed)."""
         return jax.eval_shape(lambda x: self(x, **kwargs), input_spec)
 
     # -- weights ---------------------------------------------------------------------
     @property
-    def variables(self):
+    def variables(self) -> list[Variable]:
         """Every variable of this layer and its sublayers (seeds included), each once."""
         return list(trainability.resolve(self).variables)
 
     @property
-    def weights(self):
+    def weights(self) -> list[Variable]:
         return [v for v in self.variables if v.kind == "weight"]
 
     @property
-    def trainable_weights(self):
+    def trainable_weights(self) -> list[Variable]:
         """Weights a training step of this layer (as root) updates: docs/design.md rule 3."""
         return [v for v in trainability.resolve(self).trained if v.kind == "weight"]
 
     @property
-    def non_trainable_weights(self):
+    def non_trainable_weights(self) -> list[Variable]:
         resolution = trainability.resolve(self)
         return [v for v in resolution.not_trained if v.kind == "weight"]
 
     trainable_variables = trainable_weights
     non_trainable_variables = non_trainable_weights
 
-    def get_weights(self):
+    def get_weights(self) -> list[np.ndarray]:
         return [np.array(v.value) for v in self.weights]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
         own = self.weights
         if len(weights) != len(own):
             raise InputSpecError(
@@ -308,7 +321,7 @@ class Layer:
                 )
             variable.assign(value)
 
-    def count_params(self):
+    def count_params(self) -> int:
         if not self.built:
             raise ConfigurationError(
                 f"Layer '{self.name}' is not built yet, so it has no weights to count. "
@@ -317,10 +330,10 @@ class Layer:
         return int(sum(np.prod(v.shape, dtype=np.int64) for v in self.weights))
 
     # -- structure -------------------------------------------------------------------
-    def _explicit_sublayers(self):
+    def _explicit_sublayers(self) -> list[Layer] | None:
         return None
 
-    def _named_sublayers(self):
+    def _named_sublayers(self) -> list[tuple[str, Layer]]:
         """(label, sublayer) for the direct sublayers, without duplicates, in order.
 
         Containers that know their sublayers (functional and Sequential models) say so
@@ -343,11 +356,11 @@ class Layer:
         return found
 
     @property
-    def output(self):
+    def output(self) -> Any:
         return self._only_node("output").outputs
 
     @property
-    def input(self):
+    def input(self) -> Any:
         return self._only_node("input").call_args[0]
 
     def _only_node(self, what):
@@ -359,17 +372,18 @@ class Layer:
         return self._inbound_nodes[0]
 
     # -- config ----------------------------------------------------------------------
-    def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype_policy.name}
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable,
+                                  "dtype": self.dtype_policy.name}
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Self:
         return cls(**config)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 

@@ -218,6 +218,9 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
     """
 
     _int_labels = True
+    # options, set as attributes by LossFunctionWrapper
+    axis: int
+    ignore_class: int | None
 
     def __init__(self, from_logits=False, ignore_class=None, reduction=_DEFAULT, axis=-1,
                  name="sparse_categorical_crossentropy", dtype=None):

@@ -4,6 +4,13 @@
 This `__init__` is the one place where the functional path is chosen (no `__new__` tricks).
 Training methods are thin delegations to `lamina.training`.
 """
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+
 from lamina import trainability
 from lamina.core import holders, registry, trainability_version, tree
 from lamina.core import scope as scope_lib
@@ -12,6 +19,22 @@ from lamina.core.layer import Layer
 from lamina.errors import AbstractMethodError, ConfigurationError, UsageError
 from lamina.models.functional import Graph
 from lamina.models.graph_config import graph_config, graph_from_config
+
+if TYPE_CHECKING:
+    import os
+
+    import optax
+    from numpy.typing import DTypeLike
+
+    from lamina.callbacks import Callback, History
+    from lamina.core.dtype_policy import DTypePolicy
+    from lamina.optimizers import Optimizer
+    from lamina.utils.explain import TrainabilityReport
+
+# what train_on_batch / test_on_batch / evaluate return: the single value, the list of values
+# (loss first, then metrics), or {name: value} with return_dict=True; a value is a float, or
+# a numpy array for a metric with non-scalar results
+Results = float | np.ndarray | list[Any] | dict[str, Any]
 
 
 @registry.register_serializable()
@@ -24,7 +47,8 @@ class Model(Layer):
             model's scope: sublayers keep their own flags (docs/design.md rule 1).
     """
 
-    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, dtype=None):
+    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
+                 trainable: bool = True, dtype: DTypeLike | DTypePolicy | None = None) -> None:
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         holders.register(self)
         self._graph = None
@@ -55,15 +79,20 @@ class Model(Layer):
         scope = scope_lib.current()
         return scope.output_masks.get(id(self)) if scope is not None else None
 
-    def call(self, inputs, training=None, mask=None):
+    def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
         if self._graph is None:
             raise AbstractMethodError(
                 f"Model '{self.name}' has no graph and its class {type(self).__name__} does "
                 "not override `call`. Build it as `Model(inputs, outputs)` or subclass it and "
                 "define `call(self, inputs, training=None)`."
             )
+        scope = scope_lib.current()
+        if scope is None:
+            raise UsageError(
+                f"Model '{self.name}'.call: expected to run inside a call of the model, "
+                f"received a direct call; call `{self.name}(inputs)` instead.")
         outputs, output_masks = self._graph.run(inputs, mask)
-        scope_lib.current().output_masks[id(self)] = output_masks
+        scope.output_masks[id(self)] = output_masks
         return outputs
 
     def _explicit_sublayers(self):
@@ -77,13 +106,13 @@ class Model(Layer):
 
     # -- structure -------------------------------------------------------------------
     @property
-    def layers(self):
+    def layers(self) -> list[Layer]:
         """Keras order: a functional model lists its InputLayers first."""
         if self._graph is not None:
             return list(self._graph.layers)
         return tree.sublayers(self)
 
-    def get_layer(self, name=None, index=None):
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         if index is not None:
             return self.layers[index]
         for layer in self.layers:
@@ -97,23 +126,22 @@ class Model(Layer):
     @property
     def input(self):
         """The symbolic input(s) (Keras: a single tensor for a single-input model)."""
-        self._require_graph("input")
-        inputs = self._graph.inputs
+        inputs = self._require_graph("input").inputs
         return inputs[0] if isinstance(inputs, (list, tuple)) and len(inputs) == 1 else inputs
 
     @property
     def output(self):
         """The symbolic output(s) (a single tensor for a single-output model)."""
-        self._require_graph("output")
-        outputs = self._graph.outputs
+        outputs = self._require_graph("output").outputs
         return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
 
-    def _require_graph(self, what):
+    def _require_graph(self, what: str) -> Graph:
         if self._graph is None:
             raise ConfigurationError(
                 f"Model '{self.name}' has no {what}: only functional models, and Sequential "
                 "models whose input shape is known, have symbolic inputs and outputs."
             )
+        return self._graph
 
     @property
     def inputs(self):
@@ -132,7 +160,7 @@ class Model(Layer):
         return self._graph.output_names if self._graph else []
 
     # -- scoped freezing (docs/design.md rule 2) ---------------------------------------------
-    def _resolve_layer(self, layer, verb):
+    def _resolve_layer(self, layer: Any, verb: str) -> Layer:
         if isinstance(layer, str):
             matches = [candidate for candidate in tree.all_layers(self)[1:]
                        if candidate.name == layer]
@@ -151,7 +179,7 @@ class Model(Layer):
             )
         return layer
 
-    def freeze(self, *layers):
+    def freeze(self, *layers: Layer | str) -> None:
         """Freeze `layers` inside this model's scope only; their flags are not touched.
 
         The layers become constants on every use path through this model (no updates, no
@@ -163,7 +191,7 @@ class Model(Layer):
                 self._scoped_freezes.append(layer)
         trainability_version.bump()
 
-    def unfreeze(self, *layers):
+    def unfreeze(self, *layers: Layer | str) -> None:
         """Undo `freeze` for `layers` (all scoped freezes when called with no argument)."""
         if not layers:
             self._scoped_freezes.clear()
@@ -172,7 +200,7 @@ class Model(Layer):
             self._scoped_freezes[:] = [f for f in self._scoped_freezes if f is not layer]
         trainability_version.bump()
 
-    def freeze_up_to(self, layer, inclusive=True):
+    def freeze_up_to(self, layer: Layer | str | int, inclusive: bool = True) -> list[Layer]:
         """Freeze, in this model's scope, its layers up to `layer` (a layer, name or index of
         `self.layers`; included unless `inclusive=False`) and lift this model's scoped freezes
         of the layers after it, so calling it again moves the boundary (fastai's `freeze_to`).
@@ -206,28 +234,31 @@ class Model(Layer):
         return layers[:stop]
 
     @property
-    def frozen_layers(self):
+    def frozen_layers(self) -> list[Layer]:
         """The layers this model has frozen in its own scope."""
         return list(self._scoped_freezes)
 
-    def explain(self):
+    def explain(self) -> TrainabilityReport:
         """Per variable: is it trained when this model trains, and if not, why not."""
         from lamina.utils.explain import explain
 
         return explain(self)
 
-    def trainability(self):
+    def trainability(self) -> trainability.Resolution:
         """The resolution every consumer reads (see `lamina.trainability`)."""
         return trainability.resolve(self)
 
-    def summary(self, print_fn=None, line_length=None):
+    def summary(self, print_fn: Callable[[str], Any] | None = None,
+                line_length: int | None = None) -> None:
         from lamina.utils.summary import summary
 
         return summary(self, print_fn=print_fn, line_length=line_length)
 
     # -- training (delegated) --------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, seed=None,
-                distribution=None, steps_per_execution=1, auto_scale_loss=True):
+    def compile(self, optimizer: str | Optimizer | optax.GradientTransformation = "rmsprop",
+                loss: Any = None, metrics: Any = None, loss_weights: Any = None,
+                seed: int | None = None, distribution: Any = None, steps_per_execution: int = 1,
+                auto_scale_loss: bool = True) -> None:
         """Set up training. `distribution` (a `lamina.distribution.DataParallel` or
         `ModelParallel`) wins over an enclosing `lamina.distribution.scope(...)`;
         `steps_per_execution` runs that many batches in one jitted call (callbacks still see
@@ -244,11 +275,11 @@ class Model(Layer):
                                 auto_scale_loss=auto_scale_loss)
 
     @property
-    def compiled(self):
+    def compiled(self) -> bool:
         return self._trainer is not None
 
     @property
-    def optimizer(self):
+    def optimizer(self) -> Optimizer:
         return self._require_trainer("optimizer").optimizer
 
     def _require_trainer(self, what):
@@ -259,7 +290,7 @@ class Model(Layer):
             )
         return self._trainer
 
-    def fit(self, x=None, y=None, **kwargs):
+    def fit(self, x: Any = None, y: Any = None, **kwargs: Any) -> History:
         from lamina.training import loop
         from lamina.training.ema import FinalizeEma
 
@@ -268,50 +299,58 @@ class Model(Layer):
             kwargs["callbacks"] = [FinalizeEma(trainer), *(kwargs.get("callbacks") or [])]
         return loop.fit(trainer, x, y, **kwargs)
 
-    def evaluate(self, x=None, y=None, **kwargs):
+    def evaluate(self, x: Any = None, y: Any = None, **kwargs: Any) -> Results:
         from lamina.training import loop
 
         return loop.evaluate(self._require_trainer("evaluate"), x, y, **kwargs)
 
-    def predict(self, x, batch_size=32, verbose="auto", steps=None, callbacks=None):
+    def predict(self, x: Any, batch_size: int = 32, verbose: str | int = "auto",
+                steps: int | None = None, callbacks: Sequence[Callback] | None = None) -> Any:
         from lamina.training import loop
 
-        return loop.predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps,
-                            callbacks=callbacks)
+        # verbose: pyright infers `str` from loop.predict's unannotated default "auto"
+        return loop.predict(self, x, batch_size=batch_size,
+                            verbose=verbose,  # pyright: ignore[reportArgumentType]
+                            steps=steps, callbacks=callbacks)
 
-    def train_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                       return_dict: bool = False) -> Results:
         return self._require_trainer("train_on_batch").train_on_batch(x, y, sample_weight,
                                                                       return_dict)
 
-    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                      return_dict: bool = False) -> Results:
         return self._require_trainer("test_on_batch").test_on_batch(x, y, sample_weight,
                                                                     return_dict)
 
-    def predict_on_batch(self, x):
+    def predict_on_batch(self, x: Any) -> Any:
         from lamina.training import predict as predict_lib
 
         return predict_lib.predict_on_batch(self, x)
 
     # -- saving ----------------------------------------------------------------------
-    def save(self, filepath):
+    def save(self, filepath: str | os.PathLike[str]) -> None:
         """Save everything needed to rebuild this model (see `lamina.models.load_model`)."""
         from lamina.saving import model_io
 
         model_io.save_model(self, filepath)
 
-    def save_weights(self, filepath):
+    def save_weights(self, filepath: str | os.PathLike[str]) -> None:
         from lamina.saving import model_io
 
         model_io.save_weights(self, filepath)
 
-    def load_weights(self, filepath, skip_mismatch=False):
+    def load_weights(self, filepath: str | os.PathLike[str],
+                     skip_mismatch: bool = False) -> dict[str, list[str]]:
+        """Set the weights from a `save_weights` file; returns the mismatch report (paths
+        "missing", "unexpected" and "mismatched", each empty unless `skip_mismatch`)."""
         from lamina.saving import model_io
 
         return model_io.load_weights(self, filepath, skip_mismatch)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Keras-shaped config. Functional models include their graph and scoped freezes."""
-        config = {"name": self.name, "trainable": self.trainable}
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
         if self._graph is not None:
             config.update(graph_config(self._graph))
             path_of = {id(layer): path for path, layer in tree.labelled_layers(self)}
@@ -319,7 +358,7 @@ class Model(Layer):
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Self:
         if "nodes" not in config:
             return cls(**config)
         inputs, outputs, _ = graph_from_config(config)

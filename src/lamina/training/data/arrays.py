@@ -12,7 +12,7 @@ import jax
 import numpy as np
 
 from lamina import losses as losses_lib
-from lamina.errors import InputSpecError
+from lamina.errors import ConfigurationError, InputSpecError
 from lamina.losses.crossentropy import sparse_categorical_crossentropy
 
 
@@ -146,7 +146,8 @@ class ArrayData:
                    take(self.y, index) if self.y is not None else None,
                    take(self.sample_weight, index) if self.sample_weight is not None else None)
 
-    def indices(self, batch_size, shuffle=False, rng=None, skip=0):
+    def indices(self, batch_size: int, shuffle: bool | str = False,
+                rng: np.random.Generator | None = None, skip: int = 0):
         """Yield the sample indices of each batch (a slice, or an integer array when
         shuffled); the last batch may be smaller.
 
@@ -155,9 +156,17 @@ class ArrayData:
         the order. `skip` leaves out the first batches of the order (a resumed epoch);
         the order is drawn in full either way, so the random generator advances the same.
         """
-        order = rng.permutation(self.n) if shuffle and shuffle != "batch" else None
-        within = ([rng.permutation(min(batch_size, self.n - start))
-                   for start in range(0, self.n, batch_size)] if shuffle == "batch" else None)
+        order = within = None
+        if shuffle:
+            if rng is None:
+                raise ConfigurationError(
+                    f"ArrayData.indices: shuffle={shuffle!r} needs `rng`, a numpy random "
+                    "Generator; received rng=None.")
+            if shuffle == "batch":
+                within = [rng.permutation(min(batch_size, self.n - start))
+                          for start in range(0, self.n, batch_size)]
+            else:
+                order = rng.permutation(self.n)
         for start in range(skip * batch_size, self.n, batch_size):
             yield (order[start:start + batch_size] if order is not None
                    else within[start // batch_size] + start if within is not None
