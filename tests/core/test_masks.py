@@ -102,6 +102,9 @@ def test_masks_cross_nested_models_and_model_call_takes_a_mask():
     given[:, :2] = True
     np.testing.assert_array_equal(np.asarray(probe(x, mask=given)), given.astype(np.float32))
     np.testing.assert_array_equal(np.asarray(probe(x)), np.ones((3, 5), np.float32))
+    # one mask per input: a list of another length is refused, not truncated
+    with pytest.raises(lm.InputSpecError, match=r"expected 1 mask\(s\).*received 2"):
+        probe(x, mask=[given, given])
 
 
 def test_masks_work_inside_the_jitted_train_step():

@@ -58,6 +58,9 @@ def test_single_input_single_output_predict_matches_numpy_forward_pass():
     # a direct call on concrete data computes the same thing
     np.testing.assert_allclose(np.asarray(model(x)), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(model.predict_on_batch(x), expected, rtol=1e-5, atol=1e-5)
+    # `call` runs inside a call of the model; called directly it says so
+    with pytest.raises(lm.errors.UsageError, match=r"call `model(_\d+)?\(inputs\)` instead"):
+        model.call(x)
 
 
 def test_list_inputs_and_list_outputs():

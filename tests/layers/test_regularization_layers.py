@@ -165,6 +165,13 @@ def test_alpha_dropout_noise_shape_shares_the_mask_over_broadcast_axes():
     assert 0.3 < dropped[:, 0, :].mean() < 0.5
 
 
+@pytest.mark.parametrize("cls", [Dropout, AlphaDropout])
+def test_a_noise_shape_of_another_rank_than_the_input_is_refused(cls):
+    x = np.ones((4, 6, 8), np.float32)
+    with pytest.raises(InputSpecError, match=r"expected `noise_shape` of rank 3"):
+        cls(0.4, noise_shape=(None, 8), seed=2)(x, training=True)
+
+
 @pytest.mark.parametrize("layer, shape, channel_axis", [
     (SpatialDropout1D(0.3, seed=1), (200, 4, 50), -1),
     (SpatialDropout2D(0.3, seed=2), (100, 3, 3, 50), -1),

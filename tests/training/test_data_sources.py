@@ -242,6 +242,13 @@ def test_shuffle_batch_keeps_batch_contents_and_shuffles_within():
     assert any(b.tolist() != sorted(b.tolist()) for b in epoch)
 
 
+@pytest.mark.parametrize("shuffle", [True, "batch"])
+def test_shuffling_without_a_random_generator_is_refused(shuffle):
+    data = ArrayData(np.arange(10)[:, None], np.arange(10))
+    with pytest.raises(lm.ConfigurationError, match="needs `rng`"):
+        next(data.batches(4, shuffle=shuffle))
+
+
 def test_shuffle_batch_trains_as_unshuffled_batches_up_to_summation_order():
     x, y = _data()
     reference = _fit_arrays(x, y, epochs=2)
