@@ -19,7 +19,6 @@ import pytest  # noqa: E402
 
 import lamina as lm  # noqa: E402
 
-
 SLOW_LIST = Path(__file__).with_name("slow_tests.txt")
 
 

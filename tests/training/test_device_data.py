@@ -55,7 +55,7 @@ def _state(model):
 
 def _assert_bitwise(a, b):
     assert len(a) == len(b)
-    for u, v in zip(a, b):
+    for u, v in zip(a, b, strict=True):
         assert u.dtype == v.dtype and np.array_equal(u, v)
 
 
@@ -169,7 +169,7 @@ def test_train_step_at_under_a_distribution_gathers_first():
     with ld.scope(ld.DataParallel()):
         model._trainer.train_step_at((x, [y], None), index)
     assert not model._trainer.compiled_steps("train", "gather")
-    for got, want in zip(_state(model), _state(reference)):
+    for got, want in zip(_state(model), _state(reference), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
@@ -197,7 +197,7 @@ class Recorder(lm.callbacks.Callback):
 def test_callbacks_see_every_batch_with_its_own_logs():
     x, y = _data()
     recorders = [Recorder(), Recorder()]
-    for per_execution, recorder in zip((1, K), recorders):
+    for per_execution, recorder in zip((1, K), recorders, strict=True):
         _model(per_execution).fit(x, y, batch_size=B, epochs=2, verbose=0, seed=11,
                                   callbacks=[recorder])
     assert len(recorders[0].events) == 2 * 2 * 10
@@ -319,7 +319,7 @@ def test_under_a_distribution_fit_trains_as_without_it():
     with ld.scope(ld.DataParallel()):
         model.fit(x, y, batch_size=B, epochs=3, verbose=0, seed=11)
     assert not model._trainer.compiled_steps("multi", "gather")
-    for got, want in zip(_state(model), _state(reference)):
+    for got, want in zip(_state(model), _state(reference), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
@@ -347,7 +347,7 @@ def test_train_steps_at_under_a_distribution_gathers_first():
         logs = model._trainer.train_steps_at((x, [y], None), indices)
     assert not model._trainer.compiled_steps("multi", "gather")
     assert [np.shape(v) for v in logs] == [(2,), (2,)]
-    for got, want in zip(_state(model), _state(reference)):
+    for got, want in zip(_state(model), _state(reference), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 

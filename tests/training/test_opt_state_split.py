@@ -25,7 +25,7 @@ def test_a_flattening_transform_trains_while_every_weight_trains():
     model = _model(optax.flatten(optax.adam(1e-2)))
     before = [np.array(w) for w in model.get_weights()]
     model.fit(*_data(), batch_size=8, epochs=1, verbose=0)
-    assert all(not np.array_equal(b, a) for b, a in zip(before, model.get_weights()))
+    assert all(not np.array_equal(b, a) for b, a in zip(before, model.get_weights(), strict=True))
 
 
 def test_a_flattening_transform_refuses_frozen_weights_with_the_fix():
@@ -37,7 +37,7 @@ def test_a_flattening_transform_refuses_frozen_weights_with_the_fix():
                        match=r"(?s)flatten.*one entry per parameter.*optax\.adam") as info:
         model.fit(*_data(), batch_size=8, epochs=1, verbose=0)
     assert "'hidden/kernel'" in str(info.value)  # names a frozen variable
-    for b, a in zip(before, model.get_weights()):
+    for b, a in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(b, a)
 
 
@@ -48,6 +48,7 @@ def test_a_per_parameter_raw_optax_transform_keeps_frozen_weights_bitwise():
     frozen = [np.array(w) for w in model.layers[0].get_weights()]
     trained = [np.array(w) for w in model.layers[1].get_weights()]
     model.fit(*_data(), batch_size=8, epochs=1, verbose=0)
-    for b, a in zip(frozen, model.layers[0].get_weights()):
+    for b, a in zip(frozen, model.layers[0].get_weights(), strict=True):
         np.testing.assert_array_equal(b, a)
-    assert all(not np.array_equal(b, a) for b, a in zip(trained, model.layers[1].get_weights()))
+    assert all(not np.array_equal(b, a)
+               for b, a in zip(trained, model.layers[1].get_weights(), strict=True))

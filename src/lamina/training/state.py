@@ -78,9 +78,9 @@ class Plan(NamedTuple):
 
     def write_back(self, state):
         """Store a step's results in the variables (an unchanged value is the same array)."""
-        for v, value in zip(self.trained_vars, state.trained):
+        for v, value in zip(self.trained_vars, state.trained, strict=True):
             v._value = value
-        for v, value in zip(self.other_vars, state.other):
+        for v, value in zip(self.other_vars, state.other, strict=True):
             v._value = value
 
 
@@ -90,7 +90,7 @@ def assign(other_uids, other, updates, kept):
     statistics, seed states) take a new value, so a frozen weight is never overwritten. The
     cast keeps a `lax.scan` carry's dtypes fixed."""
     return [updates[uid].astype(value.dtype) if uid in kept and uid in updates else value
-            for uid, value in zip(other_uids, other)]
+            for uid, value in zip(other_uids, other, strict=True)]
 
 
 class CompiledStep:
