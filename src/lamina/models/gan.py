@@ -201,7 +201,7 @@ class GANTrainer:
         return self._resolution
 
     def logs_dict(self, logs):
-        return {name: float(value) for name, value in zip(self.log_names, logs)}
+        return {name: float(value) for name, value in zip(self.log_names, logs, strict=True)}
 
     def _set_learning_rate(self, _value=None):
         """Write each optimizer's current rate into its injected hyperparameters."""
@@ -297,9 +297,9 @@ def gan_step_fn(gan, txs, loss_fn, covered, sides, plan):
         return loss, updates, new, opt_side
 
     def step(state, real):
-        d = dict(zip(d_uids, state.trained[:len(d_uids)]))
-        g = dict(zip(g_uids, state.trained[len(d_uids):]))
-        other = dict(zip(plan.other, state.other))
+        d = dict(zip(d_uids, state.trained[:len(d_uids)], strict=True))
+        g = dict(zip(g_uids, state.trained[len(d_uids):], strict=True))
+        other = dict(zip(plan.other, state.other, strict=True))
         batch = jax.tree_util.tree_leaves(real)[0].shape[0]
 
         def d_loss_fn(d):
@@ -356,7 +356,7 @@ def _running_losses(metrics, batch, d_loss, g_loss):
     if metrics is None:
         metrics = {name: (jnp.zeros(()), jnp.zeros(())) for name in LOG_NAMES}
     return {name: (metrics[name][0] + value * batch, metrics[name][1] + batch)
-            for name, value in zip(LOG_NAMES, (d_loss, g_loss))}
+            for name, value in zip(LOG_NAMES, (d_loss, g_loss), strict=True)}
 
 
 LAYERS = (GAN,)

@@ -2,6 +2,7 @@
 the optimizer wrapped for loss scaling where float16 layers need it."""
 import copy
 import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ class OutputSpec:
     metrics: list
 
 
-def _per_output(value, names, what):
+def _per_output(value, names, what) -> list[Any]:
     """Spread a compile argument over the outputs: one value for all, a list, or a dict."""
     if isinstance(value, dict):
         unknown = [k for k in value if k not in names]
@@ -53,11 +54,12 @@ def resolve_outputs(output_names, loss, metrics, loss_weights):
         )
     losses = [losses_lib.get(item) if item is not None else None
               for item in _per_output(loss, output_names, "loss")]
-    for name, out_loss in zip(output_names, losses):
-        if hasattr(out_loss, "reduction") and out_loss.reduction in (None, "none"):
+    for name, out_loss in zip(output_names, losses, strict=True):
+        reduction = getattr(out_loss, "reduction", "sum_over_batch_size")
+        if reduction in (None, "none"):
             raise ConfigurationError(
                 f"compile(loss=...): the loss of output '{name}' has reduction="
-                f"{out_loss.reduction!r}, which gives one value per sample; training needs a "
+                f"{reduction!r}, which gives one value per sample; training needs a "
                 "scalar. Use reduction='sum_over_batch_size' (the default), 'sum' or 'mean'.")
     weights = _per_output(1.0 if loss_weights is None else loss_weights, output_names,
                           "loss_weights")
@@ -71,7 +73,7 @@ def resolve_outputs(output_names, loss, metrics, loss_weights):
         per_output_metrics = [metrics] * len(output_names)
     specs = []
     for name, out_loss, weight, out_metrics in zip(output_names, losses, weights,
-                                                   per_output_metrics):
+                                                   per_output_metrics, strict=True):
         if isinstance(out_metrics, (str, metrics_lib.Metric)) or callable(out_metrics):
             out_metrics = [out_metrics]
         # one metric instance per output: its state is sized by that output's shape

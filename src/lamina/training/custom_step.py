@@ -80,7 +80,7 @@ def update_metrics(model, metrics, loss, y, y_pred, sample_weight=None):
     metrics = step_lib.update_metrics(trainer.specs, metrics, loss, per_output, ys, flat,
                                       sample_weight, masks)
     return metrics, dict(zip(trainer.compiled_log_names,
-                             step_lib.results(trainer.specs, metrics)))
+                             step_lib.results(trainer.specs, metrics), strict=True))
 
 
 def custom_step_fn(trainer, plan):
@@ -90,9 +90,9 @@ def custom_step_fn(trainer, plan):
     model, specs, covered = trainer.model, trainer.specs, trainer._opt_keys
 
     def step(state, x, y, sample_weight):
-        trainable = dict(zip(plan.trained, state.trained))
+        trainable = dict(zip(plan.trained, state.trained, strict=True))
         metrics = step_lib.init_metric_state(specs) if state.metrics is None else state.metrics
-        view = TrainState(trainable, dict(zip(plan.other, state.other)),
+        view = TrainState(trainable, dict(zip(plan.other, state.other, strict=True)),
                           opt_state_lib.restrict(state.opt_state, covered, trainable.keys()),
                           metrics)
         logs, new = model.train_step(view, (x, y, sample_weight))

@@ -63,11 +63,12 @@ def _run(prepare, index, step, *args):
         raise error from err
 
 
-def _output_shapes(trainer, x):
+def _output_shapes(trainer, x: Any):
     spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x)
     out = jax.eval_shape(lambda inputs: step_lib.apply(trainer.model, {}, inputs, False)[0],
                          spec)
-    return [tuple(o.shape) for o in step_lib.flatten_outputs(out, trainer.output_names)]
+    outputs: list = step_lib.flatten_outputs(out, trainer.output_names)
+    return [tuple(o.shape) for o in outputs]
 
 
 def _check_arrays(trainer, data, batch_size, finite, what):
@@ -262,7 +263,7 @@ def _train_each(run, batches, step_logs):
                      else trainer.train_step_at(run.on_device.arrays, batch))
         position.batch_done(index, step_logs)
         # device scalars: reading them (float) is left to callbacks that need them
-        cbs.on_train_batch_end(index, dict(zip(trainer.log_names, step_logs)))
+        cbs.on_train_batch_end(index, dict(zip(trainer.log_names, step_logs, strict=True)))
         position.safe_point("batch_end")
         if trainer.model.stop_training:
             break
@@ -300,7 +301,7 @@ def _execute(trainer, cbs, prepare, first, count, batch, batch_logs, on_device=N
     if count == 1:
         logs = (_run(prepare, first, trainer.train_step, *batch) if on_device is None
                 else trainer.train_step_at(on_device.arrays, batch))
-        cbs.on_train_batch_end(first, dict(zip(names, logs)))
+        cbs.on_train_batch_end(first, dict(zip(names, logs, strict=True)))
         return logs
     stacked = (_run(prepare, first, trainer.train_steps, *batch) if on_device is None
                else trainer.train_steps_at(on_device.arrays, batch))
@@ -310,9 +311,9 @@ def _execute(trainer, cbs, prepare, first, count, batch, batch_logs, on_device=N
         if i:
             cbs.on_train_batch_begin(first + i)
         if host is not None:
-            logs = dict(zip(names, (v[i] for v in host)))
+            logs = dict(zip(names, (v[i] for v in host), strict=True))
         else:
-            logs = dict(zip(names, last)) if i == count - 1 else None
+            logs = dict(zip(names, last, strict=True)) if i == count - 1 else None
         cbs.on_train_batch_end(first + i, logs)
     return last
 
@@ -343,7 +344,7 @@ def _evaluate(trainer, epochs, verbose, callbacks, finite):
         for index, (xb, yb, swb) in prefetched(batches, prefetch):
             cbs.on_test_batch_begin(index)
             logs = _run(prepare, index, trainer.test_step, xb, yb, swb)
-            cbs.on_test_batch_end(index, dict(zip(trainer.log_names, logs)))
+            cbs.on_test_batch_end(index, dict(zip(trainer.log_names, logs, strict=True)))
         if logs is None:
             raise InputSpecError(f"evaluate: the data gave no batches to evaluate model "
                                  f"'{model.name}' on.")

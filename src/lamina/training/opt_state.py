@@ -41,9 +41,9 @@ def merge(full, sub, all_keys):
     if _is_param_dict(full, all_keys):
         return {**full, **sub}
     if isinstance(full, tuple) and hasattr(full, "_fields"):
-        return type(full)(*[merge(f, s, all_keys) for f, s in zip(full, sub)])
+        return type(full)(*[merge(f, s, all_keys) for f, s in zip(full, sub, strict=True)])
     if isinstance(full, (tuple, list)):
-        return type(full)(merge(f, s, all_keys) for f, s in zip(full, sub))
+        return type(full)(merge(f, s, all_keys) for f, s in zip(full, sub, strict=True))
     if isinstance(full, dict):
         return {k: merge(full[k], sub[k], all_keys) for k in full}
     return sub

@@ -11,6 +11,7 @@ variables are plain inputs, so they are bit-for-bit unchanged and cost no weight
 work.
 """
 import collections
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -95,7 +96,7 @@ def output_loss(specs, output_names, y, outputs, sample_weight, output_masks=Non
 def compute_loss(specs, y_true, y_pred, sample_weight, masks):
     """Total weighted loss and the per-output losses (None where an output has no loss)."""
     total, per_output = 0.0, []
-    for spec, t, p, mask in zip(specs, y_true, y_pred, masks):
+    for spec, t, p, mask in zip(specs, y_true, y_pred, masks, strict=True):
         if spec.loss is None:
             per_output.append(None)
             continue
@@ -124,11 +125,11 @@ def update_metrics(specs, state, loss, per_output, y_true, y_pred, sample_weight
     return {
         "loss": add(state["loss"], loss),
         "output_losses": [add(st, value) if st is not None else None
-                          for st, value in zip(state["output_losses"], per_output)],
+                          for st, value in zip(state["output_losses"], per_output, strict=True)],
         "metrics": [[_update(m, st, t, p, sample_weight, mask)
-                     for m, st in zip(s.metrics, states)]
+                     for m, st in zip(s.metrics, states, strict=True)]
                     for s, states, t, p, mask in zip(specs, state["metrics"], y_true, y_pred,
-                                                     masks)],
+                                                     masks, strict=True)],
     }
 
 
@@ -146,15 +147,15 @@ def results(specs, state):
     values = [mean(state["loss"])]
     if len(specs) > 1:
         values += [mean(st) for st in state["output_losses"] if st is not None]
-    for s, states in zip(specs, state["metrics"]):
-        values += [m.result(st) for m, st in zip(s.metrics, states)]
+    for s, states in zip(specs, state["metrics"], strict=True):
+        values += [m.result(st) for m, st in zip(s.metrics, states, strict=True)]
     return values
 
 
 def logs_of(names, values):
     """The logs of a step: an ordered mapping, so that their names leave the compiled call
     with their values (a pytree keeps an OrderedDict's order, not a dict's)."""
-    return collections.OrderedDict(zip(names, values))
+    return collections.OrderedDict(zip(names, values, strict=True))
 
 
 def train_step_fn(model, tx, specs, output_names, log_names, covered, plan, regularized=(),
@@ -170,8 +171,8 @@ def train_step_fn(model, tx, specs, output_names, log_names, covered, plan, regu
     """
 
     def step(state, x, y, sample_weight):
-        trained = dict(zip(plan.trained, state.trained))
-        other = dict(zip(plan.other, state.other))
+        trained = dict(zip(plan.trained, state.trained, strict=True))
+        other = dict(zip(plan.other, state.other, strict=True))
 
         def loss_fn(trained):
             return forward_loss(model, specs, output_names, {**other, **trained}, x, y,
@@ -223,18 +224,14 @@ def make_multi_step(step, specs, kept, indexed=False):
     def multi(state, *data):
         if indexed:
             arrays, scanned = data
-
-            def load(index):
-                return take_batch(arrays, index)
+            load = functools.partial(take_batch, arrays)
         else:
             scanned = data
-
-            def load(batch):
-                return batch
+            load = _as_is
 
         def with_kept(values):
             other = list(state.other)
-            for i, value in zip(kept, values):
+            for i, value in zip(kept, values, strict=True):
                 other[i] = value
             return other
 
@@ -251,6 +248,11 @@ def make_multi_step(step, specs, kept, indexed=False):
     return multi
 
 
+def _as_is(batch):
+    """The batch a scan over stacked batches hands to the step, unchanged."""
+    return batch
+
+
 def take_batch(arrays, index):
     """The batch `index` (int array of sample positions) of `arrays` (any pytree of
     arrays sharing a first axis; None leaves stay None). Used inside the compiled
@@ -265,7 +267,7 @@ def stack_batches(batches):
     def stack(parts):
         return jax.tree_util.tree_map(lambda *a: jnp.stack(a), *parts)
 
-    xs, ys, sws = zip(*batches)
+    xs, ys, sws = zip(*batches, strict=True)
     return stack(xs), stack(ys), (None if sws[0] is None else stack(sws))
 
 

@@ -12,6 +12,8 @@ Under a distribution (`compile(distribution=...)`, else `lamina.distribution.sco
 compiled steps are wrapped with the layouts of `lamina.distribution.placement`; without one
 the code path is the single-device one.
 """
+from typing import cast
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -87,8 +89,9 @@ class Trainer:
                      else [f"output_{i + 1}" for i in range(len(out))]
                      if isinstance(out, (list, tuple)) else ["output"])
             self._resolve_compile(names)
-        for output_spec, shape in zip(self.specs, step_lib.flatten_outputs(out,
-                                                                           self.output_names)):
+        specs = cast(list, self.specs)  # resolved just above when compile had no outputs
+        shapes: list = step_lib.flatten_outputs(out, self.output_names)
+        for output_spec, shape in zip(specs, shapes, strict=True):
             for metric in output_spec.metrics:
                 metric.build(tuple(shape.shape))
         self._metrics_built = True
@@ -113,19 +116,20 @@ class Trainer:
     def reset_metrics(self):
         self.metric_state = step_lib.init_metric_state(self.specs)
 
-    def resolution(self):
+    def resolution(self) -> trainability.Resolution:
         """The model's current resolution, recomputed only after a trainability change."""
         version = trainability_version.current()
         if version != self._version:
             self._resolution = trainability.resolve(self.model)
             self._plan = None
             self._version = version
-        return self._resolution
+        return cast(trainability.Resolution, self._resolution)  # set at the first call
 
     def _ensure_opt_state(self, resolution):
         keys = frozenset(v.uid for v in resolution.variables if v.trainable)
         if keys - self._opt_keys:
-            params = {v.uid: v.value for v in resolution.variables if v.uid in keys | self._opt_keys}
+            covered = keys | self._opt_keys
+            params = {v.uid: v.value for v in resolution.variables if v.uid in covered}
             self.opt_state = opt_state_lib.extend(self.tx, self.opt_state, params)
             self._opt_keys = frozenset(params)
             self._set_learning_rate(self.optimizer.learning_rate)
@@ -186,7 +190,8 @@ class Trainer:
     def _pure_step(self, plan):
         """The pure step of `plan`'s configuration: the model's own `train_step`, or the
         compiled loss and metrics. The optimizer state's split is checked here, once."""
-        trained, variables = self._resolution.trained, self._resolution.variables
+        resolution = self.resolution()
+        trained, variables = resolution.trained, resolution.variables
         opt_state_lib.check_split(self.tx, self.opt_state, self._opt_keys, trained, variables,
                                   f"Model '{self.model.name}'")
         if custom_step.overrides_train_step(self.model):
@@ -225,7 +230,7 @@ class Trainer:
                                                             (xs, ys, sample_weights)),
                                     reset_metrics=reset_metrics and i == 0)
                     for i in range(k)]
-            return [jnp.stack(parts) for parts in zip(*logs)]
+            return [jnp.stack(parts) for parts in zip(*logs, strict=True)]
         return self._run("multi", "batch", k, reset_metrics, (xs, ys, sample_weights))
 
     def train_steps_at(self, arrays, indices, reset_metrics=False):
@@ -323,7 +328,7 @@ class Trainer:
         """Host values of the logs: floats, or arrays for vector metrics (F1Score with
         average=None), as Keras keeps them."""
         return {name: float(value) if np.ndim(value) == 0 else np.asarray(value)
-                for name, value in zip(self.log_names, logs)}
+                for name, value in zip(self.log_names, logs, strict=True)}
 
     # -- batch API -------------------------------------------------------------------
     def _batch(self, x, y, sample_weight):
