@@ -187,6 +187,8 @@ def apply_checkpoint(model, path, training, members):
             _restore_metrics(trainer, tensors.decode(members[METRICS], f"{where}, member "
                                                      f"{METRICS!r}"), where)
         trainer.iterations = int(training["iterations"])
+        if training.get("log_names") is not None:  # the saved logs are in this order (a
+            trainer.log_names = list(training["log_names"])  # custom step names its own)
     stream = training.get("random")
     if isinstance(stream, dict):
         lrandom.set_state(stream)
