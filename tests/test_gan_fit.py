@@ -120,7 +120,7 @@ def test_a_frozen_generator_keeps_its_weights_and_optimizer_state_bitwise():
     gan = _gan()
     real = _real()
     gan.fit(real, batch_size=BATCH, epochs=1, verbose=0)
-    gan.generator.trainable = False  # live: the next step leaves G alone (DESIGN rule 5, 6)
+    gan.generator.trainable = False  # live: the next step leaves G alone (docs/design.md rule 5, 6)
     g_before = [w.copy() for w in gan.generator.get_weights()]
     opt_before = [np.asarray(a).copy() for a in
                   jax.tree_util.tree_leaves(gan._trainer.opt_state["generator"])]

@@ -1,4 +1,4 @@
-"""The trainability contract (DESIGN section 2), one test (or table) per rule.
+"""The trainability contract (docs/design.md section 2), one test (or table) per rule.
 
 Every test trains for real (`train_on_batch` / `fit`) and compares weights bit for bit
 (`np.array_equal` on numpy copies from `get_weights()`), or against a hand-written JAX /

@@ -1,4 +1,4 @@
-"""The rule table of `lamina.trainability` covers DESIGN section 2 and names real code."""
+"""The rule table of `lamina.trainability` covers docs/design.md section 2 and names real code."""
 import importlib
 import re
 
@@ -6,7 +6,7 @@ import pytest
 
 from lamina import trainability
 
-RULES = range(1, 11)  # DESIGN section 2, rules 1-10
+RULES = range(1, 11)  # docs/design.md section 2, rules 1-10
 
 
 def _table():

@@ -3,7 +3,7 @@ Sequential (Input first, input_shape=, lazy build, add/pop), subclassed models, 
 extraction from `layer.output`, automatic names, get_config, and predict checked against a
 numpy forward pass written by hand from `get_weights()`.
 
-Expectations follow Keras 3 (and DESIGN.md where it is explicit).
+Expectations follow Keras 3 (and docs/design.md where it is explicit).
 """
 import json
 

@@ -1,7 +1,7 @@
 """Hostile files: whatever is handed to `lamina.models.load_model(path)` or
 `model.load_weights(path)`, lamina either refuses it with a `lamina.LaminaError` or (where a
 change is provably harmless) loads exactly the saved model. Never another exception type,
-never a crash or a hang, never code execution, never memory beyond a bound (DESIGN section
+never a crash or a hang, never code execution, never memory beyond a bound (docs/design.md section
 3: "Saving is safe by construction").
 
 The corpus is generated here, from a real archive written by `model.save(path)` of a small

@@ -5,7 +5,7 @@ functional with shared layers, nested models, multi-input / dict multi-output, r
 subclasses) the loaded model must be indistinguishable from the original:
 
 - predictions equal bit for bit, `get_config()` equal, every layer's config equal;
-- every layer's and variable's `trainable` flag and every scoped freeze equal (DESIGN
+- every layer's and variable's `trainable` flag and every scoped freeze equal (docs/design.md
   section 2 rule 10), so `explain()` rows and the trainable / non-trainable partitions match;
 - compile configuration (loss, metrics, optimizer class and learning rate), optimizer state
   and `_trainer.iterations` restored: training both models two more steps gives identical

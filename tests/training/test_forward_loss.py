@@ -5,7 +5,7 @@ train step (`train_on_batch`), the test step (`evaluate`) and the custom-step he
 
 One model uses every part of it: an output mask (from `Masking`), an explicit `add_loss`,
 an activity regularizer, a trained weight's regularizer and a frozen weight's regularizer
-(which adds nothing: DESIGN rule 3). Reference: the loss written out by hand in float64
+(which adds nothing: docs/design.md rule 3). Reference: the loss written out by hand in float64
 numpy, and its gradient with `jax.grad` over a hand-written float32 JAX function (rtol 1e-5).
 """
 import jax

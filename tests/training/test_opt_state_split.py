@@ -1,4 +1,4 @@
-"""The optimizer state is split per variable when some weights are frozen (DESIGN rule 6,
+"""The optimizer state is split per variable when some weights are frozen (docs/design.md rule 6,
 `lamina.training.opt_state`); a transform whose state cannot be split says so, once per
 configuration, instead of failing inside the compiled step with a raw shape error (issue 14,
 item 6)."""

@@ -83,7 +83,7 @@ def test_frozen_layer_is_bitwise_unchanged_and_live_freezing_applies_to_the_next
     model._trainer.train_steps(*stack_batches(batches[:3]))
     after = hidden.get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
-    # unfreezing between groups takes effect at the next call (DESIGN rule 5)
+    # unfreezing between groups takes effect at the next call (docs/design.md rule 5)
     reference = _model()
     reference.get_layer("hidden").trainable = False
     for b in batches[:3]:
