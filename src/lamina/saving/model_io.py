@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 from lamina import random as lrandom
-from lamina.core import allocation, registry, tree
+from lamina.core import allocation, registry, trainability_version, tree
 from lamina.core.arrays import to_array
 from lamina.errors import SavingError
 from lamina.saving import archive, compile_config, tensors
@@ -32,17 +32,25 @@ CONFIG_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, Ov
 
 # -- trainability ------------------------------------------------------------------------
 def trainability_config(model):
+    """The complete trainability state of `model`, keyed by path in the model: every
+    layer's and variable's own flag, and the scoped freezes of every container (an empty
+    list for a container without any, so a restore can tell "none" from "not recorded")."""
     layers = tree.layer_paths(model)
     path_of = {id(layer): path for path, layer in layers.items()}
     return {
         "layer_flags": {path: layer.trainable for path, layer in layers.items()},
         "variable_flags": {path: v.trainable for path, v in tree.variable_paths(model).items()},
         "freezes": {path: [path_of[id(frozen)] for frozen in layer._scoped_freezes]
-                    for path, layer in layers.items() if layer._scoped_freezes},
+                    for path, layer in layers.items()
+                    if layer._scoped_freezes or tree.sublayers(layer)},
     }
 
 
 def apply_trainability(model, config, where):
+    """Make `model`'s trainability state the one `config` records: the flags it lists are
+    set, and every container's scoped freezes become exactly the recorded ones (a container
+    the config does not list had none: files written before empty lists were recorded list
+    only the non-empty ones). The change takes effect at the next step (rule 5)."""
     layers, variables = tree.layer_paths(model), tree.variable_paths(model)
 
     def lookup(table, path, what):
@@ -55,9 +63,11 @@ def apply_trainability(model, config, where):
         lookup(layers, path, "layer").trainable = bool(flag)
     for path, flag in config["variable_flags"].items():
         lookup(variables, path, "variable").trainable = bool(flag)
-    for path, frozen in config["freezes"].items():
-        container = lookup(layers, path, "layer")
-        container._scoped_freezes[:] = [lookup(layers, p, "layer") for p in frozen]
+    freezes = {lookup(layers, path, "layer"): [lookup(layers, p, "layer") for p in frozen]
+               for path, frozen in config["freezes"].items()}
+    for layer in layers.values():
+        layer._scoped_freezes[:] = freezes.get(layer, [])
+    trainability_version.bump()  # (freezes are set here directly, not by Model.freeze)
 
 
 # -- optimizer state ---------------------------------------------------------------------
