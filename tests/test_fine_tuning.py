@@ -35,7 +35,7 @@ def test_explain_marks_shared_layers_and_names_the_scoped_freeze():
     assert data["variables"][0] == {
         "variable": "shared/kernel", "layer_path": "model1 > shared", "trained": False,
         "reasons": ["path model1 > shared: 'model1' froze 'shared' in its scope (model1.freeze)"],
-        "shared_with": ["model2"], "shape": [4, 3]}
+        "shared_with": ["model2"], "updated_by": "", "shape": [4, 3]}
 
 
 def test_explain_expands_nested_models_and_names_the_closing_flag():

@@ -1,6 +1,8 @@
 """EarlyStopping: stop training when a monitored log stops improving."""
 import sys
 
+import numpy as np
+
 from lamina.callbacks.base import Callback
 from lamina.callbacks.monitor import Monitor
 
@@ -20,6 +22,10 @@ class EarlyStopping(Callback):
             another one setting `model.stop_training`, or the last epoch), the weights of the
             best epoch are put back.
         start_from_epoch: epochs to wait before counting (warm-up); they are never "best".
+
+    Its state (`wait`, `best`, `best_epoch`, `stopped_epoch` and the best weights) is part
+    of a `BackupAndRestore` backup, so a resumed run stops at the same epoch and restores
+    the same weights.
     """
 
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto",
@@ -43,6 +49,24 @@ class EarlyStopping(Callback):
         self.best_epoch = None
         self.best_weights = None
 
+    # -- state kept across a BackupAndRestore resume ----------------------------------
+    def get_checkpoint_state(self):
+        return {"wait": self.wait, "best": float(self.best), "best_epoch": self.best_epoch,
+                "stopped_epoch": self.stopped_epoch}
+
+    def set_checkpoint_state(self, state):
+        self.wait, self.stopped_epoch = int(state["wait"]), int(state["stopped_epoch"])
+        self._monitor.best = float(state["best"])
+        self.best_epoch = None if state["best_epoch"] is None else int(state["best_epoch"])
+
+    def get_checkpoint_arrays(self):
+        return {str(i): w for i, w in enumerate(self.best_weights or [])}
+
+    def set_checkpoint_arrays(self, arrays):
+        self.best_weights = ([np.asarray(arrays[str(i)]) for i in range(len(arrays))]
+                             if arrays else None)
+
+    # -- hooks --------------------------------------------------------------------------
     def on_epoch_end(self, epoch, logs=None):
         if epoch < self.start_from_epoch:
             return

@@ -4,6 +4,10 @@ The changes are scoped freezes of the model being trained (or flags, when asked)
 follow docs/design.md section 2: they take effect at the next step with no recompile from the user,
 the optimizer state of weights that already trained is kept, and each change is printed
 before the epoch it applies to (with the trainable parameter count before and after).
+
+Under `BackupAndRestore` the backup holds the model's flags and scoped freezes; a run
+resumed inside an epoch does not apply that epoch's change a second time (each callback
+keeps the last epoch it handled as its checkpoint state).
 """
 import sys
 
@@ -17,7 +21,24 @@ def _trained_params(model):
     return int(sum(np.prod(v.shape, dtype=np.int64) for v in model.trainable_weights))
 
 
-class FreezeSchedule(Callback):
+class _EpochOnce(Callback):
+    """Handles each epoch's beginning once, also across a resume inside the epoch."""
+
+    _handled_epoch = None
+
+    def get_checkpoint_state(self):
+        return {"handled_epoch": self._handled_epoch}
+
+    def set_checkpoint_state(self, state):
+        self._handled_epoch = state["handled_epoch"]
+
+    def _first_time(self, epoch):
+        first = epoch != self._handled_epoch
+        self._handled_epoch = epoch
+        return first
+
+
+class FreezeSchedule(_EpochOnce):
     """Apply planned changes at the start of given epochs.
 
     Args:
@@ -43,9 +64,12 @@ class FreezeSchedule(Callback):
         self.schedule = dict(schedule)
         self.verbose = verbose
 
+    def on_train_begin(self, logs=None):
+        self._handled_epoch = None
+
     def on_epoch_begin(self, epoch, logs=None):
         change = self.schedule.get(epoch)
-        if change is None:
+        if not self._first_time(epoch) or change is None:
             return
         model = self.model
         before = _trained_params(model)
@@ -70,7 +94,7 @@ class FreezeSchedule(Callback):
             sys.stdout.flush()
 
 
-class GradualUnfreezing(Callback):
+class GradualUnfreezing(_EpochOnce):
     """fastai-style gradual unfreezing: `groups` (lists of layers, deepest last) start frozen
     in the model's scope; every `every` epochs from `start_epoch` on, the last still-frozen
     group is unfrozen, until all train. Optimizer state of the head carries through."""
@@ -87,11 +111,12 @@ class GradualUnfreezing(Callback):
         self.start_epoch, self.every, self.verbose = start_epoch, every, verbose
 
     def on_train_begin(self, logs=None):
-        for group in self.groups:
+        self._handled_epoch = None
+        for group in self.groups:  # (a resume then restores the backup's freezes)
             self.model.freeze(*group)
 
     def on_epoch_begin(self, epoch, logs=None):
-        if epoch < self.start_epoch or (epoch - self.start_epoch) % self.every:
+        if not self._first_time(epoch) or epoch < self.start_epoch or (epoch - self.start_epoch) % self.every:
             return
         count = (epoch - self.start_epoch) // self.every + 1
         if count > len(self.groups):

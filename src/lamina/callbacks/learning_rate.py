@@ -18,7 +18,11 @@ def _optimizer(callback):
 
 
 class LearningRateScheduler(Callback):
-    """Set the rate at the start of each epoch to `schedule(epoch, current_rate)`."""
+    """Set the rate at the start of each epoch to `schedule(epoch, current_rate)`.
+
+    A run resumed inside an epoch by `BackupAndRestore` restores the rate this callback set
+    for that epoch and does not apply the schedule to it a second time.
+    """
 
     def __init__(self, schedule, verbose=0):
         super().__init__()
@@ -27,8 +31,21 @@ class LearningRateScheduler(Callback):
                                      f"(epoch, lr) -> lr, received {schedule!r}.")
         self.schedule = schedule
         self.verbose = verbose
+        self._applied_epoch = None  # the epoch whose rate was set last
+
+    def get_checkpoint_state(self):
+        return {"applied_epoch": self._applied_epoch}
+
+    def set_checkpoint_state(self, state):
+        self._applied_epoch = state["applied_epoch"]
+
+    def on_train_begin(self, logs=None):
+        self._applied_epoch = None
 
     def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self._applied_epoch:
+            return  # resumed inside this epoch: its rate was restored
+        self._applied_epoch = epoch
         optimizer = _optimizer(self)
         rate = self.schedule(epoch, float(optimizer.learning_rate))
         if not isinstance(rate, (float, int, np.floating, np.integer)) or not np.isfinite(rate):
@@ -47,7 +64,8 @@ class LearningRateScheduler(Callback):
 
 class ReduceLROnPlateau(Callback):
     """Multiply the rate by `factor` after `patience` epochs without improvement of
-    `monitor`, then wait `cooldown` epochs; never below `min_lr`."""
+    `monitor`, then wait `cooldown` epochs; never below `min_lr`. Its state (`wait`,
+    `cooldown_counter`, `best`) is part of a `BackupAndRestore` backup."""
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
                  min_delta=1e-4, cooldown=0, min_lr=0.0):
@@ -67,6 +85,14 @@ class ReduceLROnPlateau(Callback):
         self._monitor.reset()
         self.wait = 0
         self.cooldown_counter = 0
+
+    def get_checkpoint_state(self):
+        return {"wait": self.wait, "cooldown_counter": self.cooldown_counter,
+                "best": float(self._monitor.best)}
+
+    def set_checkpoint_state(self, state):
+        self.wait, self.cooldown_counter = int(state["wait"]), int(state["cooldown_counter"])
+        self._monitor.best = float(state["best"])
 
     def on_epoch_end(self, epoch, logs=None):
         optimizer = _optimizer(self)

@@ -15,8 +15,10 @@ class CSVLogger(Callback):
     """Write one CSV row per epoch (`epoch` then the logs, sorted) to `filename`.
 
     With `append=True` rows are added to an existing file (a resumed run continues the same
-    file; the header is written only when the file is new or empty). Each row is flushed as
-    it is written, so an interrupted run keeps every finished epoch.
+    file; the header is written only when the file is new or empty). The file is open only
+    while a row is written, so an interrupted run keeps every finished epoch. Under
+    `BackupAndRestore` the file's length at the backup is part of the backup: the resumed
+    run cuts off the rows written after it, so the file ends as an uninterrupted run's.
     """
 
     def __init__(self, filename, separator=",", append=False):
@@ -25,7 +27,9 @@ class CSVLogger(Callback):
         self.separator = separator
         self.append = bool(append)
         self.keys = None
-        self._file = None
+        self._written = False  # whether this fit wrote to the file yet
+        self._resume_at = None  # the file's length at a restored backup
+        self._length = 0
 
     def on_train_begin(self, logs=None):
         exists = self.append and os.path.isfile(self.filename) and os.path.getsize(
@@ -35,8 +39,32 @@ class CSVLogger(Callback):
             with open(self.filename, newline="") as f:
                 header = f.readline().strip()
             self.keys = header.split(self.separator)[1:] if header else None
-        self._file = open(self.filename, "a" if self.append else "w", newline="")
         self._header_needed = not exists
+        self._written, self._resume_at = False, None
+        self._length = os.path.getsize(self.filename) if exists else 0
+
+    # -- state kept across a BackupAndRestore resume ----------------------------------
+    def get_checkpoint_state(self):
+        return {"length": self._length, "keys": self.keys,
+                "header_needed": self._header_needed}
+
+    def set_checkpoint_state(self, state):
+        self._resume_at = self._length = int(state["length"])
+        self.keys = None if state["keys"] is None else [str(k) for k in state["keys"]]
+        self._header_needed = bool(state["header_needed"])
+
+    def _write(self, text):
+        """Write `text` at the end of the file, opened only for the write: the first write of
+        a fit truncates the file (unless `append`), or cuts it back to the length at the
+        restored backup."""
+        mode = "a" if self._written or self.append or self._resume_at is not None else "w"
+        with open(self.filename, mode, newline="") as f:
+            if self._resume_at is not None:
+                f.truncate(min(self._resume_at, os.fstat(f.fileno()).st_size))
+            f.write(text)
+            f.flush()
+            self._length = os.fstat(f.fileno()).st_size
+        self._written, self._resume_at = True, None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
@@ -49,13 +77,11 @@ class CSVLogger(Callback):
             writer.writerow(["epoch"] + self.keys)
             self._header_needed = False
         writer.writerow(row)
-        self._file.write(out.getvalue())
-        self._file.flush()
+        self._write(out.getvalue())
 
     def on_train_end(self, logs=None):
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if not self._written:  # (a fit with no epoch still creates or truncates the file)
+            self._write("")
 
 
 def _format(value):

@@ -45,6 +45,12 @@ class TensorBoard(Callback):
             self._writers[name] = SummaryWriter(os.path.join(self.log_dir, name))
         return self._writers[name]
 
+    def get_checkpoint_state(self):  # (BackupAndRestore: batch steps continue their count)
+        return {"step": self._step}
+
+    def set_checkpoint_state(self, state):
+        self._step = int(state["step"])
+
     def on_train_begin(self, logs=None):
         self._writer("train")  # fails early when tensorboardX is missing
 

@@ -7,12 +7,15 @@ every variable, dropout seed states included; `optimizer.safetensors`) plus:
 - `training.json`: where training is (`epoch`, `batch` = batches done in that epoch,
   `epoch_rng_state` = fit's shuffling generator when that epoch began), the trainer's
   `iterations`, the learning rate, the latest step's `logs`, lamina's random stream, the
-  `History` so far and the states of callbacks (`callbacks`, see below);
-- `metrics.safetensors`: the running metric state of the epoch in progress.
+  `History` so far, whether a callback has asked training to stop (`stop_training`) and
+  the states of callbacks (`callbacks`, see below);
+- `metrics.safetensors`: the running metric state of the epoch in progress;
+- `callbacks.safetensors`: the arrays callbacks keep (`EarlyStopping`'s best weights).
 
 Callbacks take part by defining `get_checkpoint_state() -> JSON-able dict` and
-`set_checkpoint_state(state)`; states are keyed by class name (`EarlyStopping`,
-`EarlyStopping_1`, ... in callback order).
+`set_checkpoint_state(state)`, and for arrays `get_checkpoint_arrays() -> {name: array}`
+and `set_checkpoint_arrays(arrays)`; states are keyed by class name (`EarlyStopping`,
+`EarlyStopping_1`, ... in callback order), arrays by `key/name`.
 
 `CheckpointManager` keeps the last `max_to_keep` checkpoints of a directory as
 `ckpt-000012.lamina` (numbered in the order written) and restores the newest valid one:
@@ -34,7 +37,8 @@ from lamina.errors import ConfigurationError, SavingError
 from lamina.saving import archive, model_io, tensors
 
 TRAINING, METRICS = "training.json", "metrics.safetensors"
-CHECKPOINT_MEMBERS = model_io.MODEL_MEMBERS | {TRAINING, METRICS}
+CALLBACK_ARRAYS = "callbacks.safetensors"
+CHECKPOINT_MEMBERS = model_io.MODEL_MEMBERS | {TRAINING, METRICS, CALLBACK_ARRAYS}
 TRAINING_FORMAT = "lamina.training"
 TRAINING_VERSION = 1
 
@@ -66,10 +70,35 @@ def callback_states(callbacks):
     return states
 
 
-def restore_callback_states(callbacks, states):
+def callback_arrays(callbacks):
+    """`key/name` -> array of every callback that defines `get_checkpoint_arrays`."""
+    arrays = {}
+    for key, callback in _keyed(callbacks):
+        if hasattr(callback, "get_checkpoint_arrays"):
+            for name, value in callback.get_checkpoint_arrays().items():
+                arrays[f"{key}/{name}"] = np.asarray(value)
+    return arrays
+
+
+def restore_callback_states(callbacks, states, arrays=None):
+    """Give each callback its saved state (`states`, from `training.json`) and its saved
+    arrays (`arrays`, `key/name` -> array, from `read_callback_arrays`)."""
+    grouped = {}
+    for full_name, value in (arrays or {}).items():
+        key, _, name = full_name.partition("/")
+        grouped.setdefault(key, {})[name] = value
     for key, callback in _keyed(callbacks):
         if key in states and hasattr(callback, "set_checkpoint_state"):
             callback.set_checkpoint_state(states[key])
+        if hasattr(callback, "set_checkpoint_arrays"):
+            callback.set_checkpoint_arrays(grouped.get(key, {}))
+
+
+def read_callback_arrays(path, members):
+    """The callbacks' arrays of a checkpoint read by `read_checkpoint` ({} if none)."""
+    if CALLBACK_ARRAYS not in members:
+        return {}
+    return tensors.decode(members[CALLBACK_ARRAYS], f"'{path}', member {CALLBACK_ARRAYS!r}")
 
 
 def _keyed(callbacks):
@@ -109,14 +138,18 @@ def training_state(model, *, epoch, batch, epoch_rng_state, logs=None, history=N
         "random": lrandom.get_state(),
         "history": ({"epoch": list(history.epoch), "history": history.history}
                     if history is not None else None),
+        "stop_training": bool(getattr(model, "stop_training", False)),
         "callbacks": callback_states(callbacks or []),
     }
 
 
-def save_checkpoint(model, path, training):
-    """Write a checkpoint of `model` with `training` (see `training_state`), atomically."""
+def save_checkpoint(model, path, training, callback_arrays=None):
+    """Write a checkpoint of `model` with `training` (see `training_state`) and the
+    callbacks' arrays (see `callback_arrays`), atomically."""
     members = model_io.model_members(model, _config(model))
     members[TRAINING] = json.dumps(training, indent=1).encode()
+    if callback_arrays:
+        members[CALLBACK_ARRAYS] = tensors.encode(callback_arrays)
     trainer = model._trainer
     if trainer is not None and trainer.metric_state is not None:
         members[METRICS] = tensors.encode(_metric_arrays(trainer.metric_state))
@@ -253,13 +286,13 @@ class CheckpointManager:
                 found.append((int(match.group(1)), os.path.join(self.directory, name)))
         return sorted(found)
 
-    def save(self, model, training):
+    def save(self, model, training, callback_arrays=None):
         """Write a new checkpoint (numbered after every existing one), then rotate."""
         os.makedirs(self.directory, exist_ok=True)  # (delete_all may have removed it)
         existing = self.checkpoints()
         number = existing[-1][0] + 1 if existing else 0
         path = os.path.join(self.directory, f"ckpt-{number:06d}.lamina")
-        save_checkpoint(model, path, training)
+        save_checkpoint(model, path, training, callback_arrays)
         if self.max_to_keep is not None and is_writer():
             for _, old in existing[:max(0, len(existing) + 1 - self.max_to_keep)]:
                 _remove(old)

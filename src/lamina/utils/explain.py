@@ -3,6 +3,12 @@
 would train it.
 
 Built on `lamina.trainability.resolve`, the same resolution the training step uses.
+
+BatchNormalization's moving statistics are not trained by gradients (their own flag is
+False) but they are not frozen either: the forward pass of a training step updates them
+whenever the layer runs in training mode (docs/design.md rule 7). The report says so
+(`updated_by == "forward pass"`) and calls them frozen only when a closed path puts the
+layer in inference mode.
 """
 import dataclasses
 
@@ -21,6 +27,7 @@ class VariableReport:
     trained: bool
     reasons: tuple  # empty when trained; one entry per closed use path otherwise
     shared_with: tuple = ()  # names of the other live models that hold the owning layer
+    updated_by: str = ""  # "gradients", "forward pass" or "" (left as it is: frozen)
 
     @property
     def name(self):
@@ -33,6 +40,7 @@ class VariableReport:
     def as_dict(self):
         return {"variable": self.name, "layer_path": self.path, "trained": self.trained,
                 "reasons": list(self.reasons), "shared_with": list(self.shared_with),
+                "updated_by": self.updated_by,
                 "shape": list(self.variable.shape)}
 
 
@@ -53,11 +61,8 @@ class TrainabilityReport:
                 shared[id(owner)] = tuple(
                     m.name for m in holders_lib.holders(owner, exclude=model)
                     if not _contains(model, m))
-        self.rows = [
-            VariableReport(v, resolution.paths[v.uid][0].names, resolution.is_trained(v),
-                           resolution.reasons(v), shared.get(id(v.owner), ()))
-            for v in resolution.variables if v.kind == "weight"
-        ]
+        self.rows = [_row(resolution, v, shared.get(id(v.owner), ()))
+                     for v in resolution.variables if v.kind == "weight"]
 
     def __iter__(self):
         return iter(self.rows)
@@ -80,7 +85,9 @@ class TrainabilityReport:
         trained = [r for r in self.rows if r.trained]
         return {"model": self.model.name, "variables": [r.as_dict() for r in self.rows],
                 "trained_params": _params(trained),
-                "frozen_params": _params([r for r in self.rows if not r.trained])}
+                "forward_pass_params": _params([r for r in self.rows
+                                                if r.updated_by == "forward pass"]),
+                "frozen_params": _params([r for r in self.rows if not r.updated_by])}
 
     def __str__(self):
         lines = [f"Trainability of '{self.model.name}' (what a training step of it updates):"]
@@ -91,14 +98,43 @@ class TrainabilityReport:
                 mark = f"  [shared with: {', '.join(row.shared_with)}]" if row.shared_with else ""
                 lines.append(f"  {current}{mark}")
             size = int(np.prod(row.variable.shape))
-            status = "trained" if row.trained else "frozen"
+            status = _STATUS[row.updated_by]
             lines.append(f"    {row.variable.name:<36} {size:>10,}  {status}")
             lines.extend(f"        because {reason}" for reason in row.reasons)
-        lines.append(f"  trained: {_params([r for r in self.rows if r.trained]):,} params; "
-                     f"frozen: {_params([r for r in self.rows if not r.trained]):,} params")
+        data = self.as_dict()
+        forward = (f"updated by the forward pass: {data['forward_pass_params']:,} params; "
+                   if data["forward_pass_params"] else "")
+        lines.append(f"  trained: {data['trained_params']:,} params; {forward}"
+                     f"frozen: {data['frozen_params']:,} params")
         return "\n".join(lines)
 
     __repr__ = __str__
+
+
+_STATUS = {"gradients": "trained", "forward pass": "updated by the forward pass", "": "frozen"}
+# the variables a layer's forward pass assigns while training (BatchNormalization's)
+_FORWARD_UPDATED = ("moving_mean", "moving_variance")
+
+
+def _row(resolution, variable, shared_with):
+    """The report row of `variable`: what updates it when the root trains, and why."""
+    path = resolution.paths[variable.uid][0].names
+    if resolution.is_trained(variable):
+        return VariableReport(variable, path, True, (), shared_with, "gradients")
+    owner = variable.owner
+    if not any(getattr(owner, name, None) is variable for name in _FORWARD_UPDATED):
+        return VariableReport(variable, path, False, resolution.reasons(variable),
+                              shared_with)
+    what = f"'{variable.path}' is a moving statistic of '{owner.name}'"
+    if getattr(owner, "train_when_frozen", False) or any(
+            p.open for p in resolution.paths[variable.uid]):
+        return VariableReport(variable, path, False, (
+            f"{what}: the forward pass of a training step updates it (the layer in "
+            "training mode), gradients never do",), shared_with, "forward pass")
+    closed = tuple(f"{what}: path {p.names} is closed ({'; '.join(p.reasons)}), so the "
+                   "layer runs in inference mode and keeps it as it is (rule 7)"
+                   for p in resolution.paths[variable.uid])
+    return VariableReport(variable, path, False, closed, shared_with)
 
 
 def _params(rows):
