@@ -104,7 +104,7 @@ class Record:
                 if flag and f"leaf{i}" in leaves}
 
 
-# -- building and running ----------------------------------------------------------------------------
+# -- building and running -----------------------------------------------------------------
 def _build(structure):
     lm.reset_names()
     lm.random.set_seed(0)

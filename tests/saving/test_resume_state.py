@@ -11,6 +11,8 @@
 - `BackupAndRestore(save_freq=N)` with `steps_per_execution=k` backs up at the first group
   boundary at or after every multiple of N steps: no multiple is skipped.
 """
+import json
+
 import numpy as np
 import pytest
 
@@ -145,7 +147,7 @@ def _plateau_fit(backup, crash=None):
                                                 min_delta=10.0, cooldown=1)]
     x, y = _data()
     history = model.fit(x, y, batch_size=16, epochs=6, verbose=0,
-                        callbacks=callbacks + ([crash] if crash else []))
+                        callbacks=([crash] if crash else []) + callbacks)
     return model, history, stopper
 
 
@@ -166,8 +168,8 @@ def test_early_stopping_and_plateau_resume_with_their_state(tmp_path):
 
 def test_a_backup_taken_after_training_was_stopped_ends_the_resumed_fit(tmp_path):
     """EarlyStopping stopped training at the end of epoch 2 and the epoch's backup was
-    written; a crash after it (in another callback's on_train_end) must not resume into
-    epoch 3."""
+    written; a crash after it (in an on_train_end that runs before BackupAndRestore's, which
+    would delete the backup) must not resume into epoch 3."""
     class CrashAtEnd(lm.callbacks.Callback):
         def on_train_end(self, logs=None):
             raise KeyboardInterrupt("crash at the end of training")
@@ -200,6 +202,7 @@ def test_learning_rate_scheduler_is_not_applied_twice_to_a_resumed_epoch(tmp_pat
 
 def test_csv_logger_resumed_file_is_the_uninterrupted_runs(tmp_path):
     def logged(work, crash=None):
+        work.mkdir(exist_ok=True)
         model = _tiny()
         x, y = _data()
         model.fit(x, y, batch_size=16, epochs=3, verbose=0,
@@ -218,8 +221,6 @@ def test_csv_logger_resumed_file_is_the_uninterrupted_runs(tmp_path):
 def test_callback_states_survive_a_json_round_trip(tmp_path):
     """What each callback checkpoints is plain JSON (training.json): fresh callbacks given
     the saved states (after their on_train_begin, as in a resumed fit) report the same."""
-    import json
-
     model = _tiny()
 
     def make():
@@ -273,3 +274,13 @@ def test_grouped_steps_back_up_at_the_first_boundary_after_every_multiple(tmp_pa
     expected = sorted({min(b for b in boundaries if b >= m)
                        for m in range(save_freq, epochs * per_epoch + 1, save_freq)})
     assert saved == expected == [6, 8, 14, 16]
+
+
+def test_a_callback_state_that_does_not_fit_is_a_saving_error_naming_the_file():
+    stopper = lm.callbacks.EarlyStopping(monitor="loss")
+    stopper.on_train_begin()
+    with pytest.raises(lm.errors.SavingError, match=r"'b\.lamina'.*callback EarlyStopping"):
+        ckpt.restore_callback_states([stopper], {"EarlyStopping": {"wait": 1}}, {},
+                                     "'b.lamina'")
+    with pytest.raises(lm.errors.SavingError, match="EarlyStopping"):
+        ckpt.restore_callback_states([stopper], {}, {"EarlyStopping/7": np.zeros(2)})

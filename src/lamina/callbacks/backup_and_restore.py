@@ -118,7 +118,7 @@ class BackupAndRestore(Callback):
         checkpoint_lib.apply_checkpoint(self.model, path, training, members)
         checkpoint_lib.restore_callback_states(
             self._position.callbacks, training.get("callbacks") or {},
-            checkpoint_lib.read_callback_arrays(path, members))
+            checkpoint_lib.read_callback_arrays(path, members), f"'{path}'")
         history, saved_history = self._history(), training.get("history")
         if history is not None and saved_history is not None:
             history.epoch = list(saved_history["epoch"])

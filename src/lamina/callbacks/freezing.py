@@ -116,7 +116,8 @@ class GradualUnfreezing(_EpochOnce):
             self.model.freeze(*group)
 
     def on_epoch_begin(self, epoch, logs=None):
-        if not self._first_time(epoch) or epoch < self.start_epoch or (epoch - self.start_epoch) % self.every:
+        if (not self._first_time(epoch) or epoch < self.start_epoch
+                or (epoch - self.start_epoch) % self.every):
             return
         count = (epoch - self.start_epoch) // self.every + 1
         if count > len(self.groups):

@@ -80,18 +80,24 @@ def callback_arrays(callbacks):
     return arrays
 
 
-def restore_callback_states(callbacks, states, arrays=None):
+def restore_callback_states(callbacks, states, arrays=None, where="the checkpoint"):
     """Give each callback its saved state (`states`, from `training.json`) and its saved
-    arrays (`arrays`, `key/name` -> array, from `read_callback_arrays`)."""
+    arrays (`arrays`, `key/name` -> array, from `read_callback_arrays`). A state the
+    callback cannot take is a `SavingError` naming `where` and the callback."""
     grouped = {}
     for full_name, value in (arrays or {}).items():
         key, _, name = full_name.partition("/")
         grouped.setdefault(key, {})[name] = value
     for key, callback in _keyed(callbacks):
-        if key in states and hasattr(callback, "set_checkpoint_state"):
-            callback.set_checkpoint_state(states[key])
-        if hasattr(callback, "set_checkpoint_arrays"):
-            callback.set_checkpoint_arrays(grouped.get(key, {}))
+        try:
+            if key in states and hasattr(callback, "set_checkpoint_state"):
+                callback.set_checkpoint_state(states[key])
+            if hasattr(callback, "set_checkpoint_arrays"):
+                callback.set_checkpoint_arrays(grouped.get(key, {}))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+            raise SavingError(f"{where}: the saved state of callback {key} cannot be "
+                              f"restored ({type(err).__name__}: {err}); delete the backup "
+                              "to start over.") from err
 
 
 def read_callback_arrays(path, members):
