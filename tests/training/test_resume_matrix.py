@@ -11,7 +11,7 @@ ModelCheckpoint file names).
 Cases: every built-in callback with state (EarlyStopping with best weights,
 ReduceLROnPlateau, LearningRateScheduler, ModelCheckpoint, CSVLogger, TensorBoard,
 TerminateOnNaN, LambdaCallback), FreezeSchedule and GradualUnfreezing, scoped freezes and
-flags set before fit, steps_per_execution, GAN.fit and mixed precision. Three representative
+flags set before fit, steps_per_execution, GAN.fit and mixed precision. Two representative
 cases (`FAST`) run in the fast suite; the others are marked slow (each takes 10-40 s on
 the 2-core machine: three fits, with compiles).
 """
@@ -139,7 +139,7 @@ CASES = {
     "gan": (lambda: (_gan(), None), lambda m, b, f: [lm.callbacks.CSVLogger(
         os.path.join(f, "log.csv"))], 2, {}),
 }
-FAST = {"early_stopping", "freeze_schedule", "model_checkpoint_every_batches"}
+FAST = {"early_stopping", "model_checkpoint_every_batches"}
 
 
 def _fine_tuning():
