@@ -28,7 +28,7 @@ import jax
 import numpy as np
 
 from lamina import callbacks as callbacks_lib
-from lamina import random as lrandom
+from lamina.core import rng as lrandom
 from lamina.errors import InputSpecError
 from lamina.training import arguments, loop_callbacks
 from lamina.training import predict as predict_lib
