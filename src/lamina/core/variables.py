@@ -230,6 +230,13 @@ for _name, _op in _COMPARISONS.items():
 
 # a pytree of one leaf, its value: `jnp` functions (jitted in jax >= 0.10, where
 # `__jax_array__` alone no longer reaches them), `jax.jit` and `jax.grad` take a variable as
-# the array it holds
-jax.tree_util.register_pytree_node(
-    Variable, lambda v: ((v.value,), None), lambda _, children: children[0])
+# the array it holds (unflattening gives that array back, not a variable)
+def _flatten(variable: Variable) -> tuple[tuple[jax.Array], None]:
+    return (variable.value,), None
+
+
+def _unflatten(_: None, children: tuple[jax.Array]) -> Any:
+    return children[0]
+
+
+jax.tree_util.register_pytree_node(Variable, _flatten, _unflatten)
