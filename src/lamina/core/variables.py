@@ -115,6 +115,10 @@ class Variable:
         """`assign(self - delta)`; returns the new value."""
         return self.assign(self.value - to_array(delta))
 
+    def stored(self) -> jax.Array:
+        """The stored value, whatever call scope is active (`set_stored`'s counterpart)."""
+        return self._value
+
     def set_stored(self, array: jax.Array) -> None:
         """Replace the stored value (used by the training loop to write step results back)."""
         self._value = array
