@@ -84,6 +84,19 @@ would leak a tracer. Call the model through `model.fit` / `train_on_batch` / `pr
 run your own jitted function over `lamina.training.step.apply(model, values, inputs,
 training)`, which returns the updates instead of storing them."""
 
+MSG_TRAINABLE_ASSIGN = """\
+Variable '{path}' trains by its own flag and was assigned inside a training or inference
+step. A step owns the value of every weight that can train (its optimizer updates it), so the
+assignment would be lost. Assign only state variables inside `call`: create them with
+`add_weight(..., trainable=False)` (counters, statistics, as Keras's non-trainable weights),
+or assign the weight outside the step (eagerly, or in a callback)."""
+
+MSG_TRACED_CONCRETE = """\
+Variable '{path}': {what} needs a concrete value, but inside a compiled step (fit, evaluate,
+predict, or your own jax.jit) the variable holds a traced one. Use array operations instead of
+Python values: `jnp.where(v > 0, a, b)` rather than `if v > 0:`, `v.value` or `v` itself in
+`jnp` functions rather than `float(v)` or `v.numpy()`."""
+
 MSG_OPT_STATE_NOT_SPLIT = """\
 {what}: the optimizer transform '{name}' cannot train while weights are frozen ({frozen}).
 lamina updates only the trained weights and keeps the optimizer state of frozen ones

@@ -4,7 +4,7 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
-from lamina import random as lrandom
+from lamina.core import rng as lrandom
 from lamina.core.arrays import to_array
 from lamina.errors import AbstractMethodError, ConfigurationError, InputSpecError
 from lamina.named import NamedRegistry

@@ -173,7 +173,7 @@ def resolve(root: Layer) -> Resolution:
 
     def walk(layer: Layer, state: PathState) -> None:
         layer_paths.setdefault(id(layer), []).append(state)
-        for variable in layer._variables:
+        for variable in tree.own_variables(layer):
             if variable.uid not in paths:
                 variables.append(variable)
                 paths[variable.uid] = []

@@ -38,8 +38,9 @@ class Callback:
 class CallbackList:
     """Calls a hook on every callback that overrides it, in order.
 
-    The bound hooks are looked up once per hook name, so a per-batch hook that no callback
-    overrides costs one empty loop per batch.
+    Every hook receives a dict as `logs`, as Keras passes one: `{}` where the loop has no
+    logs (a begin hook), never None. The bound hooks are looked up once per hook name, so a
+    per-batch hook that no callback overrides costs one empty loop per batch.
     """
 
     def __init__(self, callbacks, model, params):
@@ -60,15 +61,22 @@ class CallbackList:
         bound = [fn for fn in (getattr(c, hook) for c in self.callbacks)
                  if getattr(fn, "__func__", None) is not base]
 
-        def call(*args, **kwargs):
+        indexed = hook not in _UNINDEXED  # (batch or epoch, logs) rather than (logs)
+
+        def call(*args, logs=None):
+            if len(args) > indexed:
+                *args, logs = args
+            logs = {} if logs is None else logs
             for fn in bound:
-                fn(*args, **kwargs)
+                fn(*args, logs)
 
         setattr(self, hook, call)  # later lookups find the attribute directly
         return call
 
 
 _HOOKS = frozenset(name for name in vars(Callback) if name.startswith("on_"))
+_UNINDEXED = frozenset(name for name in _HOOKS if name.endswith(("_begin", "_end"))
+                       and "batch" not in name and "epoch" not in name)
 _WARNED = set()
 
 

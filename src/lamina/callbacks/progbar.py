@@ -87,9 +87,9 @@ class ProgbarLogger(Callback):
         self.progress = Progress(self.verbose, self.target, label) if self.verbose else None
 
     def _update(self, batch, logs):
-        """`logs` None: a batch inside a compiled call of several steps; the call's last
+        """`logs` empty: a batch inside a compiled call of several steps; the call's last
         batch brings the logs."""
-        if self.progress is not None and logs is not None:
+        if self.progress is not None and logs:
             self.progress.update(batch + 1, logs)
 
     def _finish(self, logs):

@@ -9,6 +9,18 @@ def named_sublayers(layer):
     return layer._named_sublayers()
 
 
+def own_variables(layer):
+    """The variables `layer` owns: those it created (`add_weight`) and the states of the seed
+    generators (`lamina.random.SeedGenerator`) held in its attributes, which it adopts the
+    first time a walk lists them, as Keras's layers track a generator assigned in
+    `__init__`."""
+    for label, value in list(vars(layer).items()):
+        adopt = getattr(type(value), "_adopt_state", None)
+        if adopt is not None:
+            adopt(value, layer, label)
+    return layer._variables
+
+
 def sublayers(layer):
     """Direct sublayers of `layer` (see `named_sublayers`)."""
     return [child for _, child in named_sublayers(layer)]
@@ -67,7 +79,7 @@ def variable_paths(model):
     """path -> variable ("dense/kernel", "encoder/dense/kernel"), unique within `model`."""
     out = {}
     for path, layer in layer_paths(model).items():
-        for variable in layer._variables:
+        for variable in own_variables(layer):
             key = f"{path}/{variable.name}" if path else variable.name
             if key in out:
                 raise SavingError(

@@ -17,7 +17,7 @@ from lamina.layers.attention_masks import (
     _dropout,
 )
 from lamina.layers.multi_head_attention import MultiHeadAttention
-from lamina.layers.regularization import SeedGenerator
+from lamina.random import SeedGenerator
 
 
 class Attention(Layer):
@@ -57,7 +57,7 @@ class Attention(Layer):
         self.score_mode = score_mode
         self.dropout = float(dropout)
         self.seed = seed
-        self.seed_generator = SeedGenerator(self, seed) if self.dropout > 0 else None
+        self.seed_generator = SeedGenerator(seed, owner=self) if self.dropout > 0 else None
 
     def _check_inputs(self, shapes):
         label = f"{type(self).__name__} '{self.name}'"

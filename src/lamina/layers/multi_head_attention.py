@@ -20,7 +20,7 @@ from lamina.layers.attention_masks import (
     _combine,
     _dropout,
 )
-from lamina.layers.regularization import SeedGenerator
+from lamina.random import SeedGenerator
 
 
 def _shape_of(x):
@@ -134,7 +134,7 @@ class MultiHeadAttention(Layer):
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self.seed = seed
-        self.seed_generator = SeedGenerator(self, seed) if self.dropout > 0 else None
+        self.seed_generator = SeedGenerator(seed, owner=self) if self.dropout > 0 else None
 
     # -- building ----------------------------------------------------------------------
     def __call__(self, query, value=None, key=None, **kwargs):

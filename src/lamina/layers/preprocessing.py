@@ -243,7 +243,7 @@ class Normalization(Layer):
         scope = scope_lib.current()
         if scope is not None and scope.values is not None and self.count.uid not in scope.values:
             return  # a shape-only call (graph construction, loading): nothing is computed
-        if int(self.count.numpy()) > 0:  # statistics loaded from a file
+        if int(self.count.stored()) > 0:  # statistics loaded from a file
             self._adapted = True
             return
         raise ConfigurationError(MSG_NOT_ADAPTED.format(name=self.name))

@@ -2,7 +2,8 @@
 ActivityRegularization.
 
 The random layers act only when training and draw their randomness from a seed variable that
-is part of the model state (`SeedGenerator`), so a jitted step is a pure function of it.
+is part of the model state (`lamina.random.SeedGenerator`), so a jitted step is a pure
+function of it.
 """
 import math
 import numbers
@@ -10,34 +11,14 @@ import numbers
 import jax
 import jax.numpy as jnp
 
-from lamina import random as lrandom
 from lamina import regularizers
 from lamina.core.layer import Layer
 from lamina.errors import ConfigurationError, InputSpecError
+from lamina.random import SeedGenerator
 
 # SELU's constants (Klambauer et al., 2017), as Keras writes them
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
-
-
-class SeedGenerator:
-    """Draws a fresh key per call from a non-trainable seed variable of `layer`.
-
-    The key state is a variable (kind "seed"): it is saved with the model, carried through
-    jitted steps like moving statistics, and never counted as a weight.
-    """
-
-    def __init__(self, layer, seed=None):
-        seed = lrandom.next_seed() if seed is None else seed
-        self.state = layer.add_weight(
-            (2,), lambda shape, dtype: jax.random.PRNGKey(seed), dtype="uint32",
-            trainable=False, name="seed_generator_state", kind="seed",
-        )
-
-    def next(self):
-        key, new_state = jax.random.split(self.state.value)
-        self.state.assign(new_state)
-        return key
 
 
 def _is_number(value):
@@ -77,7 +58,7 @@ class _RandomLayer(Layer):
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
-        self.seed_generator = SeedGenerator(self, seed)
+        self.seed_generator = SeedGenerator(seed, owner=self)
         self.built = True
 
 

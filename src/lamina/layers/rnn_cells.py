@@ -28,7 +28,7 @@ import numpy as np
 from lamina import activations, constraints, initializers, regularizers
 from lamina.core.layer import Layer
 from lamina.errors import AbstractMethodError, ConfigurationError, InputSpecError
-from lamina.layers.regularization import SeedGenerator
+from lamina.random import SeedGenerator
 
 
 def _check_rate(layer, name, rate):
@@ -70,7 +70,7 @@ class _Cell(Layer):
         self.dropout = _check_rate(self, "dropout", dropout)
         self.recurrent_dropout = _check_rate(self, "recurrent_dropout", recurrent_dropout)
         self.seed = seed
-        self.seed_generator = (SeedGenerator(self, seed)
+        self.seed_generator = (SeedGenerator(seed, owner=self)
                                if self.dropout or self.recurrent_dropout else None)
         self.output_size = units
 

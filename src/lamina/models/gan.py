@@ -44,9 +44,9 @@ from lamina import losses as losses_lib
 from lamina import optimizers as optimizers_lib
 from lamina.core import scope as scope_lib
 from lamina.core import trainability_version
-from lamina.layers.regularization import SeedGenerator
 from lamina.models.model import Model
 from lamina.optimizers import loss_scale
+from lamina.random import SeedGenerator
 from lamina.training import compile as compile_lib
 from lamina.training import opt_state as opt_state_lib
 from lamina.training.state import CompiledStep, Plan, TrainState, assign
@@ -77,7 +77,7 @@ class GAN(Model):
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim)
-        self.seed_generator = SeedGenerator(self, seed)
+        self.seed_generator = SeedGenerator(seed, owner=self)
 
     def call(self, inputs, training=None):
         return self.generator(inputs, training=training)

@@ -31,7 +31,7 @@ import warnings
 import jax
 import numpy as np
 
-from lamina import random as lrandom
+from lamina.core import rng as lrandom
 from lamina.core.files import is_writer
 from lamina.errors import ConfigurationError, SavingError
 from lamina.saving import archive, model_io, tensors

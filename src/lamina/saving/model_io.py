@@ -13,8 +13,8 @@ import zipfile
 import jax
 import numpy as np
 
-from lamina import random as lrandom
 from lamina.core import allocation, registry, trainability_version, tree
+from lamina.core import rng as lrandom
 from lamina.core.arrays import to_array
 from lamina.errors import SavingError
 from lamina.saving import archive, compile_config, tensors

@@ -28,7 +28,7 @@ import jax
 import numpy as np
 
 from lamina import callbacks as callbacks_lib
-from lamina import random as lrandom
+from lamina.core import rng as lrandom
 from lamina.errors import InputSpecError
 from lamina.training import arguments, loop_callbacks
 from lamina.training import predict as predict_lib
@@ -295,7 +295,8 @@ def _execute(trainer, cbs, prepare, first, count, batch, batch_logs, on_device=N
     a change they make (a rate, a freeze, stop_training) takes effect at the next call, as
     in Keras. End hooks get each batch's own logs when a callback defines them (read from
     the device once per call); otherwise the last batch's end hook gets the call's last
-    logs as device values and the others None (the progress bar moves once per call)."""
+    logs as device values and the others an empty dict (the progress bar moves once per
+    call)."""
     names = trainer.log_names
     cbs.on_train_batch_begin(first)
     if count == 1:
@@ -313,7 +314,7 @@ def _execute(trainer, cbs, prepare, first, count, batch, batch_logs, on_device=N
         if host is not None:
             logs = dict(zip(names, (v[i] for v in host), strict=True))
         else:
-            logs = dict(zip(names, last, strict=True)) if i == count - 1 else None
+            logs = dict(zip(names, last, strict=True)) if i == count - 1 else {}
         cbs.on_train_batch_end(first + i, logs)
     return last
 

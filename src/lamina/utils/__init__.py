@@ -3,7 +3,7 @@ import random as _python_random
 
 import numpy as _np
 
-from lamina import random as _lamina_random
+from lamina.core import rng as _lamina_random
 from lamina.errors import ConfigurationError as _ConfigurationError
 from lamina.training.data.sources import PyDataset as PyDataset
 from lamina.utils.plot_model import model_to_dot as model_to_dot

@@ -1,6 +1,7 @@
 """lamina's one seedable random stream, for weight initialisation and default seeds.
 
-This is lamina's only piece of global random state. `set_seed` makes weight
+This is lamina's only piece of global random state (the public `lamina.random` builds on
+it: a `SeedGenerator` without a seed draws its seed here). `set_seed` makes weight
 initialisation, default layer seeds and `fit`'s shuffling reproducible; training
 randomness (dropout) then lives in per-layer seed variables that are part of the model
 state. Initial values are drawn with numpy generators (deterministic across platforms, and
