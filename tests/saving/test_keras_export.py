@@ -146,3 +146,45 @@ def test_the_file_has_keras_members_and_serialization_format(tmp_path):
     assert (dense["module"], dense["class_name"]) == ("keras.layers", "Dense")
     assert dense["config"]["kernel_initializer"]["class_name"] == "GlorotUniform"
     assert dense["config"]["dtype"]["class_name"] == "DTypePolicy"
+
+
+# -- compile config and optimizer state ---------------------------------------------------
+def _slots(optimizer):
+    return [np.asarray(v) for v in optimizer.variables]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: lm.optimizers.Adam(0.01, beta_1=0.8),
+    lambda: lm.optimizers.AdamW(0.02, weight_decay=0.01),
+    lambda: lm.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+    lambda: lm.optimizers.RMSprop(0.01, rho=0.8),
+], ids=["adam", "adamw", "sgd_momentum", "rmsprop"])
+def test_compile_config_and_optimizer_state_reach_keras(keras, tmp_path, make):
+    """Keras reads the optimizer, loss and metrics, and the state lamina's steps built equals
+    the state Keras's own steps build from the same start (the reference: the untrained model,
+    loaded in Keras and trained there)."""
+    inner = lm.Sequential([lm.Input((3,)), L.Dense(4, activation="relu")], name="inner")
+    frozen = L.Dense(4, name="frozen", trainable=False)
+    inp = lm.Input((3,))
+    model = lm.Model(inp, L.Dense(2, name="head")(frozen(inner(inp))))
+    optimizer = make()
+    model.compile(optimizer=optimizer, loss="mse", metrics=["mae"])
+    x, y = _x(3), _x(2, seed=5)
+    model.save(tmp_path / "start.keras")
+    model.fit(x, y, epochs=3, verbose=0)
+    model.save(tmp_path / "trained.keras")
+    loaded = keras.models.load_model(tmp_path / "trained.keras")
+    kopt = loaded.optimizer
+    assert type(kopt).__name__ == type(optimizer).__name__
+    assert float(kopt.learning_rate) == pytest.approx(optimizer.learning_rate)
+    assert loaded.loss == "mse"
+    assert int(kopt.iterations) == 3
+    reference = keras.models.load_model(tmp_path / "start.keras")
+    reference.fit(x, y, epochs=3, shuffle=False, verbose=0)
+    received, expected = _slots(kopt), _slots(reference.optimizer)
+    assert len(received) == len(expected) == 2 + len(model.trainable_weights) * (
+        2 if "Adam" in type(optimizer).__name__ else 1)
+    for r, e in zip(received, expected, strict=True):
+        np.testing.assert_allclose(r, e, rtol=1e-3, atol=1e-6)
+    for r, e in zip(loaded.get_weights(), reference.get_weights(), strict=True):
+        np.testing.assert_allclose(r, e, rtol=1e-3, atol=1e-5)

@@ -12,16 +12,21 @@ Weights go where Keras 3's `saving_lib` puts them: `<model path>/layers/<n>/vars
 `<n>` is the snake-cased class name made unique in `model.layers` order (`importer._unique`)
 and the variables of held layers go in the groups `layers.weight_groups` names.
 
-`trainable` flags. Each layer and model is written with its own flag, as lamina keeps it.
-Keras 3 reads a model's weights through the same gate lamina does (`trainable_weights` of a
-container whose flag is False is empty, down the whole tree), so the weights Keras trains
-after loading are the ones lamina trains (rule 3); Keras's setter then writes a model's flag
-into its sublayers when it is changed, which is Keras's meaning from there on. A scoped
-freeze (`model.freeze`) has no Keras form and is refused.
+`trainable` flags. Each layer and model is written with the flag that makes Keras train what
+lamina trains when the saved model is the root: True when some use path from the root to it
+is open (`trainability.Resolution.layer_is_trained`), False otherwise. So a layer inside a
+frozen nested model is written False, as Keras itself writes it (Keras's setter writes a
+model's flag into its sublayers, and Keras's `Sequential.from_config` does not apply a
+model's own flag), and the weights Keras's `trainable_weights` lists after loading are the
+ones lamina trains (rule 3). What is lost is lamina's distinction between a layer's own flag
+and the gate of a model above it: setting the nested model's flag back to True in Keras
+unfreezes its layers, as in any Keras model. A scoped freeze (`model.freeze`) has no Keras
+form and is refused; `.lamina` files keep both.
 """
 import jax
 import numpy as np
 
+from lamina import trainability
 from lamina.core import naming
 from lamina.core.input_layer import InputLayer
 from lamina.core.node import is_symbolic
@@ -81,23 +86,28 @@ def _tensor(t, refs):
                        "keras_history": refs[id(t)]}}
 
 
-def model_entry(model, depth=0):
-    """The Keras config entry of a model (without compile_config)."""
+def model_entry(model, resolution=None, depth=0):
+    """The Keras config entry of a model (without compile_config); flags are written as the
+    root's `resolution` trains them (see the module docstring)."""
     if depth > MAX_NESTING:
         refuse(f"model '{model.name}'", f"models nested more than {MAX_NESTING} deep")
     kind = model_kind(model)
     _check_freezes(model)
+    resolution = resolution or trainability.resolve(model)
     if kind == "Sequential":
-        return _sequential(model, depth)
-    return _functional(model, depth)
+        entry = _sequential(model, resolution, depth)
+    else:
+        entry = _functional(model, resolution, depth)
+    entry["config"]["trainable"] = resolution.layer_is_trained(model)
+    return entry
 
 
-def _sequential(model, depth):
+def _sequential(model, resolution, depth):
     first = model._graph.flat_inputs[0]
     input_layer = first.node.layer
     layers = [layer_entry(input_layer)]
     for layer in model.layers:
-        layers.append(_child_entry(layer, depth, _build_config(layer)))
+        layers.append(_child_entry(layer, resolution, depth, _build_config(layer)))
     config = {"name": model.name, "trainable": model.trainable,
               "dtype": dtype_policy("float32"), "layers": layers}
     entry = keras_object(*_SEQUENTIAL, config)
@@ -112,13 +122,16 @@ def _build_config(layer):
     return {"input_shape": _spec_shape(spec)}
 
 
-def _child_entry(layer, depth, build_config=None):
+def _child_entry(layer, resolution, depth, build_config=None):
     if _is_model(layer):
-        return model_entry(layer, depth + 1)
-    return layer_entry(layer, build_config)
+        return model_entry(layer, resolution, depth + 1)
+    entry = layer_entry(layer, build_config)
+    if "trainable" in entry["config"]:
+        entry["config"]["trainable"] = resolution.layer_is_trained(layer)
+    return entry
 
 
-def _functional(model, depth):
+def _functional(model, resolution, depth):
     graph = model._graph
     refs, calls, inbound = {}, {}, {id(layer): [] for layer in graph.layers}
     for t in graph.flat_inputs:
@@ -137,7 +150,7 @@ def _functional(model, depth):
             refs[id(t)] = [node.layer.name, index, i]
     layers = []
     for layer in graph.layers:
-        entry = _child_entry(layer, depth)
+        entry = _child_entry(layer, resolution, depth)
         entry.update({"name": layer.name, "inbound_nodes": inbound[id(layer)]})
         layers.append(entry)
 

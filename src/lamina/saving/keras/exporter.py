@@ -9,13 +9,13 @@
   into a lamina model, through the importer's checked reader.
 
 Everything is written through `core.files.atomic_write`. What Keras cannot express is
-refused before anything is written (`export_objects.refuse`). The optimizer's slots
-(moments, ...) are not written: Keras builds a fresh optimizer state from the compile
-config, as it does for any model it compiles.
+refused before anything is written (`export_objects.refuse`). The optimizer's state is
+written where Keras's state is the same (`export_optimizer`).
 """
 import datetime
 import io
 import json
+import warnings
 import zipfile
 
 import numpy as np
@@ -27,6 +27,7 @@ from lamina.models.model import Model
 from lamina.saving import archive
 from lamina.saving.keras.export_model import layer_paths, model_entry, weight_groups
 from lamina.saving.keras.export_objects import keras_object, refuse
+from lamina.saving.keras.export_optimizer import optimizer_vars
 from lamina.saving.keras.files import CONFIG, WEIGHTS, _import_h5py, _WeightsFile
 from lamina.saving.keras.importer import DEFAULT_MAX_WEIGHTS_BYTES
 from lamina.saving.keras.weights import _set_weights
@@ -41,12 +42,13 @@ _OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax
 def save_keras_model(model, path):
     """Write `model` to `path` as a Keras 3 `.keras` file (see the module docstring)."""
     entry = model_entry(model)
-    entry["compile_config"] = compile_config(model)
+    groups = weight_groups(model)
+    entry["compile_config"], optimizer = _compiled_state(model, groups, path)
     members = {
         METADATA: json.dumps({"keras_version": KERAS_VERSION, "date_saved":
                               datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}),
         CONFIG: json.dumps(entry),
-        WEIGHTS: weights_h5(model, path),
+        WEIGHTS: weights_h5(groups, path, optimizer),
     }
 
     def fill(f):
@@ -57,9 +59,9 @@ def save_keras_model(model, path):
     atomic_write(path, fill)
 
 
-def weights_h5(model, path):
-    """The bytes of Keras 3's weights HDF5 file for `model`."""
-    groups = weight_groups(model)
+def weights_h5(groups, path, optimizer=None):
+    """The bytes of Keras 3's weights HDF5 file: `groups` ({group path: variables},
+    `export_model.weight_groups`) and the optimizer's `vars` when given."""
     h5py = _import_h5py(path)
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
@@ -67,12 +69,16 @@ def weights_h5(model, path):
             group = f.create_group(group_path)
             for i, variable in enumerate(variables):
                 group.create_dataset(str(i), data=np.asarray(variable._value))
+        if optimizer is not None:
+            group = f.create_group("optimizer/vars")
+            for i, value in enumerate(optimizer):
+                group.create_dataset(str(i), data=value)
     return buffer.getvalue()
 
 
 def save_keras_weights(model, path):
     """Write the weights of `model` as Keras 3's `.weights.h5` file."""
-    data = weights_h5(model, path)
+    data = weights_h5(weight_groups(model), path)
     atomic_write(path, lambda f: f.write(data))
 
 
@@ -107,13 +113,32 @@ def load_keras_weights(model, path, skip_mismatch=False):
     return report
 
 
+def _compiled_state(model, groups, path):
+    """(compile config, optimizer arrays) of a compiled model, or (None, None) when it is not
+    compiled or Keras cannot take its compile settings or optimizer state (then with a
+    warning: Keras loads the model uncompiled)."""
+    if model._trainer is None:
+        return None, None
+    try:
+        config = compile_config(model)
+    except SavingError as err:
+        reason = str(err)
+    else:
+        optimizer = optimizer_vars(model, groups)
+        if optimizer is not None:
+            return config, optimizer
+        reason = (f"the state of {type(model._trainer.optimizer).__name__} (with these "
+                  "options) has no Keras form in lamina's export")
+    warnings.warn(f"Saving model '{model.name}' to '{path}' without its compile settings "
+                  f"and optimizer state: {reason} Keras will load it uncompiled; compile it "
+                  "again there, or save a '.lamina' file to keep them.", stacklevel=4)
+    return None, None
+
+
 def compile_config(model):
-    """Keras's `compile_config` of a compiled lamina model (None when not compiled)."""
-    trainer = model._trainer
-    if trainer is None:
-        return None
-    loss, metrics, loss_weights = trainer._compile_args
-    return {"optimizer": _optimizer(trainer.optimizer), "loss": _compiled(loss, "loss"),
+    """Keras's `compile_config` of a compiled lamina model."""
+    loss, metrics, loss_weights = model._trainer._compile_args
+    return {"optimizer": _optimizer(model._trainer.optimizer), "loss": _compiled(loss, "loss"),
             "loss_weights": _plain(loss_weights, "loss_weights"),
             "metrics": _compiled(metrics, "metrics"), "weighted_metrics": None,
             "run_eagerly": False, "steps_per_execution": 1, "jit_compile": True}
