@@ -77,8 +77,11 @@ def weights_h5(groups, path, optimizer=None):
 
 
 def save_keras_weights(model, path):
-    """Write the weights of `model` as Keras 3's `.weights.h5` file."""
-    data = weights_h5(weight_groups(model), path)
+    """Write the weights of `model` as Keras 3's `.weights.h5` file: with the optimizer's
+    state when compiled, as Keras writes it (Keras's `load_weights` into a compiled model
+    expects it)."""
+    groups = weight_groups(model)
+    data = weights_h5(groups, path, _compiled_state(model, groups, path)[1])
     atomic_write(path, lambda f: f.write(data))
 
 
