@@ -18,6 +18,7 @@ from lamina.core import allocation, registry, tree
 from lamina.core.arrays import to_array
 from lamina.errors import SavingError
 from lamina.saving import archive, compile_config, tensors
+from lamina.saving.keras.compile_import import compile_imported
 from lamina.saving.keras.exporter import load_keras_weights, save_keras_model, save_keras_weights
 from lamina.saving.keras.importer import load_keras_model
 from lamina.training import opt_state as opt_state_lib
@@ -261,9 +262,10 @@ def _is_keras_archive(data):
 
 
 def load_model(path):
-    """The model saved at `path` by `save_model`, or imported from a Keras 3 `.keras` file."""
+    """The model saved at `path` by `save_model`, or imported from a Keras 3 `.keras` file
+    (compiled when the file holds a compile config, as Keras's `load_model` does)."""
     if _is_keras_archive(archive.read_bytes(path)):
-        return load_keras_model(path)
+        return compile_imported(load_keras_model(path), path)
     return read_model(path)[0]
 
 

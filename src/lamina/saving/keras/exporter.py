@@ -35,7 +35,7 @@ from lamina.saving.keras.weights import _set_weights
 METADATA = "metadata.json"
 # the Keras version whose format is written (checked against it in tests)
 KERAS_VERSION = "3.15.1"
-_OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam",
+OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam",
                "Ftrl", "Lion", "Lamb")
 
 
@@ -150,10 +150,10 @@ def compile_config(model):
 def _optimizer(optimizer):
     name = type(optimizer).__name__
     what = f"the optimizer of this model ({name})"
-    if name not in _OPTIMIZERS or getattr(optimizer, "has_schedule", False):
+    if name not in OPTIMIZERS or getattr(optimizer, "has_schedule", False):
         refuse(what, "it is a lamina-only optimizer (Partitioned, LossScaleOptimizer, an "
                "optax transform) or uses a learning-rate schedule",
-               f"Keras optimizers written: {', '.join(_OPTIMIZERS)} with a constant "
+               f"Keras optimizers written: {', '.join(OPTIMIZERS)} with a constant "
                "learning rate.")
     config = dict(registry.serialize(optimizer)["config"])
     config.setdefault("name", name.lower())
