@@ -115,7 +115,32 @@ def nested():
     return lm.Model(inp, outer(L.Rescaling(0.5)(x))), _x(4)
 
 
-CATALOGUE = {"mlp": mlp, "convnet": convnet, "sequences": sequences, "attention": attention,
+def masks_and_more():
+    ids = lm.Input((5,), dtype="int32", name="ids")
+    seq = L.GlobalAveragePooling1D()(L.LSTM(3, return_sequences=True)(
+        L.Embedding(10, 4, mask_zero=True)(ids)))
+    steps = lm.Input((4, 3), name="steps")
+    y = L.Normalization(mean=[1.0, 2.0], variance=[4.0, 9.0])(L.GRU(2)(L.Masking(0.0)(steps)))
+    y = L.Identity()(L.UnitNormalization()(L.ActivityRegularization(0.01)(
+        L.AlphaDropout(0.1)(L.GaussianNoise(0.1)(y)))))
+    y = L.Dense(2, kernel_constraint="max_norm", bias_regularizer=lm.regularizers.L1L2(0.1, 0.2),
+                kernel_initializer=lm.initializers.RandomNormal(0.0, 0.1),
+                activation="swish")(y)
+    cube = lm.Input((4, 4, 4, 2), name="cube")
+    c = L.GlobalMaxPooling3D()(L.MaxPooling3D()(L.Conv3D(2, 2)(cube)))
+    line = lm.Input((6, 2), name="line")
+    f = L.Flatten()(L.SpatialDropout1D(0.1)(L.Cropping1D(1)(L.ZeroPadding1D(1)(
+        L.AveragePooling1D()(L.SeparableConv1D(2, 2)(L.DepthwiseConv1D(2)(
+            L.Conv1DTranspose(2, 2)(line))))))))
+    model = lm.Model([ids, steps, cube, line], L.Concatenate()([seq, y, c, f]))
+    padded = np.array([[1, 2, 0, 0, 0], [3, 4, 5, 6, 0]], "int32")
+    steps_x = _x(4, 3)
+    steps_x[0, 2:] = 0.0
+    return model, [padded, steps_x, _x(4, 4, 4, 2), _x(6, 2)]
+
+
+CATALOGUE = {"mlp": mlp, "masks_and_more": masks_and_more, "convnet": convnet,
+             "sequences": sequences, "attention": attention,
              "shared_multi_io": shared_multi_io, "nested": nested}
 
 

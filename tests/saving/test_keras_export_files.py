@@ -134,6 +134,27 @@ def test_compile_settings_keras_cannot_take_are_left_out_with_a_warning(keras, t
                                atol=1e-6)
 
 
+def test_lamina_compiles_a_keras_file_as_keras_does(keras, tmp_path):
+    kmodel = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    kmodel.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.5),
+                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                   metrics=["accuracy"])
+    kmodel.save(tmp_path / "k.keras")
+    model = lm.models.load_model(tmp_path / "k.keras")
+    assert type(model.optimizer) is lm.optimizers.SGD
+    assert model.optimizer.learning_rate == pytest.approx(0.05)
+    assert model.optimizer.momentum == 0.5
+    labels = np.array([0, 2, 1])
+    logs = model.evaluate(X, labels, return_dict=True, verbose=0)
+    expected = kmodel.evaluate(X, labels, return_dict=True, verbose=0)
+    assert logs["loss"] == pytest.approx(expected["loss"], rel=1e-5)
+    assert logs["accuracy"] == pytest.approx(expected["accuracy"])
+    kmodel.compile(optimizer=keras.optimizers.Adam(loss_scale_factor=2.0), loss="mse")
+    kmodel.save(tmp_path / "scaled.keras")
+    with pytest.raises(lm.SavingError, match="loss_scale_factor=2.0"):
+        lm.models.load_model(tmp_path / "scaled.keras")
+
+
 # -- file names ---------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["m.h5", "m.hdf5", "M.H5"])
 def test_h5_model_names_are_refused_never_a_zip(tmp_path, name):

@@ -42,8 +42,8 @@ def compile_config_of(path):
 def compile_imported(model, path):
     """Compile `model` as the Keras file at `path` says; returns the model."""
     config = compile_config_of(path)
-    if config is None:
-        return model
+    if not config or (isinstance(config, dict) and config.get("optimizer") is None):
+        return model  # Keras writes `{}` for a model that was never compiled
     where = f"'{path}': member '{CONFIG}': compile_config"
     if not isinstance(config, dict):
         raise SavingError(f"{where}: expected a JSON object, received {config!r}.")
