@@ -1,6 +1,6 @@
-"""Keras 3 files written by lamina, beyond the catalogue: trainable flags, what Keras cannot
-express (refused before anything is written), file names (`.keras`, `.h5`, `.weights.h5`,
-`ModelCheckpoint`), Keras 3's weights-only file both ways, atomic writes."""
+"""Keras files written by lamina, beyond the catalogue: trainable flags, what Keras cannot
+express (refused before anything is written), file names (`.keras`, legacy `.h5`,
+`.weights.h5`, `ModelCheckpoint`), Keras 3's weights-only file both ways, atomic writes."""
 import os
 import warnings
 
@@ -156,10 +156,33 @@ def test_lamina_compiles_a_keras_file_as_keras_does(keras, tmp_path):
 
 
 # -- file names ---------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["m.h5", "m.hdf5", "M.H5"])
-def test_h5_model_names_are_refused_never_a_zip(tmp_path, name):
-    with pytest.raises(lm.SavingError, match=r"legacy HDF5.*'\.keras'.*'\.lamina'"):
-        small().save(tmp_path / name)
+@pytest.mark.parametrize("name", ["m.h5", "m.hdf5"])
+def test_h5_model_names_get_keras_legacy_hdf5_never_a_zip(keras, tmp_path, name):
+    """Keras's legacy HDF5 model file: weights in Keras's legacy order (trainable, then
+    non-trainable, per top-level layer), through a frozen nested model and a BatchNorm."""
+    h5py = pytest.importorskip("h5py")
+    inner = lm.Sequential([lm.Input((4,)), L.Dense(4), L.BatchNormalization()], name="inner")
+    inner.trainable = False
+    inp = lm.Input((4,))
+    model = lm.Model(inp, L.Dense(2)(L.BatchNormalization()(inner(inp))))
+    for variable in model.weights:
+        variable.assign(np.random.default_rng(3).uniform(0.5, 1.5, variable.shape))
+    model.compile(optimizer="adam", loss="mse")
+    with pytest.warns(UserWarning, match="uncompiled"):
+        model.save(tmp_path / name)
+    with h5py.File(tmp_path / name, "r") as f:
+        assert "model_config" in f.attrs and "model_weights" in f
+    loaded = keras.models.load_model(tmp_path / name)
+    np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0),
+                               atol=1e-6)
+    assert _signature(loaded.trainable_weights) == _signature(model.trainable_weights)
+    with pytest.raises(lm.SavingError, match="legacy .h5 model format.*'.keras'"):
+        lm.models.load_model(tmp_path / name)
+
+
+def test_a_weights_h5_name_for_a_whole_model_is_refused(tmp_path):
+    with pytest.raises(lm.SavingError, match="save_weights"):
+        small().save(tmp_path / "m.weights.h5")
     assert os.listdir(tmp_path) == []
 
 
@@ -197,24 +220,33 @@ def test_weights_h5_of_another_model_is_refused_or_reported(tmp_path):
 
 
 def test_model_checkpoint_routes_by_name_like_keras(keras, tmp_path):
-    for filepath, weights_only in (("best.h5", False), ("best.hdf5", False),
-                                   ("w.h5", True), ("m.keras", True)):
+    for filepath, weights_only in (("best.weights.h5", False), ("w.h5", True),
+                                   ("m.keras", True)):
         with pytest.raises(lm.ConfigurationError, match="ModelCheckpoint"):
             ModelCheckpoint(str(tmp_path / filepath), save_weights_only=weights_only)
     model = small()
     model.compile(optimizer="adam", loss="mse")
-    model.fit(X, X[:, :2], epochs=2, verbose=0, callbacks=[
-        ModelCheckpoint(str(tmp_path / "m-{epoch}.keras"), monitor="loss"),
-        ModelCheckpoint(str(tmp_path / "w-{epoch}.weights.h5"), monitor="loss",
-                        save_weights_only=True)])
-    assert sorted(os.listdir(tmp_path)) == ["m-1.keras", "m-2.keras", "w-1.weights.h5",
-                                            "w-2.weights.h5"]
+    with pytest.warns(UserWarning, match="legacy HDF5 format is written uncompiled"):
+        _fit_with_checkpoints(model, tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["best.h5", "m-1.keras", "m-2.keras",
+                                            "w-1.weights.h5", "w-2.weights.h5"]
+    np.testing.assert_allclose(
+        keras.models.load_model(tmp_path / "best.h5").predict(X, verbose=0),
+        model.predict(X, verbose=0), atol=1e-6)
     loaded = keras.models.load_model(tmp_path / "m-2.keras")
     np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0),
                                atol=1e-6)
     loaded.load_weights(tmp_path / "w-2.weights.h5")
     np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0),
                                atol=1e-6)
+
+
+def _fit_with_checkpoints(model, tmp_path):
+    model.fit(X, X[:, :2], epochs=2, verbose=0, callbacks=[
+        ModelCheckpoint(str(tmp_path / "m-{epoch}.keras"), monitor="loss"),
+        ModelCheckpoint(str(tmp_path / "w-{epoch}.weights.h5"), monitor="loss",
+                        save_weights_only=True),
+        ModelCheckpoint(str(tmp_path / "best.h5"), monitor="loss", save_best_only=True)])
 
 
 def test_a_failed_keras_save_leaves_the_existing_file(tmp_path):

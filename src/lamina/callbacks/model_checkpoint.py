@@ -27,10 +27,10 @@ class ModelCheckpoint(Callback):
             `model.save` (read with `lamina.models.load_model`).
 
     The file name picks the format, as for `model.save` / `save_weights`: `.keras` a Keras 3
-    model file, `.weights.h5` (weights only) Keras 3's weights file, any other name lamina's
-    own (`.lamina` by convention). Names that would be Keras's legacy HDF5 format (`.h5`
-    for a model, `.h5` other than `.weights.h5` for weights) and `.keras` for weights only
-    are refused here, before training starts.
+    model file, `.h5` Keras's legacy HDF5 model file, `.weights.h5` (weights only) Keras 3's
+    weights file, any other name lamina's own (`.lamina` by convention). As in Keras 3,
+    `.keras` and `.h5` names other than `.weights.h5` are refused for weights only, and
+    `.weights.h5` for whole models, here, before training starts.
         mode: "min", "max" or "auto" (max for accuracies, min otherwise).
         save_freq: "epoch", or an integer N to save every N batches (with the running logs
             of the epoch so far).
@@ -135,9 +135,9 @@ def _check_name(filepath, weights_only):
         expected = "a '.weights.h5' name (Keras 3's weights file) or a lamina weights name"
     elif weights_only and name.endswith((".h5", ".hdf5")) and not name.endswith(".weights.h5"):
         expected = "a '.weights.h5' name: Keras 3 names its weights files so"
-    elif not weights_only and name.endswith((".h5", ".hdf5")):
-        expected = ("a '.keras' name (a Keras 3 file) or '.lamina': lamina does not write "
-                    "Keras's legacy HDF5 model format")
+    elif not weights_only and name.endswith(".weights.h5"):
+        expected = ("a model file name: '.keras' (Keras 3), '.h5' (Keras's legacy HDF5) or "
+                    "'.lamina'; '.weights.h5' is for save_weights_only=True")
     else:
         return
     raise ConfigurationError(

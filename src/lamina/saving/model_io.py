@@ -21,6 +21,7 @@ from lamina.saving import archive, compile_config, tensors
 from lamina.saving.keras.compile_import import compile_imported
 from lamina.saving.keras.exporter import load_keras_weights, save_keras_model, save_keras_weights
 from lamina.saving.keras.importer import load_keras_model
+from lamina.saving.keras.legacy_h5 import save_legacy_h5
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
 
@@ -197,18 +198,19 @@ def _suffix(path):
 
 def save_model(model, path):
     """Write `model` by the file name: a `.keras` name gets a Keras 3 file
-    (`keras.exporter`); a `.h5` / `.hdf5` name is refused (Keras's legacy HDF5 format is
-    not written); any other name (`.lamina` by convention) gets lamina's archive with
+    (`keras.exporter`), a `.h5` / `.hdf5` name Keras's legacy HDF5 model file
+    (`keras.legacy_h5`, uncompiled), a `.weights.h5` name is refused (it is for
+    `save_weights`); any other name (`.lamina` by convention) gets lamina's archive with
     architecture, weights, flags, freezes, compile and optimizer state."""
     suffix = _suffix(path)
     if suffix == ".keras":
         save_keras_model(model, path)
-    elif suffix is not None:
+    elif suffix == ".weights.h5":
         raise SavingError(
-            f"Cannot save model '{model.name}' to '{path}': lamina does not write Keras's "
-            "legacy HDF5 model format (.h5). Use a '.keras' name for a Keras 3 file that "
-            "keras.models.load_model opens, or '.lamina' for lamina's own format (which "
-            "keeps scoped freezes and lamina-only options).")
+            f"Cannot save model '{model.name}' to '{path}': a '.weights.h5' name is for "
+            "save_weights. Use '.keras' (Keras 3), '.h5' (Keras's legacy HDF5) or '.lamina'.")
+    elif suffix is not None:
+        save_legacy_h5(model, path)
     else:
         archive.write(path, model_members(model))
 
@@ -264,8 +266,14 @@ def _is_keras_archive(data):
 def load_model(path):
     """The model saved at `path` by `save_model`, or imported from a Keras 3 `.keras` file
     (compiled when the file holds a compile config, as Keras's `load_model` does)."""
-    if _is_keras_archive(archive.read_bytes(path)):
+    data = archive.read_bytes(path)
+    if _is_keras_archive(data):
         return compile_imported(load_keras_model(path), path)
+    if data.startswith(b"\x89HDF\r\n\x1a\n"):
+        raise SavingError(
+            f"'{path}' is an HDF5 file (Keras's legacy .h5 model format), which lamina does "
+            "not read. Open it with keras.models.load_model and save it as '.keras'; "
+            "lamina imports that.")
     return read_model(path)[0]
 
 

@@ -86,10 +86,14 @@ def layer_class_name(layer):
     return name
 
 
+def is_default_trainable(variable):
+    """Whether Keras creates this variable trainable (all but the statistics)."""
+    return variable.name.rsplit("/", 1)[-1] not in _NON_TRAINABLE_NAMES
+
+
 def check_variable_flags(layer):
     for variable in layer.weights:
-        default = variable.name.rsplit("/", 1)[-1] not in _NON_TRAINABLE_NAMES
-        if variable.trainable != default:
+        if variable.trainable != is_default_trainable(variable):
             refuse(f"layer '{layer.name}'", f"its variable '{variable.path}' has its own "
                    f"trainable flag set to {variable.trainable}",
                    "Keras keeps trainable flags per layer only; set the layer's flag "
