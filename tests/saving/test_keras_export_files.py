@@ -212,11 +212,14 @@ def test_weights_h5_goes_both_ways_with_keras(keras, tmp_path):
 
 def test_weights_h5_of_another_model_is_refused_or_reported(tmp_path):
     small().save_weights(tmp_path / "w.weights.h5")
-    other = lm.Sequential([lm.Input((4,)), L.Dense(5), L.Dense(2)])
+    other = lm.Sequential([lm.Input((4,)), L.Dense(3), L.Dense(5)])
+    before = other.get_weights()
     with pytest.raises(lm.SavingError, match="w.weights.h5.*shape"):
         other.load_weights(tmp_path / "w.weights.h5")
+    for kept, original in zip(other.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(kept, original)  # the first layer matched: not applied
     report = other.load_weights(tmp_path / "w.weights.h5", skip_mismatch=True)
-    assert report["mismatched"] == ["layers/dense", "layers/dense_1"]
+    assert report["mismatched"] == ["layers/dense_1"]
 
 
 def test_model_checkpoint_routes_by_name_like_keras(keras, tmp_path):

@@ -94,13 +94,15 @@ class _Reader:
 
 def load_keras_weights(model, path, skip_mismatch=False):
     """Set `model`'s weights from a Keras 3 `.weights.h5` file; returns the mismatch report
-    (layer groups that do not match, by path, when `skip_mismatch`)."""
+    (layer groups that do not match, by path, when `skip_mismatch`). Without
+    `skip_mismatch`, a mismatch leaves every weight as it was."""
     data = archive.read_bytes(path)
     if len(data) > DEFAULT_MAX_WEIGHTS_BYTES:
         raise SavingError(f"'{path}': {len(data)} bytes, more than the "
                           f"{DEFAULT_MAX_WEIGHTS_BYTES} a weights file may hold.")
     reader = _Reader(str(path), _WeightsFile(str(path), data))
     report = {"missing": [], "unexpected": [], "mismatched": []}
+    before = [(variable, variable._value) for variable in model.weights]
     try:
         for group_path, layer in layer_paths(model):
             if isinstance(layer, Model) or not layer.weights:
@@ -111,6 +113,10 @@ def load_keras_weights(model, path, skip_mismatch=False):
                 if not skip_mismatch:
                     raise
                 report["mismatched"].append(group_path)
+    except BaseException:  # all or nothing, as for lamina's own weights files
+        for variable, value in before:
+            variable._value = value
+        raise
     finally:
         reader.h5.close()
     return report
@@ -132,9 +138,10 @@ def _compiled_state(model, groups, path):
             return config, optimizer
         reason = (f"the state of {type(model._trainer.optimizer).__name__} (with these "
                   "options) has no Keras form in lamina's export")
-    warnings.warn(f"Saving model '{model.name}' to '{path}' without its compile settings "
-                  f"and optimizer state: {reason} Keras will load it uncompiled; compile it "
-                  "again there, or save a '.lamina' file to keep them.", stacklevel=4)
+    warnings.warn(f"Writing '{path}' without the compile settings and optimizer state of "
+                  f"model '{model.name}': {reason} Keras will have the model uncompiled; "
+                  "compile it again there, or save a '.lamina' file to keep them.",
+                  stacklevel=4)
     return None, None
 
 
