@@ -21,9 +21,8 @@ from lamina.core.files import atomic_write
 from lamina.models.model import Model
 from lamina.saving.keras.export_model import model_entry
 from lamina.saving.keras.export_objects import is_default_trainable
+from lamina.saving.keras.exporter import KERAS_VERSION
 from lamina.saving.keras.files import _import_h5py
-
-KERAS_VERSION = "3.15.1"
 
 
 def save_legacy_h5(model, path):
