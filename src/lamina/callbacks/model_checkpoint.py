@@ -25,6 +25,12 @@ class ModelCheckpoint(Callback):
         save_best_only: save only when `monitor` improved on the best value so far.
         save_weights_only: `model.save_weights` (read with `load_weights`) instead of
             `model.save` (read with `lamina.models.load_model`).
+
+    The file name picks the format, as for `model.save` / `save_weights`: `.keras` a Keras 3
+    model file, `.h5` Keras's legacy HDF5 model file, `.weights.h5` (weights only) Keras 3's
+    weights file, any other name lamina's own (`.lamina` by convention). As in Keras 3,
+    `.keras` and `.h5` names other than `.weights.h5` are refused for weights only, and
+    `.weights.h5` for whole models, here, before training starts.
         mode: "min", "max" or "auto" (max for accuracies, min otherwise).
         save_freq: "epoch", or an integer N to save every N batches (with the running logs
             of the epoch so far).
@@ -36,6 +42,7 @@ class ModelCheckpoint(Callback):
                  initial_value_threshold=None):
         super().__init__()
         self.filepath = os.fspath(filepath)
+        _check_name(self.filepath, bool(save_weights_only))
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = bool(save_best_only)
@@ -120,3 +127,19 @@ class ModelCheckpoint(Callback):
         if self.verbose:
             sys.stdout.write(text + "\n")
             sys.stdout.flush()
+
+
+def _check_name(filepath, weights_only):
+    name = filepath.lower()
+    if weights_only and name.endswith(".keras"):
+        expected = "a '.weights.h5' name (Keras 3's weights file) or a lamina weights name"
+    elif weights_only and name.endswith((".h5", ".hdf5")) and not name.endswith(".weights.h5"):
+        expected = "a '.weights.h5' name: Keras 3 names its weights files so"
+    elif not weights_only and name.endswith(".weights.h5"):
+        expected = ("a model file name: '.keras' (Keras 3), '.h5' (Keras's legacy HDF5) or "
+                    "'.lamina'; '.weights.h5' is for save_weights_only=True")
+    else:
+        return
+    raise ConfigurationError(
+        f"ModelCheckpoint: save_weights_only={weights_only} with the filepath {filepath!r}; "
+        f"expected {expected}.")

@@ -1,5 +1,5 @@
-"""Saving and loading: whole models (`.lamina` archives, Keras 3 `.keras` files), weights and
-training checkpoints; the class registry that files name classes through lives in
+"""Saving and loading: whole models (`.lamina` archives, Keras `.keras` and `.h5` files),
+weights and training checkpoints; the class registry that files name classes through lives in
 `lamina.core.registry` and is re-exported here under Keras's names."""
 from lamina.core.registry import deserialize as deserialize
 from lamina.core.registry import register_function as register_function

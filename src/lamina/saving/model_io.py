@@ -18,7 +18,10 @@ from lamina.core import rng as lrandom
 from lamina.core.arrays import to_array
 from lamina.errors import SavingError
 from lamina.saving import archive, compile_config, tensors
+from lamina.saving.keras.compile_import import compile_imported
+from lamina.saving.keras.exporter import load_keras_weights, save_keras_model, save_keras_weights
 from lamina.saving.keras.importer import load_keras_model
+from lamina.saving.keras.legacy_h5 import save_legacy_h5
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
 
@@ -195,9 +198,31 @@ def model_members(model, config=None):
     return members
 
 
+def _suffix(path):
+    name = str(path).lower()
+    for suffix in (".weights.h5", ".keras", ".h5", ".hdf5"):
+        if name.endswith(suffix):
+            return suffix
+    return None
+
+
 def save_model(model, path):
-    """Write `model` (architecture, weights, flags, freezes, compile and optimizer state)."""
-    archive.write(path, model_members(model))
+    """Write `model` by the file name: a `.keras` name gets a Keras 3 file
+    (`keras.exporter`), a `.h5` / `.hdf5` name Keras's legacy HDF5 model file
+    (`keras.legacy_h5`, uncompiled), a `.weights.h5` name is refused (it is for
+    `save_weights`); any other name (`.lamina` by convention) gets lamina's archive with
+    architecture, weights, flags, freezes, compile and optimizer state."""
+    suffix = _suffix(path)
+    if suffix == ".keras":
+        save_keras_model(model, path)
+    elif suffix == ".weights.h5":
+        raise SavingError(
+            f"Cannot save model '{model.name}' to '{path}': a '.weights.h5' name is for "
+            "save_weights. Use '.keras' (Keras 3), '.h5' (Keras's legacy HDF5) or '.lamina'.")
+    elif suffix is not None:
+        save_legacy_h5(model, path)
+    else:
+        archive.write(path, model_members(model))
 
 
 def read_model(path, allowed=MODEL_MEMBERS):
@@ -249,14 +274,33 @@ def _is_keras_archive(data):
 
 
 def load_model(path):
-    """The model saved at `path` by `save_model`, or imported from a Keras 3 `.keras` file."""
-    if _is_keras_archive(archive.read_bytes(path)):
-        return load_keras_model(path)
+    """The model saved at `path` by `save_model`, or imported from a Keras 3 `.keras` file
+    (compiled when the file holds a compile config, as Keras's `load_model` does)."""
+    data = archive.read_bytes(path)
+    if _is_keras_archive(data):
+        return compile_imported(load_keras_model(path), path)
+    if data.startswith(b"\x89HDF\r\n\x1a\n"):
+        raise SavingError(
+            f"'{path}' is an HDF5 file (Keras's legacy .h5 model format), which lamina does "
+            "not read. Open it with keras.models.load_model and save it as '.keras'; "
+            "lamina imports that.")
     return read_model(path)[0]
 
 
 def save_weights(model, path):
-    """Write only the variables (safetensors, keyed by path in the model), atomically."""
+    """Write only the variables, atomically: Keras 3's HDF5 layout for a `.weights.h5` name
+    (read by Keras's `load_weights`), a refusal for other `.h5` names (Keras 3 names its
+    weights files `.weights.h5`), safetensors keyed by path in the model otherwise."""
+    suffix = _suffix(path)
+    if suffix == ".weights.h5":
+        save_keras_weights(model, path)
+        return
+    if suffix is not None:
+        raise SavingError(
+            f"Cannot save the weights of model '{model.name}' to '{path}': a weights file "
+            f"named {suffix!r} would be Keras's legacy HDF5 format, which lamina does not "
+            "write. Name it '<name>.weights.h5' (Keras 3's weights format) or use another "
+            "name for lamina's safetensors weights.")
     archive.write_bytes(path, tensors.encode({p: np.asarray(v._value)
                                               for p, v in tree.variable_paths(model).items()}))
 
@@ -265,5 +309,7 @@ def load_weights(model, path, skip_mismatch=False):
     """Set the model's variables from a `save_weights` file; returns the mismatch report
     (dict with "missing", "unexpected", "mismatched" paths)."""
     where = f"'{path}'"
+    if _suffix(path) == ".weights.h5":
+        return load_keras_weights(model, path, skip_mismatch)
     data = archive.read_bytes(path)
     return assign_weights(model, tensors.decode(data, where), where, skip_mismatch)
