@@ -8,6 +8,7 @@ from lamina.core.registry import register_serializable as _register  # noqa: E40
 from lamina.layers import activations as _activations  # noqa: E402
 from lamina.layers import attention as _attention  # noqa: E402
 from lamina.layers import convolutional as _convolutional  # noqa: E402
+from lamina.layers import einsum_dense as _einsum_dense  # noqa: E402
 from lamina.layers import embedding as _embedding  # noqa: E402
 from lamina.layers import lambda_layer as _lambda_layer  # noqa: E402
 from lamina.layers import merging as _merging  # noqa: E402
@@ -17,6 +18,7 @@ from lamina.layers import preprocessing as _preprocessing  # noqa: E402
 from lamina.layers import recurrent as _recurrent  # noqa: E402
 from lamina.layers import regularization as _regularization  # noqa: E402
 from lamina.layers import reshaping as _reshaping  # noqa: E402
+from lamina.layers import rms_normalization as _rms_normalization  # noqa: E402
 from lamina.layers import rnn_cells as _rnn_cells  # noqa: E402
 from lamina.layers import wrappers as _wrappers  # noqa: E402
 from lamina.layers.activations import ELU as ELU
@@ -39,6 +41,7 @@ from lamina.layers.convolutional import SeparableConv1D as SeparableConv1D
 from lamina.layers.convolutional import SeparableConv2D as SeparableConv2D
 from lamina.layers.core import Activation as Activation
 from lamina.layers.core import Dense as Dense
+from lamina.layers.einsum_dense import EinsumDense as EinsumDense
 from lamina.layers.embedding import Embedding as Embedding
 from lamina.layers.embedding import Masking as Masking
 from lamina.layers.lambda_layer import Lambda as Lambda
@@ -91,6 +94,7 @@ from lamina.layers.reshaping import UpSampling1D as UpSampling1D
 from lamina.layers.reshaping import UpSampling2D as UpSampling2D
 from lamina.layers.reshaping import ZeroPadding1D as ZeroPadding1D
 from lamina.layers.reshaping import ZeroPadding2D as ZeroPadding2D
+from lamina.layers.rms_normalization import RMSNormalization as RMSNormalization
 from lamina.layers.rnn_cells import GRUCell as GRUCell
 from lamina.layers.rnn_cells import LSTMCell as LSTMCell
 from lamina.layers.rnn_cells import SimpleRNNCell as SimpleRNNCell
@@ -98,8 +102,9 @@ from lamina.layers.wrappers import Bidirectional as Bidirectional
 from lamina.layers.wrappers import TimeDistributed as TimeDistributed
 
 _FAMILIES = (
-    _activations, _attention, _convolutional, _embedding, _lambda_layer, _merging, _normalization,
-    _pooling, _preprocessing, _recurrent, _regularization, _reshaping, _rnn_cells, _wrappers,
+    _activations, _attention, _convolutional, _einsum_dense, _embedding, _lambda_layer, _merging,
+    _normalization, _pooling, _preprocessing, _recurrent, _regularization, _reshaping,
+    _rms_normalization, _rnn_cells, _wrappers,
 )
 for _cls in (Layer, InputLayer, Activation, Dense,
              *(cls for family in _FAMILIES for cls in family.LAYERS)):

@@ -34,6 +34,7 @@ _LAYER_CLASSES = (
     "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Identity",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
     "BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization",
+    "RMSNormalization", "EinsumDense",
     "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
     "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
     "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
