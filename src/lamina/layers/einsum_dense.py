@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from lamina import activations, constraints, initializers, regularizers
 from lamina.core.layer import Layer
 from lamina.errors import ConfigurationError, InputSpecError
+from lamina.layers.lora import LoRA, einsum_adapter_equations
 
 _FORMS = (
     # (pattern over the equation with "..." replaced by "0", where the ellipsis is)
@@ -115,7 +116,7 @@ def _kernel_initializer(initializer, shapes):
     return init
 
 
-class EinsumDense(Layer):
+class EinsumDense(LoRA, Layer):
     """`activation(einsum(equation, inputs, kernel) + bias)`.
 
     Args:
@@ -127,6 +128,7 @@ class EinsumDense(Layer):
         bias_axes: the output dimensions (letters) that get a bias, or None for no bias.
         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
             kernel_constraint, bias_constraint: as `Dense`.
+        lora_rank, lora_alpha: enable LoRA when built (see `enable_lora`, `layers/lora.py`).
 
     Weights: `kernel` (shape from the equation), then `bias` when `bias_axes` is given.
     """
@@ -164,6 +166,7 @@ class EinsumDense(Layer):
         self.bias = (None if shapes.bias is None else self.add_weight(
             tuple(shapes.bias), self.bias_initializer, name="bias",
             regularizer=self.bias_regularizer, constraint=self.bias_constraint))
+        self._enable_configured_lora()
 
     def check_input(self, inputs):
         shape = getattr(inputs, "shape", None)
@@ -173,10 +176,21 @@ class EinsumDense(Layer):
                 f"it was built for), received shape {None if shape is None else tuple(shape)}.")
 
     def call(self, inputs):
-        x = jnp.einsum(self.equation, inputs.astype(self.compute_dtype), self.kernel.value)
+        inputs = inputs.astype(self.compute_dtype)
+        x = jnp.einsum(self.equation, inputs, self.kernel.value)
+        if self.lora_enabled:
+            x = x + self._lora_output(inputs).astype(x.dtype)
         if self.bias is not None:
             x = x + self.bias.value
         return self.activation(x)
+
+    def _lora_output(self, inputs):
+        equations = einsum_adapter_equations(self.equation)
+        if equations is None:
+            return jnp.einsum(self.equation, inputs, self.lora_delta())
+        first, second = equations
+        return self.lora_path(lambda a: jnp.einsum(first, inputs, a),
+                              lambda t, b: jnp.einsum(second, t, b))
 
     def get_config(self):
         return {
@@ -191,6 +205,7 @@ class EinsumDense(Layer):
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
+            **self.lora_config(),
         }
 
 

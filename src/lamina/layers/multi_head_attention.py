@@ -20,6 +20,7 @@ from lamina.layers.attention_masks import (
     _combine,
     _dropout,
 )
+from lamina.layers.lora import LoRA
 from lamina.layers.regularization import SeedGenerator
 
 
@@ -27,7 +28,7 @@ def _shape_of(x):
     return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
 
 
-class _Projection(Layer):
+class _Projection(LoRA, Layer):
     """A projection inside MultiHeadAttention (Keras builds it with EinsumDense): contracts the
     last `contract` axes of the input with the first axes of `kernel`, then adds `bias`."""
 
@@ -45,8 +46,11 @@ class _Projection(Layer):
         self.built = True
 
     def call(self, inputs):
-        out = jnp.tensordot(inputs.astype(self.compute_dtype), self.kernel.value,
-                            axes=self.contract)
+        inputs = inputs.astype(self.compute_dtype)
+        out = jnp.tensordot(inputs, self.kernel.value, axes=self.contract)
+        if self.lora_enabled:
+            out = out + self.lora_path(
+                lambda a: jnp.tensordot(inputs, a, axes=self.contract)).astype(out.dtype)
         return out + self.bias.value if self.bias is not None else out
 
 

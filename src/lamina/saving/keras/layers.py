@@ -55,7 +55,7 @@ _INERT_OPTIONS = {"use_gate": False, "sliding_window": None, "renorm_clipping": 
                   "quantization_config": None, "lora_rank": None, "lora_alpha": None}
 # constructor arguments that are not Keras options, or that are read specially
 _NOT_OPTIONS = frozenset({"self", "name", "trainable", "dtype", "layer", "backward_layer",
-                          "cell", "train_when_frozen", "use_cudnn"})
+                          "cell", "train_when_frozen", "use_cudnn", "lora_rank", "lora_alpha"})
 
 
 def _lamina_class(class_name):
