@@ -264,3 +264,41 @@ def test_partitioned_optimizer_and_freeze_schedule_work_with_adapters():
     model.fit(x, y, epochs=2, initial_epoch=1, batch_size=8, verbose=0, callbacks=[schedule])
     assert not np.array_equal(np.array(hidden.lora_kernel_a.value), a_before)
     np.testing.assert_array_equal(np.array(hidden.kernel.value), kernel)
+
+
+def test_adam_keeps_state_only_for_the_adapters_and_what_else_trains():
+    model, hidden = _mlp()
+    hidden.enable_lora(2)
+    model.compile("adam", "mse")
+    x, y = _data()
+    model.train_on_batch(x, y)
+    trained = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    state = sum(int(np.size(leaf)) for leaf in jax.tree_util.tree_leaves(model._trainer.opt_state))
+    scalars = state - 2 * trained  # Adam: two moments per trained value, plus shared scalars
+    assert 0 < scalars < 8, (state, trained)
+    assert hidden.kernel.uid not in model._trainer._opt_keys
+
+
+def test_backup_and_restore_resumes_adapter_training_bit_for_bit(tmp_path):
+    def run(callbacks):
+        lm.random.set_seed(0)
+        lm.reset_names()
+        model, hidden = _mlp()
+        hidden.enable_lora(2)
+        model.compile("adam", "mse")
+        x, y = _data()
+        model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=callbacks)
+        return model
+
+    class Crash(lm.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.model._trainer.iterations == 7:
+                raise KeyboardInterrupt("crash")
+
+    full = run([])
+    with pytest.raises(KeyboardInterrupt):
+        run([lm.callbacks.BackupAndRestore(tmp_path / "b", save_freq=2), Crash()])
+    resumed = run([lm.callbacks.BackupAndRestore(tmp_path / "b", save_freq=2)])
+    assert [w.path for w in full.weights] == [w.path for w in resumed.weights]
+    for a, b in zip(full.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
