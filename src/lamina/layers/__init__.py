@@ -10,6 +10,7 @@ from lamina.layers import attention as _attention  # noqa: E402
 from lamina.layers import convolutional as _convolutional  # noqa: E402
 from lamina.layers import einsum_dense as _einsum_dense  # noqa: E402
 from lamina.layers import embedding as _embedding  # noqa: E402
+from lamina.layers import group_query_attention as _group_query_attention  # noqa: E402
 from lamina.layers import lambda_layer as _lambda_layer  # noqa: E402
 from lamina.layers import merging as _merging  # noqa: E402
 from lamina.layers import normalization as _normalization  # noqa: E402
@@ -44,6 +45,7 @@ from lamina.layers.core import Dense as Dense
 from lamina.layers.einsum_dense import EinsumDense as EinsumDense
 from lamina.layers.embedding import Embedding as Embedding
 from lamina.layers.embedding import Masking as Masking
+from lamina.layers.group_query_attention import GroupQueryAttention as GroupQueryAttention
 from lamina.layers.lambda_layer import Lambda as Lambda
 from lamina.layers.merging import Add as Add
 from lamina.layers.merging import Average as Average
@@ -102,7 +104,8 @@ from lamina.layers.wrappers import Bidirectional as Bidirectional
 from lamina.layers.wrappers import TimeDistributed as TimeDistributed
 
 _FAMILIES = (
-    _activations, _attention, _convolutional, _einsum_dense, _embedding, _lambda_layer, _merging,
+    _activations, _attention, _convolutional, _einsum_dense, _embedding, _group_query_attention,
+    _lambda_layer, _merging,
     _normalization, _pooling, _preprocessing, _recurrent, _regularization, _reshaping,
     _rms_normalization, _rnn_cells, _wrappers,
 )

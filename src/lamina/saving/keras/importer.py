@@ -32,6 +32,9 @@ from lamina.saving.keras.objects import _ACTIVATIONS  # noqa: F401 (re-exported 
 from lamina.saving.keras.options import _is_int, _Options
 from lamina.saving.keras.weights import _set_weights
 
+# config class names whose Keras Python class has another name (it names the HDF5 group)
+_KERAS_PYTHON_NAMES = {"GroupQueryAttention": "GroupedQueryAttention"}
+
 DEFAULT_MAX_WEIGHTS_BYTES = 8 * 1024 ** 3
 MAX_MODEL_NESTING = 32
 # bytes that building the model may allocate beyond the weights the file holds (the Dropout
@@ -171,7 +174,8 @@ class _Importer:
         name = config.get("name") if isinstance(config, dict) else None
         if isinstance(name, str):
             where = f"layer '{name}' ({class_name})"
-        child_path = f"{h5_path}layers/{_unique(naming.to_snake_case(class_name), used)}"
+        h5_name = naming.to_snake_case(_KERAS_PYTHON_NAMES.get(class_name, class_name))
+        child_path = f"{h5_path}layers/{_unique(h5_name, used)}"
         if class_name in _MODEL_CLASSES:
             return self._model(entry, where, child_path + "/", depth + 1), class_name
         layer = _layer(self, class_name, config, where)

@@ -22,7 +22,15 @@ import lamina.layers
 from lamina.core.input_layer import InputLayer
 from lamina.core.layer import Layer
 from lamina.errors import LaminaError, SavingError
-from lamina.layers import GRU, LSTM, Bidirectional, MultiHeadAttention, SimpleRNN, TimeDistributed
+from lamina.layers import (
+    GRU,
+    LSTM,
+    Bidirectional,
+    GroupQueryAttention,
+    MultiHeadAttention,
+    SimpleRNN,
+    TimeDistributed,
+)
 from lamina.saving.keras.objects import _activation, _constraint, _initializer, _regularizer
 from lamina.saving.keras.options import _is_int, _Options, _short
 
@@ -42,7 +50,7 @@ _LAYER_CLASSES = (
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
     "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
     "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
-    "MultiHeadAttention", "Attention", "AdditiveAttention",
+    "MultiHeadAttention", "GroupQueryAttention", "Attention", "AdditiveAttention",
     "Permute", "RepeatVector", "UpSampling1D", "UpSampling2D", "ZeroPadding1D",
     "ZeroPadding2D", "Cropping1D", "Cropping2D",
     "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
@@ -68,6 +76,8 @@ def _arguments(cls):
     which every layer takes."""
     found = {"activity_regularizer": False}
     classes = [c for c in cls.__mro__ if c is not Layer and issubclass(c, Layer)]
+    if getattr(cls, "_own_arguments_only", False):  # its base's arguments are not its options
+        classes = classes[:1]
     cell = getattr(cls, "cell_class", None)
     if cell is not None:
         classes += [c for c in cell.__mro__ if c is not Layer and issubclass(c, Layer)]
@@ -190,6 +200,8 @@ def weight_groups(layer):
                 + [f"backward_layer/{g}" for g in weight_groups(layer.backward_layer)])
     if isinstance(layer, TimeDistributed):
         return [f"layer/{g}" for g in weight_groups(layer.layer)]
+    if isinstance(layer, GroupQueryAttention):  # Keras keeps its projections in `_*_dense`
+        return [f"_{part}_dense/vars" for part in ("query", "key", "value", "output")]
     if isinstance(layer, MultiHeadAttention):
         return [f"{part}_dense/vars" for part in ("query", "key", "value", "output")]
     return ["vars"]
