@@ -14,6 +14,7 @@ from lamina.layers import group_query_attention as _group_query_attention  # noq
 from lamina.layers import lambda_layer as _lambda_layer  # noqa: E402
 from lamina.layers import merging as _merging  # noqa: E402
 from lamina.layers import normalization as _normalization  # noqa: E402
+from lamina.layers import pipeline as _pipeline  # noqa: E402
 from lamina.layers import pooling as _pooling  # noqa: E402
 from lamina.layers import preprocessing as _preprocessing  # noqa: E402
 from lamina.layers import recurrent as _recurrent  # noqa: E402
@@ -59,6 +60,7 @@ from lamina.layers.normalization import BatchNormalization as BatchNormalization
 from lamina.layers.normalization import GroupNormalization as GroupNormalization
 from lamina.layers.normalization import LayerNormalization as LayerNormalization
 from lamina.layers.normalization import UnitNormalization as UnitNormalization
+from lamina.layers.pipeline import Pipeline as Pipeline
 from lamina.layers.pooling import AveragePooling1D as AveragePooling1D
 from lamina.layers.pooling import AveragePooling2D as AveragePooling2D
 from lamina.layers.pooling import AveragePooling3D as AveragePooling3D
@@ -106,7 +108,7 @@ from lamina.layers.wrappers import TimeDistributed as TimeDistributed
 _FAMILIES = (
     _activations, _attention, _convolutional, _einsum_dense, _embedding, _group_query_attention,
     _lambda_layer, _merging,
-    _normalization, _pooling, _preprocessing, _recurrent, _regularization, _reshaping,
+    _normalization, _pipeline, _pooling, _preprocessing, _recurrent, _regularization, _reshaping,
     _rms_normalization, _rnn_cells, _wrappers,
 )
 for _cls in (Layer, InputLayer, Activation, Dense,

@@ -53,7 +53,7 @@ _LAYER_CLASSES = (
     "MultiHeadAttention", "GroupQueryAttention", "Attention", "AdditiveAttention",
     "Permute", "RepeatVector", "UpSampling1D", "UpSampling2D", "ZeroPadding1D",
     "ZeroPadding2D", "Cropping1D", "Cropping2D",
-    "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
+    "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Pipeline",
     "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
     "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Rescaling", "Normalization",
 )
