@@ -7,6 +7,7 @@ from lamina.core.layer import Layer as Layer
 from lamina.core.registry import register_serializable as _register  # noqa: E402
 from lamina.layers import activations as _activations  # noqa: E402
 from lamina.layers import attention as _attention  # noqa: E402
+from lamina.layers import conv_lstm as _conv_lstm  # noqa: E402
 from lamina.layers import convolutional as _convolutional  # noqa: E402
 from lamina.layers import einsum_dense as _einsum_dense  # noqa: E402
 from lamina.layers import embedding as _embedding  # noqa: E402
@@ -31,6 +32,9 @@ from lamina.layers.activations import Softmax as Softmax
 from lamina.layers.attention import AdditiveAttention as AdditiveAttention
 from lamina.layers.attention import Attention as Attention
 from lamina.layers.attention import MultiHeadAttention as MultiHeadAttention
+from lamina.layers.conv_lstm import ConvLSTM1D as ConvLSTM1D
+from lamina.layers.conv_lstm import ConvLSTM2D as ConvLSTM2D
+from lamina.layers.conv_lstm import ConvLSTM3D as ConvLSTM3D
 from lamina.layers.convolutional import Conv1D as Conv1D
 from lamina.layers.convolutional import Conv1DTranspose as Conv1DTranspose
 from lamina.layers.convolutional import Conv2D as Conv2D
@@ -106,10 +110,10 @@ from lamina.layers.wrappers import Bidirectional as Bidirectional
 from lamina.layers.wrappers import TimeDistributed as TimeDistributed
 
 _FAMILIES = (
-    _activations, _attention, _convolutional, _einsum_dense, _embedding, _group_query_attention,
-    _lambda_layer, _merging,
-    _normalization, _pipeline, _pooling, _preprocessing, _recurrent, _regularization, _reshaping,
-    _rms_normalization, _rnn_cells, _wrappers,
+    _activations, _attention, _conv_lstm, _convolutional, _einsum_dense, _embedding,
+    _group_query_attention, _lambda_layer, _merging, _normalization, _pipeline, _pooling,
+    _preprocessing, _recurrent, _regularization, _reshaping, _rms_normalization, _rnn_cells,
+    _wrappers,
 )
 for _cls in (Layer, InputLayer, Activation, Dense,
              *(cls for family in _FAMILIES for cls in family.LAYERS)):

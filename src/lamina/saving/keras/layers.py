@@ -26,6 +26,9 @@ from lamina.layers import (
     GRU,
     LSTM,
     Bidirectional,
+    ConvLSTM1D,
+    ConvLSTM2D,
+    ConvLSTM3D,
     GroupQueryAttention,
     MultiHeadAttention,
     SimpleRNN,
@@ -50,6 +53,7 @@ _LAYER_CLASSES = (
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
     "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
     "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
+    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
     "MultiHeadAttention", "GroupQueryAttention", "Attention", "AdditiveAttention",
     "Permute", "RepeatVector", "UpSampling1D", "UpSampling2D", "ZeroPadding1D",
     "ZeroPadding2D", "Cropping1D", "Cropping2D",
@@ -193,7 +197,7 @@ def weight_groups(layer):
     """The HDF5 groups (relative to the layer's own group) that hold a lamina layer's
     weights, in the order of `layer.weights`: Keras saves a layer's variables in `vars` and
     those of the layers it holds in a group named after the attribute holding them."""
-    if isinstance(layer, (SimpleRNN, LSTM, GRU)):
+    if isinstance(layer, (SimpleRNN, LSTM, GRU, ConvLSTM1D, ConvLSTM2D, ConvLSTM3D)):
         return ["cell/vars"]
     if isinstance(layer, Bidirectional):
         return ([f"forward_layer/{g}" for g in weight_groups(layer.forward_layer)]
