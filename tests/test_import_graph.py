@@ -19,6 +19,7 @@ ALLOWED_DEFERRED = {
     ("lamina.models.model", "lamina.saving"),
     ("lamina.models.model", "lamina.utils"),
     ("lamina.models", "lamina.saving"),
+    ("lamina.models.lora", "lamina.saving"),
 }
 
 

@@ -69,7 +69,11 @@ class _VarianceScaling(Initializer):
     scale, mode, distribution = 1.0, "fan_in", "uniform"
 
     def __call__(self, shape, dtype="float32"):
-        fan_in, fan_out = _fans(tuple(shape))
+        return self.with_fans(shape, dtype, *_fans(tuple(shape)))
+
+    def with_fans(self, shape, dtype, fan_in, fan_out):
+        """Draw with the given fans instead of those of `shape` (EinsumDense's kernels count
+        fans over their input and output axes only)."""
         denom = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
         variance = self.scale / max(1.0, denom)
         rng = self._rng()

@@ -149,7 +149,8 @@ class Resolution:
         if self.is_trained(variable):
             return ()
         if not variable.trainable:
-            return (f"variable '{variable.path}' is not trainable (its own flag)",)
+            return (getattr(variable, "frozen_reason", None)
+                    or f"variable '{variable.path}' is not trainable (its own flag)",)
         return tuple(f"path {p.names}: " + "; ".join(p.reasons) for p in self.paths[variable.uid])
 
     @functools.cached_property

@@ -17,6 +17,8 @@ EXPLICIT = {
     "GRUCell": "a cell takes (inputs, states); harnessed inside RNN(cell) rows",
     "MultiHeadAttention": "called as (query, value, key): test_attention.py's "
                           "test_multi_head_attention_harness_points checks each harness point",
+    "GroupQueryAttention": "called as (query, value): test_group_query_attention.py checks "
+                           "training, freezing by flag and by scope, and the round trip",
 }
 
 

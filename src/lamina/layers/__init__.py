@@ -7,16 +7,21 @@ from lamina.core.layer import Layer as Layer
 from lamina.core.registry import register_serializable as _register  # noqa: E402
 from lamina.layers import activations as _activations  # noqa: E402
 from lamina.layers import attention as _attention  # noqa: E402
+from lamina.layers import conv_lstm as _conv_lstm  # noqa: E402
 from lamina.layers import convolutional as _convolutional  # noqa: E402
+from lamina.layers import einsum_dense as _einsum_dense  # noqa: E402
 from lamina.layers import embedding as _embedding  # noqa: E402
+from lamina.layers import group_query_attention as _group_query_attention  # noqa: E402
 from lamina.layers import lambda_layer as _lambda_layer  # noqa: E402
 from lamina.layers import merging as _merging  # noqa: E402
 from lamina.layers import normalization as _normalization  # noqa: E402
+from lamina.layers import pipeline as _pipeline  # noqa: E402
 from lamina.layers import pooling as _pooling  # noqa: E402
 from lamina.layers import preprocessing as _preprocessing  # noqa: E402
 from lamina.layers import recurrent as _recurrent  # noqa: E402
 from lamina.layers import regularization as _regularization  # noqa: E402
 from lamina.layers import reshaping as _reshaping  # noqa: E402
+from lamina.layers import rms_normalization as _rms_normalization  # noqa: E402
 from lamina.layers import rnn_cells as _rnn_cells  # noqa: E402
 from lamina.layers import wrappers as _wrappers  # noqa: E402
 from lamina.layers.activations import ELU as ELU
@@ -27,6 +32,9 @@ from lamina.layers.activations import Softmax as Softmax
 from lamina.layers.attention import AdditiveAttention as AdditiveAttention
 from lamina.layers.attention import Attention as Attention
 from lamina.layers.attention import MultiHeadAttention as MultiHeadAttention
+from lamina.layers.conv_lstm import ConvLSTM1D as ConvLSTM1D
+from lamina.layers.conv_lstm import ConvLSTM2D as ConvLSTM2D
+from lamina.layers.conv_lstm import ConvLSTM3D as ConvLSTM3D
 from lamina.layers.convolutional import Conv1D as Conv1D
 from lamina.layers.convolutional import Conv1DTranspose as Conv1DTranspose
 from lamina.layers.convolutional import Conv2D as Conv2D
@@ -39,8 +47,10 @@ from lamina.layers.convolutional import SeparableConv1D as SeparableConv1D
 from lamina.layers.convolutional import SeparableConv2D as SeparableConv2D
 from lamina.layers.core import Activation as Activation
 from lamina.layers.core import Dense as Dense
+from lamina.layers.einsum_dense import EinsumDense as EinsumDense
 from lamina.layers.embedding import Embedding as Embedding
 from lamina.layers.embedding import Masking as Masking
+from lamina.layers.group_query_attention import GroupQueryAttention as GroupQueryAttention
 from lamina.layers.lambda_layer import Lambda as Lambda
 from lamina.layers.merging import Add as Add
 from lamina.layers.merging import Average as Average
@@ -54,6 +64,7 @@ from lamina.layers.normalization import BatchNormalization as BatchNormalization
 from lamina.layers.normalization import GroupNormalization as GroupNormalization
 from lamina.layers.normalization import LayerNormalization as LayerNormalization
 from lamina.layers.normalization import UnitNormalization as UnitNormalization
+from lamina.layers.pipeline import Pipeline as Pipeline
 from lamina.layers.pooling import AveragePooling1D as AveragePooling1D
 from lamina.layers.pooling import AveragePooling2D as AveragePooling2D
 from lamina.layers.pooling import AveragePooling3D as AveragePooling3D
@@ -91,6 +102,7 @@ from lamina.layers.reshaping import UpSampling1D as UpSampling1D
 from lamina.layers.reshaping import UpSampling2D as UpSampling2D
 from lamina.layers.reshaping import ZeroPadding1D as ZeroPadding1D
 from lamina.layers.reshaping import ZeroPadding2D as ZeroPadding2D
+from lamina.layers.rms_normalization import RMSNormalization as RMSNormalization
 from lamina.layers.rnn_cells import GRUCell as GRUCell
 from lamina.layers.rnn_cells import LSTMCell as LSTMCell
 from lamina.layers.rnn_cells import SimpleRNNCell as SimpleRNNCell
@@ -98,8 +110,10 @@ from lamina.layers.wrappers import Bidirectional as Bidirectional
 from lamina.layers.wrappers import TimeDistributed as TimeDistributed
 
 _FAMILIES = (
-    _activations, _attention, _convolutional, _embedding, _lambda_layer, _merging, _normalization,
-    _pooling, _preprocessing, _recurrent, _regularization, _reshaping, _rnn_cells, _wrappers,
+    _activations, _attention, _conv_lstm, _convolutional, _einsum_dense, _embedding,
+    _group_query_attention, _lambda_layer, _merging, _normalization, _pipeline, _pooling,
+    _preprocessing, _recurrent, _regularization, _reshaping, _rms_normalization, _rnn_cells,
+    _wrappers,
 )
 for _cls in (Layer, InputLayer, Activation, Dense,
              *(cls for family in _FAMILIES for cls in family.LAYERS)):

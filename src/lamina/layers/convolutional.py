@@ -14,12 +14,13 @@ from lamina.errors import ConfigurationError, InputSpecError
 from lamina.layers.base_conv import _BaseConv
 from lamina.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from lamina.layers.depthwise_conv import DepthwiseConv1D, DepthwiseConv2D
+from lamina.layers.lora import LoRA
 from lamina.layers.separable_conv import SeparableConv1D, SeparableConv2D
 from lamina.layers.sliding_window import _label, positive_int
 from lamina.ops import convolution
 
 
-class _Conv(_BaseConv):
+class _Conv(LoRA, _BaseConv):
     """`activation(conv(inputs, kernel) + bias)`; kernel shape (*kernel_size, in // groups,
     filters), bias shape (filters,)."""
 
@@ -71,6 +72,7 @@ class _Conv(_BaseConv):
         self.kernel = self._add(
             "kernel", self.kernel_size + (channels // self.groups, self.filters), "kernel")
         self.bias = self._add_bias(self.filters)
+        self._enable_configured_lora()
 
     def _padding_argument(self):
         if self.padding != "causal":
@@ -80,12 +82,13 @@ class _Conv(_BaseConv):
                      for k, d in zip(self.kernel_size, self.dilation_rate, strict=True))
 
     def call(self, inputs):
-        x = convolution.conv(inputs.astype(self.compute_dtype), self.kernel.value, self.strides,
+        x = convolution.conv(inputs.astype(self.compute_dtype), self.lora_weight(), self.strides,
                              self._padding_argument(), self.dilation_rate, self.groups)
         return self._finish(x)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "groups": self.groups}
+        return {**super().get_config(), "filters": self.filters, "groups": self.groups,
+                **self.lora_config()}
 
 
 class Conv1D(_Conv):

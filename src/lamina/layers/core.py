@@ -4,9 +4,10 @@ import jax.numpy as jnp
 from lamina import activations, constraints, initializers, regularizers
 from lamina.core.layer import Layer
 from lamina.errors import ConfigurationError, InputSpecError
+from lamina.layers.lora import LoRA
 
 
-class Dense(Layer):
+class Dense(LoRA, Layer):
     """`activation(inputs @ kernel + bias)` over the last axis.
 
     Args:
@@ -16,6 +17,7 @@ class Dense(Layer):
         kernel_initializer, bias_initializer: names, instances or callables.
         kernel_regularizer, bias_regularizer: penalties added to the loss while they train.
         kernel_constraint, bias_constraint: applied after each optimizer update.
+        lora_rank, lora_alpha: enable LoRA when built (see `enable_lora`, `layers/lora.py`).
     """
 
     supports_masking = True
@@ -47,6 +49,7 @@ class Dense(Layer):
                                      regularizer=self.bias_regularizer,
                                      constraint=self.bias_constraint)
                      if self.use_bias else None)
+        self._enable_configured_lora()
 
     def check_input(self, inputs):
         if not hasattr(inputs, "shape") or inputs.ndim < 1 or inputs.shape[-1] != self.input_dim:
@@ -57,7 +60,10 @@ class Dense(Layer):
             )
 
     def call(self, inputs):
-        x = jnp.matmul(inputs.astype(self.compute_dtype), self.kernel.value)
+        inputs = inputs.astype(self.compute_dtype)
+        x = jnp.matmul(inputs, self.kernel.value)
+        if self.lora_enabled:
+            x = x + self.lora_path(lambda a: jnp.matmul(inputs, a)).astype(x.dtype)
         if self.bias is not None:
             x = x + self.bias.value
         return self.activation(x)
@@ -74,6 +80,7 @@ class Dense(Layer):
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
+            **self.lora_config(),
         }
 
 

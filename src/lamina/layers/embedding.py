@@ -5,6 +5,7 @@ import numpy as np
 from lamina import constraints, initializers, regularizers
 from lamina.core.layer import Layer
 from lamina.errors import ConfigurationError, InputSpecError
+from lamina.layers.lora import LoRA
 
 
 def _positive_int(layer, name, value):
@@ -15,7 +16,7 @@ def _positive_int(layer, name, value):
     return int(value)
 
 
-class Embedding(Layer):
+class Embedding(LoRA, Layer):
     """Turns integer indices into dense vectors: `embeddings[inputs]`.
 
     Input `(batch, ...)` of integers, output `(batch, ..., output_dim)`; the weight is
@@ -38,6 +39,9 @@ class Embedding(Layer):
     a bad index shows up in the loss instead of silently reading a clamped row.
     """
 
+    _lora_base = "embeddings"
+    _lora_names = ("lora_embeddings_a", "lora_embeddings_b")
+
     def __init__(self, input_dim, output_dim, embeddings_initializer="random_uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
                  **kwargs):
@@ -54,6 +58,7 @@ class Embedding(Layer):
         self.embeddings = self.add_weight(
             (self.input_dim, self.output_dim), self.embeddings_initializer, name="embeddings",
             regularizer=self.embeddings_regularizer, constraint=self.embeddings_constraint)
+        self._enable_configured_lora()
 
     def check_input(self, inputs):
         if not jnp.issubdtype(inputs.dtype, jnp.integer):
@@ -63,7 +68,10 @@ class Embedding(Layer):
                 "arrays and declare the input as `lamina.Input(shape, dtype=\"int32\")`.")
 
     def call(self, inputs):
-        return jnp.take(self.embeddings.value, inputs, axis=0)
+        x = jnp.take(self.embeddings.value, inputs, axis=0)
+        if self.lora_enabled:
+            x = x + self.lora_path(lambda a: jnp.take(a, inputs, axis=0)).astype(x.dtype)
+        return x
 
     def compute_mask(self, inputs, previous_mask):
         return jnp.not_equal(inputs, 0) if self.mask_zero else None
@@ -77,6 +85,7 @@ class Embedding(Layer):
             "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
             "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
             "mask_zero": self.mask_zero,
+            **self.lora_config(),
         }
 
 

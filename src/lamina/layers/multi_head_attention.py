@@ -20,6 +20,7 @@ from lamina.layers.attention_masks import (
     _combine,
     _dropout,
 )
+from lamina.layers.lora import LoRA
 from lamina.random import SeedGenerator
 
 
@@ -27,7 +28,7 @@ def _shape_of(x):
     return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
 
 
-class _Projection(Layer):
+class _Projection(LoRA, Layer):
     """A projection inside MultiHeadAttention (Keras builds it with EinsumDense): contracts the
     last `contract` axes of the input with the first axes of `kernel`, then adds `bias`."""
 
@@ -45,8 +46,11 @@ class _Projection(Layer):
         self.built = True
 
     def call(self, inputs):
-        out = jnp.tensordot(inputs.astype(self.compute_dtype), self.kernel.value,
-                            axes=self.contract)
+        inputs = inputs.astype(self.compute_dtype)
+        out = jnp.tensordot(inputs, self.kernel.value, axes=self.contract)
+        if self.lora_enabled:
+            out = out + self.lora_path(
+                lambda a: jnp.tensordot(inputs, a, axes=self.contract)).astype(out.dtype)
         return out + self.bias.value if self.bias is not None else out
 
 
@@ -194,6 +198,24 @@ class MultiHeadAttention(Layer):
     def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
              attention_mask=None, return_attention_scores=False, training=False,
              use_causal_mask=False, mask=None):
+        value, key, attention_mask = self._inputs_and_mask(
+            query, value, key, query_mask, value_mask, key_mask, attention_mask,
+            use_causal_mask, mask)
+        q = self.query_dense(query) * (1.0 / math.sqrt(self.key_dim))  # (B, Tq, H, K)
+        k = self.key_dense(key)  # (B, Tv, H, K)
+        v = self.value_dense(value)  # (B, Tv, H, V)
+        combined, probabilities = self._attend(q, k, v, attention_mask, training)
+        output = self.output_dense(combined)
+        return (output, probabilities) if return_attention_scores else output
+
+    def _extra_masks(self, tq, tv):
+        """Masks a subclass adds to the attention mask (GroupQueryAttention's window)."""
+        return ()
+
+    def _inputs_and_mask(self, query, value, key, query_mask, value_mask, key_mask,
+                         attention_mask, use_causal_mask, mask):
+        """(value, key, the combined boolean attention mask (B, Tq, Tv) or None), after
+        checking shapes and masks (Keras 3's rules, see the class docstring)."""
         self_attention = value is query
         key_is_value = key is None or key is value
         value = jnp.asarray(value)
@@ -212,11 +234,13 @@ class MultiHeadAttention(Layer):
             None if query_mask is None else query_mask[:, :, None],
             None if value_mask is None else value_mask[:, None, :],
             None if key_mask is None else key_mask[:, None, :],
-            _causal_mask(tq, tv) if use_causal_mask else None)
+            _causal_mask(tq, tv) if use_causal_mask else None,
+            *self._extra_masks(tq, tv))
+        return value, key, attention_mask
 
-        q = self.query_dense(query) * (1.0 / math.sqrt(self.key_dim))  # (B, Tq, H, K)
-        k = self.key_dense(key)  # (B, Tv, H, K)
-        v = self.value_dense(value)  # (B, Tv, H, V)
+    def _attend(self, q, k, v, attention_mask, training):
+        """Scaled queries (B, Tq, H, K), keys (B, Tv, H, K), values (B, Tv, H, V) ->
+        (combined values (B, Tq, H, V), probabilities (B, H, Tq, Tv))."""
         scores = jnp.einsum("bshk,bthk->bhts", k, q)  # (B, H, Tq, Tv)
         if attention_mask is not None:
             attention_mask = jnp.expand_dims(attention_mask, -3)  # broadcast over heads
@@ -227,9 +251,7 @@ class MultiHeadAttention(Layer):
         dropped = probabilities
         if training and self.seed_generator is not None:
             dropped = _dropout(self.seed_generator, self.dropout, probabilities)
-        combined = jnp.einsum("bhts,bshv->bthv", dropped, v)  # (B, Tq, H, V)
-        output = self.output_dense(combined)
-        return (output, probabilities) if return_attention_scores else output
+        return jnp.einsum("bhts,bshv->bthv", dropped, v), probabilities
 
     def get_config(self):
         return {

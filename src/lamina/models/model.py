@@ -19,6 +19,7 @@ from lamina.core.layer import Layer
 from lamina.errors import AbstractMethodError, ConfigurationError, UsageError
 from lamina.models.functional import Graph
 from lamina.models.graph_config import graph_config, graph_from_config
+from lamina.models.lora import LoRAMethods
 
 if TYPE_CHECKING:
     import os
@@ -38,7 +39,7 @@ Results = float | np.ndarray | list[Any] | dict[str, Any]
 
 
 @registry.register_serializable()
-class Model(Layer):
+class Model(LoRAMethods, Layer):
     """A trainable container of layers.
 
     Args:

@@ -98,7 +98,8 @@ def _call_nodes(importer, layers, nodes, order, where):
                         break
                     nodes[key].append([_MASK])
                 else:
-                    call = _node_inputs(importer, node, node_where, nodes)
+                    call = _node_inputs(importer, node, node_where, nodes,
+                                        pipeline=type(layers[key]).__name__ == "Pipeline")
                     if call is None:
                         break
                     nodes[key].append(_call(importer, layers[key], *call, node_where))
@@ -134,9 +135,11 @@ def _mask_op(importer, entry, where):
     return name
 
 
-def _node_inputs(importer, node, where, nodes, mask_op=False):
+def _node_inputs(importer, node, where, nodes, mask_op=False, pipeline=False):
     """(positional inputs, keyword arguments) of one inbound node, or None while an input
-    is missing. Of a mask operation, only its inputs are checked."""
+    is missing. Of a mask operation, only its inputs are checked. A Pipeline's node records
+    its own default `training=True`, which Keras overrides with the model's mode, as
+    lamina's Pipeline follows it."""
     if isinstance(node, list):
         importer.fail(where, "the inbound node is in the Keras 2 format; lamina imports files "
                       "saved by Keras 3 (load and save the model again with Keras 3).")
@@ -161,7 +164,7 @@ def _node_inputs(importer, node, where, nodes, mask_op=False):
     for key, value in kwargs.items():
         # `training` recorded at build time is overridden by the outer call in Keras,
         # except True (always-on dropout), which lamina cannot express
-        if key == "training" and value in (None, False):
+        if key == "training" and (value in (None, False) or (pipeline and value is True)):
             continue
         if key in ("use_causal_mask", "return_attention_scores") and isinstance(value, bool):
             call_kwargs[key] = value

@@ -21,6 +21,7 @@ not); a layer's variables are in `<its path>/vars`. Layer names are *not* used i
 """
 import os
 
+import lamina.layers
 from lamina.core import allocation, naming
 from lamina.core.input_layer import InputLayer
 from lamina.errors import LaminaError, SavingError
@@ -31,6 +32,9 @@ from lamina.saving.keras.layers import _LAYER_CLASSES, _batch_shape, _dtype, _la
 from lamina.saving.keras.objects import _ACTIVATIONS  # noqa: F401 (re-exported for tests)
 from lamina.saving.keras.options import _is_int, _Options
 from lamina.saving.keras.weights import _set_weights
+
+# config class names whose Keras Python class has another name (it names the HDF5 group)
+_KERAS_PYTHON_NAMES = {"GroupQueryAttention": "GroupedQueryAttention"}
 
 DEFAULT_MAX_WEIGHTS_BYTES = 8 * 1024 ** 3
 MAX_MODEL_NESTING = 32
@@ -171,13 +175,27 @@ class _Importer:
         name = config.get("name") if isinstance(config, dict) else None
         if isinstance(name, str):
             where = f"layer '{name}' ({class_name})"
-        child_path = f"{h5_path}layers/{_unique(naming.to_snake_case(class_name), used)}"
+        h5_name = naming.to_snake_case(_KERAS_PYTHON_NAMES.get(class_name, class_name))
+        child_path = f"{h5_path}layers/{_unique(h5_name, used)}"
         if class_name in _MODEL_CLASSES:
             return self._model(entry, where, child_path + "/", depth + 1), class_name
+        if class_name == "Pipeline":
+            return self._pipeline(config, where, child_path + "/", depth + 1), class_name
         layer = _layer(self, class_name, config, where)
         if class_name != "InputLayer":
             self.targets.append((child_path, layer.name, layer))
         return layer, class_name
+
+    def _pipeline(self, config, where, h5_path, depth):
+        """A Keras Pipeline: its layers, each read like a model's, under its own group."""
+        options = _Options(self, where, config)
+        name, trainable = self._model_common(options)
+        entries = self._layers_list(options)
+        options.done()
+        used = {}
+        layers = [self._child(entry, f"{where}, layer {i}", h5_path, depth, used)[0]
+                  for i, entry in enumerate(entries)]
+        return lamina.layers.Pipeline(layers, name=name, trainable=trainable)
 
     # -- Sequential --------------------------------------------------------------------
     def _sequential(self, config, where, h5_path, depth):

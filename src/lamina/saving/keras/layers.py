@@ -22,7 +22,18 @@ import lamina.layers
 from lamina.core.input_layer import InputLayer
 from lamina.core.layer import Layer
 from lamina.errors import LaminaError, SavingError
-from lamina.layers import GRU, LSTM, Bidirectional, MultiHeadAttention, SimpleRNN, TimeDistributed
+from lamina.layers import (
+    GRU,
+    LSTM,
+    Bidirectional,
+    ConvLSTM1D,
+    ConvLSTM2D,
+    ConvLSTM3D,
+    GroupQueryAttention,
+    MultiHeadAttention,
+    SimpleRNN,
+    TimeDistributed,
+)
 from lamina.saving.keras.objects import _activation, _constraint, _initializer, _regularizer
 from lamina.saving.keras.options import _is_int, _Options, _short
 
@@ -34,6 +45,7 @@ _LAYER_CLASSES = (
     "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Identity",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
     "BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization",
+    "RMSNormalization", "EinsumDense",
     "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
     "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
     "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
@@ -41,10 +53,11 @@ _LAYER_CLASSES = (
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
     "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
     "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
-    "MultiHeadAttention", "Attention", "AdditiveAttention",
+    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
+    "MultiHeadAttention", "GroupQueryAttention", "Attention", "AdditiveAttention",
     "Permute", "RepeatVector", "UpSampling1D", "UpSampling2D", "ZeroPadding1D",
     "ZeroPadding2D", "Cropping1D", "Cropping2D",
-    "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
+    "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Pipeline",
     "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
     "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Rescaling", "Normalization",
 )
@@ -54,7 +67,7 @@ _INERT_OPTIONS = {"use_gate": False, "sliding_window": None, "renorm_clipping": 
                   "quantization_config": None, "lora_rank": None, "lora_alpha": None}
 # constructor arguments that are not Keras options, or that are read specially
 _NOT_OPTIONS = frozenset({"self", "name", "trainable", "dtype", "layer", "backward_layer",
-                          "cell", "train_when_frozen", "use_cudnn"})
+                          "cell", "train_when_frozen", "use_cudnn", "lora_rank", "lora_alpha"})
 
 
 def _lamina_class(class_name):
@@ -67,6 +80,8 @@ def _arguments(cls):
     which every layer takes."""
     found = {"activity_regularizer": False}
     classes = [c for c in cls.__mro__ if c is not Layer and issubclass(c, Layer)]
+    if getattr(cls, "_own_arguments_only", False):  # its base's arguments are not its options
+        classes = classes[:1]
     cell = getattr(cls, "cell_class", None)
     if cell is not None:
         classes += [c for c in cell.__mro__ if c is not Layer and issubclass(c, Layer)]
@@ -182,13 +197,15 @@ def weight_groups(layer):
     """The HDF5 groups (relative to the layer's own group) that hold a lamina layer's
     weights, in the order of `layer.weights`: Keras saves a layer's variables in `vars` and
     those of the layers it holds in a group named after the attribute holding them."""
-    if isinstance(layer, (SimpleRNN, LSTM, GRU)):
+    if isinstance(layer, (SimpleRNN, LSTM, GRU, ConvLSTM1D, ConvLSTM2D, ConvLSTM3D)):
         return ["cell/vars"]
     if isinstance(layer, Bidirectional):
         return ([f"forward_layer/{g}" for g in weight_groups(layer.forward_layer)]
                 + [f"backward_layer/{g}" for g in weight_groups(layer.backward_layer)])
     if isinstance(layer, TimeDistributed):
         return [f"layer/{g}" for g in weight_groups(layer.layer)]
+    if isinstance(layer, GroupQueryAttention):  # Keras keeps its projections in `_*_dense`
+        return [f"_{part}_dense/vars" for part in ("query", "key", "value", "output")]
     if isinstance(layer, MultiHeadAttention):
         return [f"{part}_dense/vars" for part in ("query", "key", "value", "output")]
     return ["vars"]

@@ -1,0 +1,162 @@
+"""LoRA fine-tuning against full fine-tuning: step time and peak memory, lamina and Keras 3.
+
+The model is a transformer-style stack: `--blocks` blocks of MultiHeadAttention (8 heads) +
+LayerNormalization + a feed-forward pair (width -> 4*width -> width) + LayerNormalization,
+on float inputs `(batch, seq, width)`, pooled, with a Dense(1) head; Adam 1e-4, MSE.
+
+- full: every weight trains;
+- lora: rank `--rank` adapters on the query and value projections of every block; the base
+  weights are frozen, so the adapters, the query/value biases and the head train (what
+  Keras's `enable_lora` leaves trainable when the other layers are frozen).
+
+Every (framework, mode) runs in a fresh process (so peak memory is its own), the runs
+interleaved over repetitions. Reported per run: the median step time over `--steps` steps
+after two warm-up steps (the first compiles), and the peak resident memory grown after the
+data was made (weights, optimizer state, gradients, temporaries, and compilation), in MB.
+Printed: the medians and the ratios LoRA / full for each framework, and lamina / Keras.
+
+    python benchmarks/lora.py [--quick] [--reps 2] [--blocks 8] [--width 512] [--rank 8]
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def _rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _data(args):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(args.batch, args.seq, args.width)).astype("float32")
+    y = rng.normal(size=(args.batch, 1)).astype("float32")
+    return x, y
+
+
+def _build(lib, args):
+    inputs = lib.Input((args.seq, args.width))
+    h = inputs
+    for i in range(args.blocks):
+        attended = lib.layers.MultiHeadAttention(8, args.width // 8, name=f"mha{i}")(h, h)
+        h = lib.layers.LayerNormalization(name=f"ln{i}a")(lib.layers.Add()([h, attended]))
+        ff = lib.layers.Dense(4 * args.width, activation="relu", name=f"ff{i}a")(h)
+        ff = lib.layers.Dense(args.width, name=f"ff{i}b")(ff)
+        h = lib.layers.LayerNormalization(name=f"ln{i}b")(lib.layers.Add()([h, ff]))
+    pooled = lib.layers.GlobalAveragePooling1D()(h)
+    return lib.Model(inputs, lib.layers.Dense(1, name="head")(pooled))
+
+
+def _lamina_lora(model, rank):
+    model.enable_lora(rank, targets=["*query_dense", "*value_dense"])
+    keep = ("lora_", "/query/bias", "/value/bias", "head/")
+    for path, variable in ((w.path, w) for w in model.weights):
+        if not any(k in path for k in keep):
+            variable.trainable = False
+
+
+def _keras_lora(model, rank):
+    for layer in model.layers:
+        if layer.name.startswith("mha"):
+            for name in ("_key_dense", "_output_dense"):
+                getattr(layer, name).trainable = False
+            for name in ("_query_dense", "_value_dense"):
+                getattr(layer, name).enable_lora(rank)
+        elif layer.name != "head":
+            layer.trainable = False
+
+
+def worker(args):
+    if args.framework == "keras":
+        os.environ["KERAS_BACKEND"] = "jax"
+        import keras as lib
+    else:
+        import lamina as lib
+    x, y = _data(args)
+    start_rss = _rss_mb()
+    model = _build(lib, args)
+    if args.mode == "lora":
+        (_keras_lora if args.framework == "keras" else _lamina_lora)(model, args.rank)
+    model.compile(optimizer=lib.optimizers.Adam(1e-4), loss="mse")
+    trained = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    def step():
+        out = model.train_on_batch(x, y)
+        return float(np.asarray(out[0] if isinstance(out, list) else out))  # waits for it
+
+    step(), step()  # the first compiles
+    times = []
+    for _ in range(args.steps):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    print(json.dumps({"step_s": statistics.median(times), "peak_mb": _rss_mb() - start_rss,
+                      "trained": trained, "params": int(model.count_params())}))
+
+
+def _run(args, framework, mode):
+    cmd = [sys.executable, __file__, "--worker", framework, mode]
+    for name in ("blocks", "width", "seq", "batch", "rank", "steps"):
+        cmd += [f"--{name}", str(getattr(args, name))]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.path.join(os.path.dirname(__file__), "..", "src"), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        return None, proc.stderr.strip().splitlines()[-1:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "MODE"))
+    parser.add_argument("--quick", action="store_true", help="a tiny smoke run")
+    parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--blocks", type=int, default=8)
+    parser.add_argument("--width", type=int, default=512)
+    parser.add_argument("--seq", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--rank", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--frameworks", default="lamina,keras")
+    args = parser.parse_args()
+    if args.worker:
+        args.framework, args.mode = args.worker
+        return worker(args)
+    if args.quick:
+        args.blocks, args.width, args.seq, args.steps, args.reps = 2, 64, 16, 3, 1
+    print(f"blocks {args.blocks}, width {args.width}, seq {args.seq}, batch {args.batch}, "
+          f"rank {args.rank}, {args.steps} timed steps, {args.reps} repetition(s)")
+    results = {}
+    configs = [(f, m) for f in args.frameworks.split(",") for m in ("full", "lora")]
+    for rep in range(args.reps):
+        for framework, mode in (configs if rep % 2 == 0 else configs[::-1]):
+            result, error = _run(args, framework, mode)
+            if error:
+                print(f"  {framework} {mode}: failed: {error}")
+                continue
+            results.setdefault((framework, mode), []).append(result)
+            print(f"  rep {rep} {framework:6} {mode:4}: step {result['step_s'] * 1e3:8.1f} ms, "
+                  f"peak +{result['peak_mb']:7.0f} MB, trains {result['trained']:,} of "
+                  f"{result['params']:,}")
+    med = {k: {f: statistics.median(r[f] for r in v) for f in ("step_s", "peak_mb")}
+           for k, v in results.items()}
+    for framework in args.frameworks.split(","):
+        if (framework, "full") in med and (framework, "lora") in med:
+            full, lora = med[(framework, "full")], med[(framework, "lora")]
+            print(f"{framework}: LoRA / full step time {lora['step_s'] / full['step_s']:.2f}x "
+                  f"(target <= 0.6), peak memory {lora['peak_mb'] / full['peak_mb']:.2f}x "
+                  "(target <= 0.5)")
+    for mode in ("full", "lora"):
+        if ("lamina", mode) in med and ("keras", mode) in med:
+            ours, theirs = med[("lamina", mode)], med[("keras", mode)]
+            print(f"{mode}: lamina / Keras step time {ours['step_s'] / theirs['step_s']:.2f}x, "
+                  f"peak memory {ours['peak_mb'] / theirs['peak_mb']:.2f}x (lower is better)")
+
+
+if __name__ == "__main__":
+    main()
