@@ -109,7 +109,7 @@ def disable_traceback_filtering():
 
 def is_traceback_filtering_enabled():
     """True unless JAX's traceback filtering is "off"."""
-    return jax.config.jax_traceback_filtering != "off"
+    return jax.config.jax_traceback_filtering != "off"  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def enable_flash_attention():

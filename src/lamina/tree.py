@@ -2,8 +2,9 @@
 pytree node) with `None` as a leaf, on `jax.tree_util`.
 
 Dicts are visited in sorted key order, as in Keras, and a dict that is rebuilt keeps the key
-order of the structure it came from (as Keras's optree does). A path (`flatten_with_path`) is a tuple of
-dict keys and sequence indices (a namedtuple's field counts by index, as in Keras's optree).
+order of the structure it came from (as Keras's optree does). A path (`flatten_with_path`)
+is a tuple of dict keys and sequence indices (a namedtuple's field counts by index, as in
+Keras's optree).
 """
 import jax
 
@@ -112,11 +113,11 @@ def map_structure(func, *structures, none_is_leaf=True):
     """`func` applied to the leaves (in parallel over several structures of one shape)."""
     if not structures:
         raise InputSpecError("map_structure: expected at least one structure.")
-    if len(structures) > 1:
-        for other in structures[1:]:
-            assert_same_structure(structures[0], other)
+    first, rest = structures[0], list(structures[1:])
+    for other in rest:
+        assert_same_structure(first, other)
     is_leaf = _is_none if none_is_leaf else None
-    return _keep_order(structures[0], _tu.tree_map(func, *structures, is_leaf=is_leaf))
+    return _keep_order(first, _tu.tree_map(func, first, *rest, is_leaf=is_leaf))
 
 
 def map_structure_up_to(shallow_structure, func, *structures):

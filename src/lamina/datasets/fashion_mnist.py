@@ -27,7 +27,8 @@ def _idx(path, offset, shape):
     """The uint8 payload of a gzipped IDX file, past its `offset`-byte header."""
     try:
         with gzip.open(path, "rb") as f:
-            data = np.frombuffer(f.read(), np.uint8, offset=offset)
+            raw: bytes = f.read()  # pyright: ignore[reportAssignmentType]
+            data = np.frombuffer(raw, np.uint8, offset=offset)
     except (OSError, ValueError) as err:
         raise SavingError(f"Cannot read the Fashion-MNIST file '{path}': {err}.") from err
     if shape is not None and data.size != int(np.prod(shape)):

@@ -13,6 +13,8 @@ the same name. The clone is not compiled (Keras recompiles a compiled model's cl
 call `clone.compile(...)`; an uncompiled `fit` says so.
 """
 
+from typing import Any, cast
+
 from lamina.core import node as node_lib
 from lamina.core import structure as structure_lib
 from lamina.core import tree
@@ -97,7 +99,8 @@ def _clone_functional(model, clone, call_function, input_tensors):
 
     for node in graph.nodes:
         layer = clone(node.layer)
-        args, kwargs = swap(list(node.call_args)), swap(dict(node.call_kwargs))
+        args = swap(list(node.call_args))
+        kwargs = cast(dict[str, Any], swap(dict(node.call_kwargs)))
         result = (call_function(layer, *args, **kwargs) if call_function is not None
                   else layer(*args, **kwargs))
         old = structure_lib.flatten(node.outputs, node_lib.is_symbolic)

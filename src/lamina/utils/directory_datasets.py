@@ -66,9 +66,9 @@ def index_directory(directory, labels, formats, class_names=None, shuffle=True, 
         names = [str(label) for label in sorted(set(labels))]
     if verbose:
         print(f"Found {len(paths)} files." if labels is None else
-              f"Found {len(paths)} files belonging to {len(names)} classes.")
+              f"Found {len(paths)} files belonging to {len(names or [])} classes.")
     if shuffle:
-        seed = np.random.randint(1e6) if seed is None else seed
+        seed = np.random.randint(1_000_000) if seed is None else seed
         np.random.RandomState(seed).shuffle(paths)
         if labels is not None:
             labels = np.array(labels)

@@ -20,7 +20,8 @@ from lamina.training.data.sources import PyDataset
 class SampleDataset(PyDataset):
     """Batches of `read(indices)` over `num_samples` samples (see the module docstring)."""
 
-    def __init__(self, num_samples, read, batch_size=32, shuffle=False, seed=None):
+    def __init__(self, num_samples, read, batch_size: int | None = 32, shuffle=False,
+                 seed=None):
         super().__init__()
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
             raise ConfigurationError(
@@ -28,7 +29,9 @@ class SampleDataset(PyDataset):
         self.num_samples, self.read = int(num_samples), read
         self.batch_size, self.shuffle = batch_size, shuffle
         self._rng = np.random.RandomState(seed if seed is not None
-                                          else np.random.randint(1e6))
+                                          else np.random.randint(1_000_000))
+        self.class_names: list[str] | None = None  # set by the folder readers, as Keras
+        self.file_paths: list[str] | None = None
         self.order = np.arange(self.num_samples)
         if shuffle:
             self._rng.shuffle(self.order)
@@ -68,9 +71,8 @@ class SampleDataset(PyDataset):
 def unbatch(arrays, single):
     """A batch from a tuple of arrays: the first item of each when `single`, and the array
     alone when there is one."""
-    if single:
-        arrays = tuple(a[0] for a in arrays)
-    return arrays if len(arrays) > 1 else arrays[0]
+    items = [a[0] for a in arrays] if single else list(arrays)
+    return tuple(items) if len(items) > 1 else items[0]
 
 
 def _check_timeseries(data, start_index, end_index, sampling_rate, sequence_stride):

@@ -56,7 +56,7 @@ def _reader(dataset):
         pick = dict
     elif isinstance(dataset, (tuple, list)):
         arrays = {i: np.asarray(v) for i, v in enumerate(dataset)}
-        pick = type(dataset) if isinstance(dataset, list) else tuple
+        pick = list if isinstance(dataset, list) else tuple
     elif hasattr(dataset, "shape") and hasattr(dataset, "__getitem__"):
         arrays, pick = {0: np.asarray(dataset)}, None
     else:
@@ -72,7 +72,10 @@ def _reader(dataset):
         rows = {k: (a[indices[0]] if single else a[indices]) for k, a in arrays.items()}
         if pick is None:
             return rows[0]
-        return dict(rows) if pick is dict else pick(rows[i] for i in range(len(rows)))
+        if pick is dict:
+            return rows
+        items = [rows[i] for i in range(len(rows))]
+        return items if pick is list else tuple(items)
 
     return lengths.pop(), read
 
