@@ -139,6 +139,12 @@ def test_image_dataset_options(tmp_path):
     unlabelled = lm.utils.image_dataset_from_directory(root, labels=None, image_size=(4, 8),
                                                        verbose=False, batch_size=None)
     assert unlabelled.class_names is None and unlabelled[0].shape == (4, 8, 3)
+    given = lm.utils.image_dataset_from_directory(root, labels=[1, 0, 1], image_size=(4, 8),
+                                                  shuffle=False, verbose=False)
+    assert given.class_names == ["0", "1"] and given[0][1].tolist() == [1, 0, 1]
+    with pytest.raises(lm.InputSpecError, match=r"\[0, 2\)"):
+        lm.utils.image_dataset_from_directory(root, labels=[2, 0, 2], image_size=(4, 8),
+                                              label_mode="categorical", verbose=False)
     with pytest.raises(lm.ConfigurationError, match="seed"):
         lm.utils.image_dataset_from_directory(root, validation_split=0.5, subset="training")
     with pytest.raises(lm.ConfigurationError, match="exactly 2"):

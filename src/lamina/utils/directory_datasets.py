@@ -114,6 +114,10 @@ def encode_labels(labels, label_mode, num_classes):
     """Labels as Keras gives them: int32, float32 one-hot, or float32 (n, 1) for binary."""
     labels = np.asarray(labels)
     if label_mode == "categorical":
+        if labels.size and not 0 <= labels.min() <= labels.max() < num_classes:
+            raise InputSpecError(
+                f"label_mode='categorical' needs labels in [0, {num_classes}) (one per class "
+                f"name), received labels from {labels.min()} to {labels.max()}.")
         return np.eye(num_classes, dtype="float32")[labels]
     if label_mode == "binary":
         return labels.astype("float32")[:, None]
