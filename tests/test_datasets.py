@@ -213,7 +213,8 @@ def test_a_hostile_cifar_pickle_runs_no_code(home, monkeypatch, tmp_path):
     members = {"cifar-100-python/train": pickle.dumps({b"data": _Gadget()}, protocol=4),
                "cifar-100-python/test": _cifar_batch(3, {b"fine_labels": 100})}
     _prefill(home, "cifar-100-python-target_archive", members, cifar100, monkeypatch)
-    with pytest.raises(lm.SavingError, match=r"cifar-100-python.*train.*os|posix"):
+    refused = r"python/train'.*Refusing to load `(posix|os)\.system`"
+    with pytest.raises(lm.SavingError, match=refused):
         cifar100.load_data()
     assert not (tmp_path / "pwned").exists()
 
@@ -257,7 +258,7 @@ def test_an_object_array_holding_a_gadget_runs_no_code(tmp_path, monkeypatch):
     hostile[:] = [_Gadget(), [1, 2]]
     path = tmp_path / "imdb.npz"
     np.savez(path, x_train=hostile, y_train=np.zeros(2), x_test=hostile, y_test=np.zeros(2))
-    with pytest.raises(lm.SavingError, match=r"imdb\.npz.*x_test|x_train"):
+    with pytest.raises(lm.SavingError, match=r"imdb\.npz' member x_train\.npy.*Refusing to load"):
         imdb.load_data(path=str(path))
     assert not (tmp_path / "pwned").exists()
 
