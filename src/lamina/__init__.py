@@ -4,6 +4,8 @@ The public API, as explicit re-exports. See docs/design.md for the design contra
 """
 from lamina import activations as activations
 from lamina import callbacks as callbacks
+from lamina import config as config
+from lamina import datasets as datasets
 from lamina import distribution as distribution
 from lamina import initializers as initializers
 from lamina import layers as layers
@@ -14,8 +16,10 @@ from lamina import models as models
 from lamina import optimizers as optimizers
 from lamina import random as random
 from lamina import saving as saving
+from lamina import tree as tree
 from lamina import utils as utils
 from lamina.core.input_layer import Input as Input
+from lamina.core.layer import Layer as Layer
 from lamina.core.naming import reset_names as reset_names
 from lamina.core.node import SymbolicTensor as KerasTensor  # noqa: F401 (public, Keras name)
 from lamina.core.variables import Variable as Variable

@@ -60,6 +60,14 @@ from lamina.layers.merging import Maximum as Maximum
 from lamina.layers.merging import Minimum as Minimum
 from lamina.layers.merging import Multiply as Multiply
 from lamina.layers.merging import Subtract as Subtract
+from lamina.layers.merging import add as add
+from lamina.layers.merging import average as average
+from lamina.layers.merging import concatenate as concatenate
+from lamina.layers.merging import dot as dot
+from lamina.layers.merging import maximum as maximum
+from lamina.layers.merging import minimum as minimum
+from lamina.layers.merging import multiply as multiply
+from lamina.layers.merging import subtract as subtract
 from lamina.layers.normalization import BatchNormalization as BatchNormalization
 from lamina.layers.normalization import GroupNormalization as GroupNormalization
 from lamina.layers.normalization import LayerNormalization as LayerNormalization

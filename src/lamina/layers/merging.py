@@ -325,3 +325,45 @@ class Dot(_Merge):
 
 
 LAYERS = (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot)
+
+
+# -- Keras's functional forms: a new layer applied to `inputs` (symbolic or arrays) ------
+def add(inputs, **kwargs):
+    """`Add(**kwargs)(inputs)`: the element-wise sum of the inputs."""
+    return Add(**kwargs)(inputs)
+
+
+def subtract(inputs, **kwargs):
+    """`Subtract(**kwargs)(inputs)`: the first of two inputs minus the second."""
+    return Subtract(**kwargs)(inputs)
+
+
+def multiply(inputs, **kwargs):
+    """`Multiply(**kwargs)(inputs)`: the element-wise product of the inputs."""
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs, **kwargs):
+    """`Average(**kwargs)(inputs)`: the element-wise mean of the inputs."""
+    return Average(**kwargs)(inputs)
+
+
+def maximum(inputs, **kwargs):
+    """`Maximum(**kwargs)(inputs)`: the element-wise maximum of the inputs."""
+    return Maximum(**kwargs)(inputs)
+
+
+def minimum(inputs, **kwargs):
+    """`Minimum(**kwargs)(inputs)`: the element-wise minimum of the inputs."""
+    return Minimum(**kwargs)(inputs)
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    """`Concatenate(axis=axis, **kwargs)(inputs)`: the inputs joined along `axis`."""
+    return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def dot(inputs, axes=-1, normalize=False, **kwargs):
+    """`Dot(axes=axes, normalize=normalize, **kwargs)(inputs)`: the per-sample dot product
+    of two inputs."""
+    return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)

@@ -1,4 +1,5 @@
 """Keras's `keras.models` names."""
+from lamina.models.cloning import clone_model as clone_model
 from lamina.models.gan import GAN as GAN
 from lamina.models.model import Model as Model
 from lamina.models.sequential import Sequential as Sequential

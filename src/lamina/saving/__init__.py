@@ -9,3 +9,6 @@ from lamina.saving.model_io import load_model as load_model
 from lamina.saving.model_io import load_weights as load_weights
 from lamina.saving.model_io import save_model as save_model
 from lamina.saving.model_io import save_weights as save_weights
+from lamina.utils.registration import (
+    register_keras_serializable as register_keras_serializable,
+)
