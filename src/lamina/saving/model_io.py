@@ -5,10 +5,8 @@ every layer's and variable's own flag and every scoped freeze, and the compile
 configuration), `model.safetensors` (every variable, keyed by its path in the model) and,
 for compiled models, `optimizer.safetensors` (the optimizer state, keyed the same way).
 """
-import io
 import json
 import re
-import zipfile
 
 import jax
 import numpy as np
@@ -18,6 +16,7 @@ from lamina.core import allocation, registry, tree
 from lamina.core.arrays import to_array
 from lamina.errors import SavingError
 from lamina.saving import archive, compile_config, tensors
+from lamina.saving.keras.files import is_keras_file
 from lamina.saving.keras.importer import load_keras_model
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
@@ -207,7 +206,7 @@ def read_model(path, allowed=MODEL_MEMBERS):
     try:
         apply_trainability(model, config["trainability"], where)
         if config.get("compile") is not None:
-            compile_config.compile_from_config(model, config["compile"])
+            compile_config.compile_from_config(model, config["compile"], where)
             model._trainer.iterations = int(config.get("iterations", 0))
         if OPTIMIZER in members:
             if model._trainer is None:
@@ -222,27 +221,14 @@ def read_model(path, allowed=MODEL_MEMBERS):
     return model, members
 
 
-def _is_keras_archive(data):
-    """True for a zip whose metadata.json names a Keras version (and not lamina's format)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            info = zf.getinfo(archive.METADATA)
-            if (info.file_size > 1 << 20 or info.compress_type != zipfile.ZIP_STORED
-                    or info.flag_bits & 0x1):
-                return False
-            metadata = json.loads(zf.read(info))
-    except (KeyError, OSError, zipfile.BadZipFile, ValueError, EOFError, NotImplementedError,
-            RuntimeError):
-        return False  # read_model reports the problem
-    return (isinstance(metadata, dict) and "keras_version" in metadata
-            and metadata.get("format") != archive.FORMAT)
-
-
 def load_model(path):
     """The model saved at `path` by `save_model`, or imported from a Keras 3 `.keras` file."""
-    if _is_keras_archive(archive.read_bytes(path)):
-        return load_keras_model(path)
-    return read_model(path)[0]
+    with archive.naming_file(path):
+        with archive.open_regular(path) as f:
+            keras = is_keras_file(f)
+        if keras:
+            return load_keras_model(path)
+        return read_model(path)[0]
 
 
 def save_weights(model, path):
@@ -255,5 +241,6 @@ def load_weights(model, path, skip_mismatch=False):
     """Set the model's variables from a `save_weights` file; returns the mismatch report
     (dict with "missing", "unexpected", "mismatched" paths)."""
     where = f"'{path}'"
-    data = archive.read_bytes(path)
-    return assign_weights(model, tensors.decode(data, where), where, skip_mismatch)
+    with archive.naming_file(path):
+        data = archive.read_bytes(path)
+        return assign_weights(model, tensors.decode(data, where), where, skip_mismatch)
