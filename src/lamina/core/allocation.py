@@ -15,6 +15,10 @@ Every path from a file to memory goes through one of these checks:
   `jax.eval_shape` (nothing allocated) and checked with `check`;
 - **declared sizes**: a compressed member may expand at most `MAX_COMPRESSION_RATIO`
   times its compressed size, and it is read in chunks that stop at its declared size.
+- **bytes present**: weights and optimizer state are copied out of safetensors members
+  whose every declared tensor must lie inside the member's bytes (`saving/tensors.py`), and
+  HDF5 datasets must have been written in full (`saving/keras/files.py`); the optimizer
+  state a compile creates is sized by the weights, which the weights budget bounds.
 
 Every refusal is a `SavingError` naming the file and what would have been allocated.
 """

@@ -8,6 +8,7 @@ field, so a resume never starts from nonsense.
 """
 import math
 import numbers
+from typing import NoReturn
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from lamina.errors import SavingError
 _MAX_COUNT = 2**62  # epochs, batches, steps: beyond any real run, within numpy's int64
 
 
-def _fail(path, field, expected, value):
+def _fail(path, field, expected, value) -> NoReturn:
     shown = repr(value)
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
     raise SavingError(f"'{path}': training.json field {field!r}: expected {expected}, "

@@ -61,7 +61,7 @@ def output_shapes(trainer, x):
         spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x)
         out = jax.eval_shape(
             lambda inputs: step_lib.apply(trainer.model, {}, inputs, False)[0], spec)
-        outputs = step_lib.flatten_outputs(out, trainer.output_names)
+        outputs: list = step_lib.flatten_outputs(out, trainer.output_names)
         cache[key] = [tuple(o.shape) for o in outputs]
     return cache[key]
 
@@ -85,7 +85,9 @@ def check_batch(trainer, x, y, sample_weight, what, finite=True, deferred=None):
 
     `what` names the batch in errors ("train_on_batch", "fit: batch 3"). `finite`: refuse
     NaN / inf. `deferred` (a `DeferredChecks`): where the batch is on an accelerator, its
-    value checks are queued there instead of read now.
+    value checks are queued there instead of read now; without one (the `*_on_batch`
+    methods, which read their logs at once anyway) a device batch is checked by the same
+    compiled reduction, reading two flags instead of copying the batch to the host.
     """
     model = trainer.model
     parts = [("x", x)] + [(name, part) for name, part in (("y", y),
@@ -98,8 +100,12 @@ def check_batch(trainer, x, y, sample_weight, what, finite=True, deferred=None):
     sparse = y is not None and any(sparse_loss(s.loss) for s in trainer.specs)
     if not finite and not sparse:
         return
-    if deferred is not None and _on_device((x, y, sample_weight)):
+    if _on_device((x, y, sample_weight)):
+        now = deferred is None
+        deferred = DeferredChecks() if now else deferred
         deferred.submit(trainer, x, y, sample_weight, what, finite, sparse)
+        if now:
+            deferred.resolve()
         return
     if finite:
         for name, part in parts:
@@ -146,9 +152,10 @@ class DeferredChecks:
         for the full message."""
         if self.pending is None:
             return
-        (finite_ok, ranges_ok), trainer, batch, what, finite, sparse = self.pending
+        (finite_ok, ranges_ok), trainer, batch, what, finite, _ = self.pending
         self.pending = None
         if bool(finite_ok) and all(bool(ok) for ok in ranges_ok):
             return
-        host = jax.tree_util.tree_map(np.asarray, batch)
-        check_batch(trainer, *host, what + " (checked after its step ran)", finite)
+        x, y, sample_weight = (jax.tree_util.tree_map(np.asarray, part) for part in batch)
+        check_batch(trainer, x, y, sample_weight, what + " (checked after its step ran)",
+                    finite)
