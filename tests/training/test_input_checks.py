@@ -5,6 +5,7 @@ before the step runs (the weights stay bit for bit as they were); array-likes (o
 numpy arrays'. Label-shape mistakes are refused like Keras refuses them (checked against
 Keras 3 on the same inputs).
 """
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +13,7 @@ import pytest
 import lamina as lm
 from lamina.errors import InputSpecError
 from lamina.training.data import checks
+from lamina.training.data.arrays import check_finite
 
 D, C = 4, 3
 
@@ -220,8 +222,6 @@ def test_generator_of_array_likes_trains_like_arrays():
 def test_deferred_device_check_reports_the_bad_batch_one_batch_late(sparse_model):
     """The accelerator path: flags computed on the device are read at the next batch (or at
     `resolve`), then the batch is checked on the host for the full message."""
-    import jax.numpy as jnp
-
     x, y = _data()
     deferred = checks.DeferredChecks()
     trainer = sparse_model._trainer
@@ -239,3 +239,14 @@ def test_deferred_device_check_reports_the_bad_batch_one_batch_late(sparse_model
     with pytest.raises(InputSpecError, match=r"batch 3 \(checked after its step ran\): x "
                                              r"contains 1 NaN"):
         deferred.resolve()
+
+
+def test_the_finite_check_tells_an_overflowing_sum_from_an_infinite_value():
+    """check_finite first sums each array (a NaN or inf makes the sum non-finite) and only
+    scans element by element when the sum is not finite: large finite values still pass."""
+    large = np.full((4, 4), 3e38, "float32")  # sums to inf in float32, every value finite
+    check_finite(large, "x")
+    large[2, 3] = np.inf
+    with pytest.raises(InputSpecError, match=r"x contains 1 NaN or infinite values \(the first "
+                                             r"at index \(2, 3\)\)"):
+        check_finite(large, "x")

@@ -262,7 +262,11 @@ def check_finite(tree, what, owner="?"):
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
         if np.dtype(leaf.dtype).kind != "f":
             continue
-        bad = ~np.isfinite(np.asarray(leaf))
+        values = np.asarray(leaf)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(np.sum(values)):  # a NaN or inf makes the sum non-finite; an
+                continue  # overflowing sum of finite values goes on to the full check
+        bad = ~np.isfinite(values)
         if bad.any():
             first = np.argwhere(bad)[0]
             raise InputSpecError(
