@@ -133,6 +133,7 @@ def assert_refused(path, load=None, match=None, deep=False):
     with bounded():
         with pytest.raises(lm.LaminaError, match=match) as info:
             (load or lm.models.load_model)(path)
+    assert str(path) in str(info.value), f"the error does not name the file: {info.value}"
     if deep:
         assert "checksum" not in str(info.value), info.value
     return info.value
@@ -146,6 +147,8 @@ def attempt(load, path):
             try:
                 return "loaded", load(path)
             except lm.LaminaError as err:
+                if str(path) not in str(err):
+                    return "unnamed", f"the error does not name the file: {err}"[:300]
                 return "refused", err
             except Exception as err:  # noqa: BLE001 - the point is to catch everything else
                 return "crashed", f"{type(err).__name__}: {err}"[:300]
@@ -1487,6 +1490,7 @@ def _load_in_fuzz(path):
             return lm.models.load_model(path)
         except lm.LaminaError as err:
             note(f"refused: {err}"[:300])
+            assert str(path) in str(err), f"the error does not name the file: {err}"
             return None
 
 

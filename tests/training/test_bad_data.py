@@ -1,7 +1,8 @@
 """Bad data in fit / evaluate / predict: each case fails with an error that says what was
 expected and what was received, before any training where the data allows it, or follows
-Keras's behaviour where it cannot be known in advance (a generator that ends early, NaN in
-streamed batches).
+Keras's behaviour where it cannot be known in advance (a generator that ends early; NaN in
+streamed batches when `TerminateOnNaN` asks for Keras's behaviour). The same checks through
+every entry point: tests/training/test_input_checks.py.
 """
 import math
 

@@ -2,7 +2,7 @@
 import os
 
 from lamina.callbacks.base import Callback
-from lamina.core.files import atomic_write
+from lamina.core.files import atomic_write, make_directory
 from lamina.errors import ConfigurationError
 
 
@@ -53,7 +53,7 @@ class History(Callback):
             ax.legend()
         figure.tight_layout()
         if path is not None:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            make_directory(os.path.dirname(os.path.abspath(path)), "History.plot")
             atomic_write(path, lambda f: figure.savefig(f, format="png"))
             plt.close(figure)
         return figure

@@ -11,6 +11,7 @@ import numpy as np
 
 from lamina.callbacks.base import Callback, check_save_freq
 from lamina.callbacks.monitor import resolve_mode
+from lamina.core.files import make_directory
 from lamina.errors import ConfigurationError
 
 
@@ -117,7 +118,7 @@ class ModelCheckpoint(Callback):
         else:
             self._say(f"Epoch {epoch + 1}: saving the model to {path}")
         directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
+        make_directory(directory, f"ModelCheckpoint('{self.filepath}')")
         if self.save_weights_only:
             self.model.save_weights(path)
         else:

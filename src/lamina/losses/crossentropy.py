@@ -9,7 +9,7 @@ sum to 1); `from_logits=True` uses the stable log-sigmoid / log-softmax forms in
 import jax
 import jax.numpy as jnp
 
-from lamina.errors import ConfigurationError
+from lamina.errors import ConfigurationError, InputSpecError
 from lamina.losses.base import EPSILON, LossFunctionWrapper, check_axis, check_probability, prepare
 
 _DEFAULT = "sum_over_batch_size"
@@ -64,9 +64,24 @@ def _smooth_categorical(y_true, label_smoothing, axis):
     return y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[axis]
 
 
+def _check_one_hot(given, y_true, y_pred, name):
+    """Categorical losses need targets of the prediction's shape (one-hot or soft rows);
+    integer labels are refused, as Keras refuses them (checked at trace time). `given`:
+    the targets as passed, `y_true` after `prepare`."""
+    if tuple(y_true.shape) != tuple(y_pred.shape):
+        raise InputSpecError(
+            f"{name}: expected one-hot (or soft) targets of the prediction's shape "
+            f"{tuple(y_pred.shape)}, received targets of shape {tuple(jnp.shape(given))}. For "
+            "integer class labels use SparseCategoricalCrossentropy "
+            "(loss='sparse_categorical_crossentropy'), or one-hot encode them "
+            "(lamina.utils.to_categorical).")
+
+
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """`-sum(y_true * log(p), axis)` for one-hot (or soft) targets."""
+    given = y_true
     y_true, y_pred = prepare(y_true, y_pred)
+    _check_one_hot(given, y_true, y_pred, "categorical_crossentropy")
     y_true = _smooth_categorical(y_true, label_smoothing, axis)
     return -jnp.sum(y_true * _log_probabilities(y_pred, from_logits, axis), axis=axis)
 
@@ -75,7 +90,9 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
                                    label_smoothing=0.0, axis=-1):
     """`-sum(alpha * (1 - p) ** gamma * y_true * log(p), axis)`; `alpha` may be one weight
     per class."""
+    given = y_true
     y_true, y_pred = prepare(y_true, y_pred)
+    _check_one_hot(given, y_true, y_pred, "categorical_focal_crossentropy")
     y_true = _smooth_categorical(y_true, label_smoothing, axis)
     if from_logits:
         y_pred = jax.nn.softmax(y_pred, axis=axis)
@@ -85,9 +102,21 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
 
 
 def sparse_labels(y_true, y_pred, axis):
+    """Integer class labels, one per prediction row; one-hot rows are refused (checked at
+    trace time, from static shapes)."""
     labels = jnp.asarray(y_true)
     if labels.ndim == y_pred.ndim and labels.shape[axis] == 1:
         labels = jnp.squeeze(labels, axis)
+    expected = tuple(d for i, d in enumerate(y_pred.shape) if i != axis % y_pred.ndim)
+    if tuple(labels.shape) != expected:
+        one_hot = tuple(labels.shape) == tuple(y_pred.shape)
+        raise InputSpecError(
+            f"sparse categorical cross-entropy: expected integer class labels of shape "
+            f"{expected} (or {expected + (1,)}) for predictions of shape "
+            f"{tuple(y_pred.shape)}, received labels of shape {tuple(y_true.shape)}"
+            + (": these look like one-hot rows. Use CategoricalCrossentropy "
+               "(loss='categorical_crossentropy') for them, or pass np.argmax(y, axis=-1)."
+               if one_hot else "."))
     return labels.astype(jnp.int32)
 
 

@@ -8,15 +8,16 @@ Reading: only plain, stored (uncompressed) members with expected names are accep
 are bounded and checked against the bytes on disk, and every member's SHA-256 must match
 `metadata.json`. Anything else is a `SavingError` naming the file and the member.
 """
+import contextlib
 import hashlib
-import io
 import json
 import os
 import stat
 import zipfile
 
+from lamina.core import allocation
 from lamina.core.files import atomic_write
-from lamina.errors import NotARegularFileError, SavingError
+from lamina.errors import LaminaError, NotARegularFileError, SavingError
 from lamina.version import __version__
 
 FORMAT = "lamina"
@@ -54,16 +55,33 @@ def write_bytes(path, data):
     atomic_write(path, lambda f: f.write(data))
 
 
-def read_bytes(path):
-    """The bytes of the regular file at `path` (no FIFOs, devices or directories)."""
+def open_regular(path):
+    """The regular file at `path` opened for reading (no FIFOs, devices or directories);
+    a file larger than the load limit (`core/allocation.py`) is refused from its size."""
     path = os.fspath(path)
     try:
-        with open(path, "rb", opener=_open_regular) as f:
-            size = os.fstat(f.fileno()).st_size
-            data = f.read(size + 1)
+        f = open(path, "rb", opener=_open_regular)  # noqa: SIM115 (returned open)
     except (OSError, ValueError) as err:
         raise SavingError(f"Cannot read '{path}': {getattr(err, 'strerror', None) or err}.") \
             from err
+    try:
+        allocation.check_file_size(path, os.fstat(f.fileno()).st_size)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def read_bytes(path):
+    """The bytes of the regular file at `path` (see `open_regular`)."""
+    path = os.fspath(path)
+    with open_regular(path) as f:
+        try:
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(size + 1)
+        except (OSError, ValueError) as err:
+            raise SavingError(f"Cannot read '{path}': "
+                              f"{getattr(err, 'strerror', None) or err}.") from err
     if len(data) != size:
         raise SavingError(f"Cannot read '{path}': the file changed while it was read.")
     return data
@@ -107,15 +125,21 @@ def read(path, allowed, max_member_bytes):
         (metadata dict, members dict).
     """
     path = os.fspath(path)
-    raw = read_bytes(path)
-    file_size = len(raw)
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(raw))
-        infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError,
-            NotImplementedError, OSError) as err:
-        raise SavingError(f"'{path}' is not a lamina archive (not a valid zip file: {err}).") \
-            from err
+    with open_regular(path) as f:
+        # the zip's directory is read from the end of the file and checked before any
+        # member is read: a large file that is not a valid archive is never read whole
+        file_size = os.fstat(f.fileno()).st_size
+        try:
+            zf = zipfile.ZipFile(f)
+            infos = zf.infolist()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError,
+                NotImplementedError, OSError) as err:
+            raise SavingError(f"'{path}' is not a lamina archive (not a valid zip file: "
+                              f"{err}).") from err
+        return _read_checked(path, zf, infos, allowed, max_member_bytes, file_size)
+
+
+def _read_checked(path, zf, infos, allowed, max_member_bytes, file_size):
     seen = set()
     for info in infos:
         _check_name(path, info, seen)
@@ -163,5 +187,28 @@ def parse_json(path, name, data):
         raise SavingError(f"'{path}': member {name!r} is too large for a config.")
     try:
         return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        # ValueError: JSON errors, and integers longer than Python's 4,300-digit limit
         raise SavingError(f"'{path}': member {name!r} is not valid JSON: {err}.") from err
+
+
+_FILE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+                RecursionError, ArithmeticError, OSError)
+
+
+@contextlib.contextmanager
+def naming_file(path):
+    """Every error raised while loading from `path` names the file: a lamina error that
+    does not is raised again, same class, with the path in front; a Python error a damaged
+    file can cause deep in a constructor becomes a `SavingError` naming the file."""
+    path = os.fspath(path)
+    try:
+        yield
+    except LaminaError as err:
+        if path not in str(err):
+            err.args = (f"'{path}': {err}", *err.args[1:])  # same class and traceback
+        raise
+    except _FILE_ERRORS as err:
+        raise SavingError(f"'{path}': cannot load this file ({type(err).__name__}: "
+                          f"{err}).") from err
+

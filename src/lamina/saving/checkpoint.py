@@ -32,9 +32,9 @@ import jax
 import numpy as np
 
 from lamina.core import rng as lrandom
-from lamina.core.files import is_writer
+from lamina.core.files import is_writer, make_directory
 from lamina.errors import ConfigurationError, SavingError
-from lamina.saving import archive, model_io, tensors
+from lamina.saving import archive, model_io, tensors, training_json
 
 TRAINING, METRICS = "training.json", "metrics.safetensors"
 CALLBACK_ARRAYS = "callbacks.safetensors"
@@ -181,6 +181,7 @@ def read_checkpoint(path):
     if training.get("version") != TRAINING_VERSION:
         raise SavingError(f"'{path}': {TRAINING} version {training.get('version')!r} is not "
                           f"supported (this lamina reads version {TRAINING_VERSION}).")
+    training_json.validate(path, training)
     return training, members
 
 
@@ -278,7 +279,7 @@ class CheckpointManager:
                                      f"received {max_to_keep!r}.")
         self.directory = os.fspath(directory)
         self.max_to_keep = max_to_keep
-        os.makedirs(self.directory, exist_ok=True)
+        make_directory(self.directory, "CheckpointManager")
 
     def checkpoints(self):
         """(number, path) of every checkpoint file, oldest first (temporary files of
@@ -294,7 +295,7 @@ class CheckpointManager:
 
     def save(self, model, training, callback_arrays=None):
         """Write a new checkpoint (numbered after every existing one), then rotate."""
-        os.makedirs(self.directory, exist_ok=True)  # (delete_all may have removed it)
+        make_directory(self.directory, "CheckpointManager")  # (delete_all may remove it)
         existing = self.checkpoints()
         number = existing[-1][0] + 1 if existing else 0
         path = os.path.join(self.directory, f"ckpt-{number:06d}.lamina")

@@ -1,6 +1,15 @@
-"""compile() arguments <-> JSON: strings stay strings, objects and functions go by registry."""
+"""compile() arguments <-> JSON: strings stay strings, objects and functions go by registry.
+
+Loading is bounded (`core/allocation.py`): the arguments that size what a metric allocates
+(`_SIZING`) are checked against the state budget before any object is built, and every
+metric's state, sized with `jax.eval_shape` (nothing allocated), before `compile`.
+"""
+import math
+
+import jax
+
 from lamina import losses, metrics, optimizers
-from lamina.core import registry
+from lamina.core import allocation, registry
 from lamina.errors import SavingError
 
 # registered under "<module>.<Class>" (a loss and a metric share the name MeanSquaredError);
@@ -63,7 +72,49 @@ def compile_config(trainer):
             "seed": trainer.seed}
 
 
-def compile_from_config(model, config):
+# config arguments that size what an object allocates when it is built: bytes per unit
+# (an upper estimate: AUC keeps its thresholds as a Python list and four counts each) and
+# the power the count is raised to (a confusion matrix is classes x classes)
+_SIZING = {"num_thresholds": (64, 1), "num_classes": (8, 2)}
+
+
+def _check_sizes(value, where):
+    """Refuse sizing arguments whose objects would exceed the state budget, before any
+    object is built."""
+    if isinstance(value, list):
+        for item in value:
+            _check_sizes(item, where)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key in _SIZING and isinstance(item, (int, float)) and not isinstance(item, bool):
+                per_unit, power = _SIZING[key]
+                count = max(float(item), 0.0)
+                nbytes = per_unit * count ** power if math.isfinite(count) else math.inf
+                allocation.check(int(min(nbytes, 2**62)),
+                                 f"the compile config's {key}={item!r}", where,
+                                 allocation.STATE_BYTES)
+            _check_sizes(item, where)
+
+
+def _check_metric_states(compiled_metrics, where):
+    """Refuse metrics whose state (sized by `jax.eval_shape`, nothing allocated) exceeds
+    the state budget."""
+    found = [m for m in jax.tree_util.tree_leaves(compiled_metrics,
+                                                  is_leaf=lambda m: isinstance(m, metrics.Metric))
+             if isinstance(m, metrics.Metric)]
+    for metric in found:
+        shapes = jax.eval_shape(metric.init)
+        nbytes = sum(math.prod(s.shape) * s.dtype.itemsize
+                     for s in jax.tree_util.tree_leaves(shapes))
+        allocation.check(nbytes, f"the state of metric {metric.name!r}", where,
+                         allocation.STATE_BYTES)
+
+
+def compile_from_config(model, config, where="the compile config"):
+    """Compile `model` as `config` (from `compile_config`) says; `where` names the file."""
+    _check_sizes(config, where)
+    compiled_metrics = from_json(config["metrics"])
+    _check_metric_states(compiled_metrics, where)
     model.compile(optimizer=registry.deserialize(config["optimizer"]),
-                  loss=from_json(config["loss"]), metrics=from_json(config["metrics"]),
+                  loss=from_json(config["loss"]), metrics=compiled_metrics,
                   loss_weights=from_json(config["loss_weights"]), seed=config.get("seed"))

@@ -5,10 +5,8 @@ every layer's and variable's own flag and every scoped freeze, and the compile
 configuration), `model.safetensors` (every variable, keyed by its path in the model) and,
 for compiled models, `optimizer.safetensors` (the optimizer state, keyed the same way).
 """
-import io
 import json
 import re
-import zipfile
 
 import jax
 import numpy as np
@@ -20,6 +18,7 @@ from lamina.errors import SavingError
 from lamina.saving import archive, compile_config, tensors
 from lamina.saving.keras.compile_import import compile_imported
 from lamina.saving.keras.exporter import load_keras_weights, save_keras_model, save_keras_weights
+from lamina.saving.keras.files import is_keras_file
 from lamina.saving.keras.importer import load_keras_model
 from lamina.saving.keras.legacy_h5 import save_legacy_h5
 from lamina.training import opt_state as opt_state_lib
@@ -242,7 +241,7 @@ def read_model(path, allowed=MODEL_MEMBERS):
     try:
         apply_trainability(model, config["trainability"], where)
         if config.get("compile") is not None:
-            compile_config.compile_from_config(model, config["compile"])
+            compile_config.compile_from_config(model, config["compile"], where)
             model._trainer.iterations = int(config.get("iterations", 0))
         if OPTIMIZER in members:
             if model._trainer is None:
@@ -257,34 +256,22 @@ def read_model(path, allowed=MODEL_MEMBERS):
     return model, members
 
 
-def _is_keras_archive(data):
-    """True for a zip whose metadata.json names a Keras version (and not lamina's format)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            info = zf.getinfo(archive.METADATA)
-            if (info.file_size > 1 << 20 or info.compress_type != zipfile.ZIP_STORED
-                    or info.flag_bits & 0x1):
-                return False
-            metadata = json.loads(zf.read(info))
-    except (KeyError, OSError, zipfile.BadZipFile, ValueError, EOFError, NotImplementedError,
-            RuntimeError):
-        return False  # read_model reports the problem
-    return (isinstance(metadata, dict) and "keras_version" in metadata
-            and metadata.get("format") != archive.FORMAT)
-
-
 def load_model(path):
     """The model saved at `path` by `save_model`, or imported from a Keras 3 `.keras` file
     (compiled when the file holds a compile config, as Keras's `load_model` does)."""
-    data = archive.read_bytes(path)
-    if _is_keras_archive(data):
-        return compile_imported(load_keras_model(path), path)
-    if data.startswith(b"\x89HDF\r\n\x1a\n"):
-        raise SavingError(
-            f"'{path}' is an HDF5 file (Keras's legacy .h5 model format), which lamina does "
-            "not read. Open it with keras.models.load_model and save it as '.keras'; "
-            "lamina imports that.")
-    return read_model(path)[0]
+    with archive.naming_file(path):
+        with archive.open_regular(path) as f:
+            keras = is_keras_file(f)
+            f.seek(0)
+            hdf5 = f.read(8) == b"\x89HDF\r\n\x1a\n"
+        if keras:
+            return compile_imported(load_keras_model(path), path)
+        if hdf5:
+            raise SavingError(
+                f"'{path}' is an HDF5 file (Keras's legacy .h5 model format), which lamina does "
+                "not read. Open it with keras.models.load_model and save it as '.keras'; "
+                "lamina imports that.")
+        return read_model(path)[0]
 
 
 def save_weights(model, path):
@@ -309,7 +296,8 @@ def load_weights(model, path, skip_mismatch=False):
     """Set the model's variables from a `save_weights` file; returns the mismatch report
     (dict with "missing", "unexpected", "mismatched" paths)."""
     where = f"'{path}'"
-    if _suffix(path) == ".weights.h5":
-        return load_keras_weights(model, path, skip_mismatch)
-    data = archive.read_bytes(path)
-    return assign_weights(model, tensors.decode(data, where), where, skip_mismatch)
+    with archive.naming_file(path):
+        if _suffix(path) == ".weights.h5":
+            return load_keras_weights(model, path, skip_mismatch)
+        data = archive.read_bytes(path)
+        return assign_weights(model, tensors.decode(data, where), where, skip_mismatch)

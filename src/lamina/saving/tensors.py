@@ -42,8 +42,8 @@ def decode(data, where):
         fail(f"declares a header of {header_len:,} bytes; the member holds {len(data):,}.")
     try:
         header = json.loads(data[8:8 + header_len].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        fail(f"header is not valid JSON ({err}).")
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:  # ValueError: also
+        fail(f"header is not valid JSON ({err}).")  # integers over Python's 4,300 digits
     if not isinstance(header, dict):
         fail("header is not a JSON object.")
     header.pop("__metadata__", None)

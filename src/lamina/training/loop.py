@@ -12,8 +12,10 @@ device one batch ahead of its step, so the host-to-device transfer of batch k + 
 step k (smaller batches, and every batch on CPU, go to the step as host arrays: there the
 explicit transfer would cost more than it hides).
 
-Checks made once before training, on array data (sources read batch by batch are checked
-per batch instead, or not at all where the check would need the whole pass):
+Checks (`lamina.training.data.checks`, shared with the `*_on_batch` methods): array data
+is checked once before training; sources read batch by batch (generators, PyDataset,
+iterables) are checked batch by batch, on the host before the transfer (device arrays: one
+batch late, without a wait):
 
 - NaN or infinite values refuse to train (`check_finite=False` trains anyway; the default
   also trains anyway when the callbacks include `TerminateOnNaN`, which asks for Keras's
@@ -32,7 +34,6 @@ from lamina.core import rng as lrandom
 from lamina.errors import InputSpecError
 from lamina.training import arguments, loop_callbacks
 from lamina.training import predict as predict_lib
-from lamina.training import step as step_lib
 from lamina.training.data.arrays import (
     ArrayData,
     check_finite,
@@ -42,6 +43,7 @@ from lamina.training.data.arrays import (
     sparse_loss,
 )
 from lamina.training.data.batches import Epochs, Prepare, executions, prefetched
+from lamina.training.data.checks import output_shapes
 from lamina.training.data.device import DeviceData
 from lamina.training.data.sources import adapt
 from lamina.training.position import FitPosition
@@ -63,14 +65,6 @@ def _run(prepare, index, step, *args):
         raise error from err
 
 
-def _output_shapes(trainer, x: Any):
-    spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x)
-    out = jax.eval_shape(lambda inputs: step_lib.apply(trainer.model, {}, inputs, False)[0],
-                         spec)
-    outputs: list = step_lib.flatten_outputs(out, trainer.output_names)
-    return [tuple(o.shape) for o in outputs]
-
-
 def _check_arrays(trainer, data, batch_size, finite, what):
     """The checks made once on array data before the first step."""
     if not isinstance(data, ArrayData):
@@ -82,7 +76,7 @@ def _check_arrays(trainer, data, batch_size, finite, what):
     if data.y is None or not any(sparse_loss(s.loss) for s in trainer.specs):
         return
     targets = flatten_targets(data.y, trainer.output_names, trainer.specs, trainer.model)
-    check_sparse_labels(targets, trainer.specs, _output_shapes(trainer, data.first(batch_size)),
+    check_sparse_labels(targets, trainer.specs, output_shapes(trainer, data.first(batch_size)),
                         f"{what} labels", trainer.model)
 
 
@@ -146,14 +140,14 @@ def fit(trainer, x=None, y=None, batch_size=None, epochs=1, verbose="auto", call
     arguments.validation_due(0, validation_freq)  # checks it
     if shuffle not in (True, False, "batch"):
         raise InputSpecError(f"shuffle: expected True, False or 'batch', received {shuffle!r}.")
+    finite = arguments.check_finite_default(check_finite, callbacks)
     data, val = _fit_data(trainer, x, y, batch_size, validation_split, validation_data,
-                          class_weight, sample_weight,
-                          arguments.check_finite_default(check_finite, callbacks))
+                          class_weight, sample_weight, finite)
     history = callbacks_lib.History()
     trainer.model.history = history
     run = _start_fit(trainer, data, val, batch_size, epochs, shuffle, class_weight,
                      list(callbacks or []) + [history], verbose, initial_epoch, seed,
-                     steps_per_epoch, validation_steps, validation_freq)
+                     steps_per_epoch, validation_steps, validation_freq, finite)
     with loop_callbacks.progress_closed_on_error(run.cbs):
         run.cbs.on_train_begin()
         run.position.safe_point("train_begin")  # a callback may resume: position.resume(...)
@@ -197,7 +191,7 @@ def _fit_data(trainer, x, y, batch_size, validation_split, validation_data, clas
 
 def _start_fit(trainer, data, val, batch_size, epochs, shuffle, class_weight, callbacks,
                verbose, initial_epoch, seed, steps_per_epoch, validation_steps,
-               validation_freq):
+               validation_freq, finite=True):
     """The `_FitRun` of a fit: the epochs of batches (on the device where
     `DeviceData.for_fit` says so), the callback list with its progress bar, and the fit
     position that checkpointing callbacks read and resume."""
@@ -219,7 +213,8 @@ def _start_fit(trainer, data, val, batch_size, epochs, shuffle, class_weight, ca
     trainer.fit_position = FitPosition(rng, initial_epoch, cbs.callbacks)
     return _FitRun(
         trainer, cbs, trainer.fit_position, train, validation,
-        validation_freq, on_device, Prepare(trainer, streamed, class_weight if streamed else None),
+        validation_freq, on_device,
+        Prepare(trainer, streamed, class_weight if streamed else None, finite=finite),
         _prefetch(trainer) and on_device is None, per_execution,
         loop_callbacks.needs_batch_logs(cbs.callbacks))
 
@@ -237,6 +232,7 @@ def _run_epoch(run, epoch):
         batches = ((i, run.prepare(i, b)) for i, b in batches)
     train = _train_each if run.per_execution == 1 else _train_grouped
     step_logs = train(run, batches, position.logs if skip else None)
+    run.prepare.finish()
     if step_logs is None:
         if not run.ran_any:
             raise InputSpecError(f"fit: the training data of model '{trainer.model.name}' "
@@ -336,7 +332,7 @@ def _evaluate(trainer, epochs, verbose, callbacks, finite):
         cbs = callbacks_lib.CallbackList(loop_callbacks.with_progbar(callbacks, verbose), model,
                                          params)
     trainer.reset_metrics()
-    prepare = Prepare(trainer, first is None, what="evaluate")
+    prepare = Prepare(trainer, first is None, what="evaluate", finite=finite)
     prefetch = _prefetch(trainer)
     with loop_callbacks.progress_closed_on_error(cbs):
         cbs.on_test_begin()
@@ -346,6 +342,7 @@ def _evaluate(trainer, epochs, verbose, callbacks, finite):
             cbs.on_test_batch_begin(index)
             logs = _run(prepare, index, trainer.test_step, xb, yb, swb)
             cbs.on_test_batch_end(index, dict(zip(trainer.log_names, logs, strict=True)))
+        prepare.finish()
         if logs is None:
             raise InputSpecError(f"evaluate: the data gave no batches to evaluate model "
                                  f"'{model.name}' on.")

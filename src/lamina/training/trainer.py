@@ -31,6 +31,7 @@ from lamina.training import custom_step
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
 from lamina.training.data.arrays import flatten_targets, to_arrays
+from lamina.training.data.checks import check_batch
 from lamina.training.state import CompiledStep, Plan
 
 
@@ -331,12 +332,14 @@ class Trainer:
                 for name, value in zip(self.log_names, logs, strict=True)}
 
     # -- batch API -------------------------------------------------------------------
-    def _batch(self, x, y, sample_weight):
+    def _batch(self, x, y, sample_weight, what):
+        """The batch of a `*_on_batch` call, through the checks every source gets
+        (`lamina.training.data.checks`)."""
         x = to_arrays(x, self.model)
         self.ensure_ready(x)
         y = flatten_targets(y, self.output_names, self.specs, self.model)
-        if sample_weight is not None:
-            sample_weight = jnp.asarray(sample_weight)
+        sample_weight = to_arrays(sample_weight, self.model)
+        check_batch(self, x, y, sample_weight, what)
         return x, y, sample_weight
 
     def _format(self, logs, return_dict):
@@ -347,11 +350,11 @@ class Trainer:
         return values[0] if len(values) == 1 else values
 
     def train_on_batch(self, x, y, sample_weight=None, return_dict=False):
-        x, y, sample_weight = self._batch(x, y, sample_weight)
+        x, y, sample_weight = self._batch(x, y, sample_weight, "train_on_batch")
         return self._format(self.train_step(x, y, sample_weight, reset_metrics=True), return_dict)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
-        x, y, sample_weight = self._batch(x, y, sample_weight)
+        x, y, sample_weight = self._batch(x, y, sample_weight, "test_on_batch")
         return self._format(self.test_step(x, y, sample_weight, reset_metrics=True), return_dict)
 
 

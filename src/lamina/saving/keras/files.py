@@ -8,6 +8,7 @@ bytes than the file holds are refused with a `SavingError` naming the file and t
 """
 import contextlib
 import io
+import json
 import math
 import os
 import zipfile
@@ -15,10 +16,14 @@ import zlib
 
 import numpy as np
 
+from lamina.core import allocation
 from lamina.errors import SavingError
 
 CONFIG = "config.json"
 WEIGHTS = "model.weights.h5"
+METADATA = "metadata.json"
+MAX_METADATA_BYTES = 1 << 20
+_CHUNK = 1 << 20
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
 MAX_H5_DEPTH = 64
 # HDF5 filters that cannot expand data: shuffle and the fletcher32 checksum. Compression
@@ -34,6 +39,7 @@ def _read_archive(path, max_weights_bytes):
     """(config bytes, weights bytes), read by exact member name under size limits."""
     try:
         archive_size = os.path.getsize(path)
+        allocation.check_file_size(path, archive_size)
         zf = zipfile.ZipFile(path)
     except OSError as err:
         raise SavingError(f"Cannot read '{path}': {err.strerror or err}.") from err
@@ -62,34 +68,73 @@ def _read_archive(path, max_weights_bytes):
 
 
 def _read_member(path, zf, info, limit, archive_size):
+    """A member's bytes: stored or deflated (a re-zipped file), its declared size checked
+    against `limit`, the load limit and the compression-ratio bound before anything is
+    read, then read in chunks that stop at the declared size."""
     name = info.filename
     if info.flag_bits & 0x1:
         raise SavingError(f"'{path}': member '{name}' is encrypted.")
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise SavingError(f"'{path}': member '{name}' uses an unsupported compression "
-                          f"method ({info.compress_type}).")
+                          f"method ({info.compress_type}); lamina reads stored and deflated "
+                          "members.")
     if info.file_size > limit:
         raise SavingError(f"'{path}': member '{name}' declares {info.file_size:,} bytes, more "
                           f"than the {limit:,} accepted.")
+    allocation.check(info.file_size, f"member '{name}'", f"'{path}'")
     if info.compress_type == zipfile.ZIP_STORED and info.file_size > archive_size:
         raise SavingError(f"'{path}': member '{name}' declares {info.file_size:,} bytes, more "
                           f"than the file's {archive_size:,}.")
+    ratio = info.file_size / max(info.compress_size, 1)
+    if (info.file_size > allocation.MIN_RATIO_CHECK_BYTES
+            and ratio > allocation.MAX_COMPRESSION_RATIO):
+        raise SavingError(
+            f"'{path}': member '{name}' declares {info.file_size:,} bytes compressed into "
+            f"{info.compress_size:,} (ratio {ratio:,.0f}, more than the "
+            f"{allocation.MAX_COMPRESSION_RATIO} accepted): a decompression bomb; refused "
+            "before decompressing.")
+    parts, total = [], 0
     try:
         with zf.open(info) as member:
             # the reader stops at the declared size and checks the CRC at the end
-            data = member.read(limit + 1)
+            while chunk := member.read(min(_CHUNK, info.file_size - total + 1)):
+                total += len(chunk)
+                if total > info.file_size:
+                    break
+                parts.append(chunk)
     except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, OSError, RuntimeError,
             NotImplementedError) as err:
         raise SavingError(f"'{path}': member '{name}' cannot be read: {err}.") from err
-    if len(data) > limit:
-        raise SavingError(f"'{path}': member '{name}' holds more than the {limit:,} bytes "
-                          "accepted.")
-    return data
+    if total != info.file_size:
+        raise SavingError(f"'{path}': member '{name}' holds {total:,} bytes or more; its "
+                          f"header declares {info.file_size:,}.")
+    return b"".join(parts)
+
+
+def is_keras_file(file):
+    """True for a zip (`file`: an open binary file) whose metadata.json names a Keras
+    version and not lamina's format. Its metadata may be stored or deflated (a re-zipped
+    file); it is read only when small, and nothing else is read."""
+    try:
+        with zipfile.ZipFile(file) as zf:
+            info = zf.getinfo(METADATA)
+            if (info.file_size > MAX_METADATA_BYTES or info.flag_bits & 0x1
+                    or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)):
+                return False
+            with zf.open(info) as member:
+                metadata = _json_loads(member.read(MAX_METADATA_BYTES + 1))
+    except (KeyError, OSError, zipfile.BadZipFile, ValueError, EOFError, NotImplementedError,
+            RuntimeError, zlib.error, RecursionError):
+        return False  # the lamina reader reports the problem
+    return (isinstance(metadata, dict) and "keras_version" in metadata
+            and metadata.get("format") != "lamina")
+
+
+def _json_loads(data):
+    return json.loads(data.decode("utf-8"))
 
 
 def _parse_json(path, data):
-    import json
-
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as err:
@@ -209,6 +254,15 @@ class _WeightsFile:
         if nbytes > self.size:
             self.fail(obj_path, f"declares shape {shape} of {dtype} ({nbytes:,} bytes), more "
                       f"than the {self.size:,} bytes of the whole file; refused.")
+        try:
+            stored = ds.id.get_storage_size()
+        except _H5_ERRORS as err:
+            self.fail(obj_path, f"cannot be inspected: {err}.")
+        if stored < nbytes:
+            self.fail(obj_path, f"declares {nbytes:,} bytes ({shape} of {dtype}) but only "
+                      f"{stored:,} were ever written; the rest would load as fill values "
+                      "(zeros), not trained weights. Refused: the file is damaged or was "
+                      "never completely written.")
 
     def read(self, obj_path):
         try:

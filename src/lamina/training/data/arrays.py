@@ -17,8 +17,7 @@ from lamina.losses.crossentropy import sparse_categorical_crossentropy
 
 
 def _is_array(a):
-    return isinstance(a, (np.ndarray, jax.Array)) or (
-        hasattr(a, "shape") and hasattr(a, "dtype") and not is_frame(a))
+    return isinstance(a, (np.ndarray, jax.Array))
 
 
 def is_frame(a):
@@ -26,10 +25,47 @@ def is_frame(a):
     return hasattr(a, "to_numpy") and not isinstance(a, (np.ndarray, jax.Array))
 
 
-def _numeric(a, owner):
+def is_array_like(a):
+    """An array of another library: anything with `__array__` (torch, tf), `.numpy()` or
+    a shape and a dtype, or a pandas object."""
+    return not isinstance(a, (str, bytes, list, tuple, dict)) and (
+        is_frame(a) or hasattr(a, "__array__") or (hasattr(a, "shape") and hasattr(a, "dtype")))
+
+
+def is_number_list(a):
+    """A (nested) list or tuple of plain numbers: one array, not a list of inputs."""
+    if not isinstance(a, (list, tuple)) or not a:
+        return False
+    first = a[0]
+    if isinstance(first, (list, tuple)):
+        return all(is_number_list(item) for item in a)
+    return all(isinstance(item, (int, float, np.number)) for item in a)
+
+
+def leaf_array(a):
+    """One leaf of the data as an array: numpy and jax arrays as they are; pandas objects
+    through `.to_numpy()`; PyTorch tensors detached and moved to the host; other
+    array-likes (tf tensors, anything with `__array__`) through numpy; nested lists of
+    numbers as one array."""
+    if _is_array(a):
+        return a
     if is_frame(a):
-        a = a.to_numpy()
-    a = a if _is_array(a) else np.asarray(a)
+        return a.to_numpy()
+    if hasattr(a, "detach") and hasattr(a, "cpu"):  # a PyTorch tensor (grad, GPU)
+        a = a.detach().cpu()
+    if not hasattr(a, "__array__") and callable(getattr(a, "numpy", None)):
+        a = a.numpy()
+    try:
+        return np.asarray(a)
+    except (ValueError, TypeError) as err:  # ragged nested lists, unconvertible objects
+        raise InputSpecError(
+            f"expected arrays or array-likes (numpy, jax, pandas, objects with __array__, "
+            f"nested lists of numbers), received {type(a).__name__} that numpy cannot read "
+            f"as an array ({err}).") from None
+
+
+def _numeric(a, owner):
+    a = leaf_array(a)
     if np.dtype(a.dtype).kind not in "biuf":
         graph = getattr(owner, "_graph", None)
         expected = ([t.dtype.name for t in graph.flat_inputs] if graph is not None
@@ -43,13 +79,19 @@ def _numeric(a, owner):
 
 
 def to_arrays(tree, owner="?"):
-    """Leaves as numeric arrays (numpy and jax arrays are kept as they are).
+    """Leaves as numeric arrays (numpy and jax arrays are kept as they are; array-likes
+    and nested lists of numbers become numpy arrays, see `leaf_array`).
 
     `owner` (the model) is named in errors.
     """
     if isinstance(tree, (np.ndarray, jax.Array)) and np.dtype(tree.dtype).kind in "biuf":
         return tree  # the common case, without a tree traversal per batch
-    return jax.tree_util.tree_map(lambda a: _numeric(a, owner), tree)
+    if is_number_list(tree):
+        return _numeric(tree, owner)
+    return jax.tree_util.tree_map(
+        lambda a: _numeric(a, owner), tree,
+        is_leaf=lambda a: a is not None and (is_number_list(a)
+                                             or not isinstance(a, (list, tuple, dict))))
 
 
 def flatten_targets(y, output_names, specs, owner="?"):
@@ -86,6 +128,11 @@ def num_samples(*trees):
     sizes = {}
     for label, tree in trees:
         for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+            if not np.ndim(leaf):
+                raise InputSpecError(
+                    f"expected arrays with a sample (batch) dimension, received a scalar in "
+                    f"`{label}{jax.tree_util.keystr(path)}` ({leaf!r}). Pass one value per "
+                    "sample, e.g. np.array([...]).")
             sizes[label + jax.tree_util.keystr(path)] = leaf.shape[0]
     distinct = set(sizes.values())
     if len(distinct) != 1:
@@ -215,7 +262,11 @@ def check_finite(tree, what, owner="?"):
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
         if np.dtype(leaf.dtype).kind != "f":
             continue
-        bad = ~np.isfinite(np.asarray(leaf))
+        values = np.asarray(leaf)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(np.sum(values)):  # a NaN or inf makes the sum non-finite; an
+                continue  # overflowing sum of finite values goes on to the full check
+        bad = ~np.isfinite(values)
         if bad.any():
             first = np.argwhere(bad)[0]
             raise InputSpecError(

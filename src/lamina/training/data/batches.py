@@ -8,6 +8,7 @@ import numpy as np
 
 from lamina.errors import InputSpecError
 from lamina.training.data.arrays import class_weight_to_sample_weight, flatten_targets
+from lamina.training.data.checks import DeferredChecks, check_batch
 from lamina.training.data.sources import IterableBatches
 
 RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that your dataset "
@@ -84,11 +85,14 @@ class Epochs:
 
 class Prepare:
     """Batches as the step takes them: targets in output order, class weights applied;
-    for sources read batch by batch, the structure checked against the first batch."""
+    for sources read batch by batch, the structure checked against the first batch and the
+    values checked as every source's are (`checks.check_batch`; `finite`: refuse NaN / inf).
+    Call `finish()` after the last batch (it reads the last deferred device check)."""
 
-    def __init__(self, trainer, streamed, class_weight=None, what="fit"):
+    def __init__(self, trainer, streamed, class_weight=None, what="fit", finite=True):
         self.trainer, self.streamed, self.class_weight = trainer, streamed, class_weight
-        self.what = what
+        self.what, self.finite = what, finite
+        self.deferred = DeferredChecks()
         self.first = None  # (structure, shapes) of the first streamed batch
         self.changed = {}  # recent batch index -> message, for batches shaped unlike the first
 
@@ -110,7 +114,14 @@ class Prepare:
                 sw = class_weight_to_sample_weight(y, self.class_weight, model)
         if y is not None:
             y = flatten_targets(y, trainer.output_names, trainer.specs, model)
+        if self.streamed:
+            check_batch(trainer, x, y, sw, f"{self.what}: batch {index}", self.finite,
+                        self.deferred)
         return x, y, sw
+
+    def finish(self):
+        """Read the check of the last batch on the device, if one is pending."""
+        self.deferred.resolve()
 
     def _check_structure(self, index, batch):
         leaves, structure = jax.tree_util.tree_flatten(batch)

@@ -13,10 +13,9 @@ tuple or list of one to three items, anything else is `x`); leaves are read as n
 rng, skip)`, `split(fraction)` and whether it carries targets.
 """
 import jax
-import numpy as np
 
 from lamina.errors import AbstractMethodError, InputSpecError
-from lamina.training.data.arrays import ArrayData, is_frame, num_samples, to_arrays
+from lamina.training.data.arrays import ArrayData, is_array_like, num_samples, to_arrays
 
 
 class PyDataset:
@@ -71,30 +70,10 @@ def unpack(batch, index, owner):
     return batch + (None,) * (3 - len(batch))
 
 
-def _host(leaf):
-    """A leaf of a batch as an array: framework tensors through `.numpy()`."""
-    if isinstance(leaf, (np.ndarray, jax.Array)):
-        return leaf
-    if is_frame(leaf):
-        return leaf.to_numpy()
-    if hasattr(leaf, "detach"):  # a PyTorch tensor (may require grad or live on a GPU)
-        leaf = leaf.detach().cpu()
-    if hasattr(leaf, "numpy"):
-        return np.asarray(leaf.numpy())
-    return np.asarray(leaf)
-
-
-def _leaves_to_host(tree):
-    if tree is None:
-        return None
-    return jax.tree_util.tree_map(_host, tree, is_leaf=lambda a: not isinstance(
-        a, (list, tuple, dict)))
-
-
 def read_batch(batch, index, owner):
     """A raw batch as (x, y, sample_weight) of numeric arrays with one batch size."""
-    x, y, sw = (_leaves_to_host(part) for part in unpack(batch, index, owner))
-    x, y, sw = (to_arrays(part, owner) if part is not None else None for part in (x, y, sw))
+    x, y, sw = (to_arrays(part, owner) if part is not None else None
+                for part in unpack(batch, index, owner))
     for name, part in (("x", x), ("y", y), ("sample_weight", sw)):
         for leaf in jax.tree_util.tree_leaves(part):
             if leaf.ndim == 0:
@@ -201,8 +180,7 @@ def adapt(x, y, sample_weight, owner, what):
         return x
     if x is None:
         raise InputSpecError(f"{what}: expected input data `x`, received None.")
-    if isinstance(x, (list, tuple, dict)) or is_frame(x) or (
-            hasattr(x, "shape") and hasattr(x, "dtype")):
+    if isinstance(x, (list, tuple, dict)) or is_array_like(x):
         return ArrayData(x, y, sample_weight, owner)
     if isinstance(x, (str, bytes)) or not (hasattr(x, "__iter__") or hasattr(x, "__getitem__")):
         raise InputSpecError(
