@@ -27,7 +27,7 @@ from lamina.distribution.placement import Placement, mixed_devices_error
 from lamina.metrics import base as metrics_base
 from lamina.optimizers import loss_scale
 from lamina.training import compile as compile_lib
-from lamina.training import custom_step
+from lamina.training import custom_step, keras_step
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
 from lamina.training.data.arrays import flatten_targets, to_arrays
@@ -35,16 +35,18 @@ from lamina.training.state import CompiledStep, Plan
 
 
 class Trainer:
-    needs_targets = True  # fit refuses data without targets (a GAN's trainer makes its own)
     gathers_batches = True  # the steps can gather batches from device arrays (device_data)
 
     def __init__(self, model, optimizer, loss, metrics, loss_weights, seed=None,
-                 distribution=None, steps_per_execution=1, auto_scale_loss=True):
+                 distribution=None, steps_per_execution=1, auto_scale_loss=True,
+                 jit_compile="auto"):
         if distribution is not None and not isinstance(distribution, Distribution):
             raise errors.ConfigurationError(
                 f"Model '{model.name}'.compile(distribution=...): expected a "
                 "lamina.distribution.DataParallel or ModelParallel, received "
                 f"{distribution!r} (of type {type(distribution).__name__}).")
+        keras_step.check_overrides(model)
+        self.jit = compile_lib.jit_compile(model, jit_compile)
         self.distribution = distribution  # wins over lamina.distribution.scope
         self.steps_per_execution = compile_lib.steps_per_execution(model, steps_per_execution)
         self.model = model
@@ -66,12 +68,16 @@ class Trainer:
         self._placements = {}  # (distribution key, structure key) -> Placement
         self.iterations = 0
         self.fit_position = None  # set by fit; read by checkpointing callbacks
-        if loss is None:
-            raise errors.ConfigurationError(
-                f"Model '{model.name}'.compile(loss=None): a loss is needed to train. Pass a "
-                "name such as 'sparse_categorical_crossentropy', a lamina.losses.Loss or a "
-                "function (y_true, y_pred) -> per-sample loss."
-            )
+        # fit refuses data without targets only when the compiled loss needs them (Keras
+        # passes whatever the data holds to a model's own train_step or compute_loss)
+        self.needs_targets = loss is not None and not custom_step.overrides_train_step(model)
+        # a Keras-form train_step / test_step keeps `model.metrics`' state beside the
+        # compiled one: the metric state is then {"compiled": ..., "keras": [...]}
+        self.keras_metrics = (keras_step.overrides(model, "test_step") or (
+            custom_step.overrides_train_step(model) and not custom_step.is_lamina_form(model)))
+        self.loss_tracker = self.compile_metrics = None  # `model.metrics`' compiled part
+        self.custom_loss = (self._custom_loss if model.compute_loss_is_overridden()
+                            else None)
         if model._graph is not None:  # outputs are known: resolve names now, fail fast
             self._resolve_compile(model.output_names)
 
@@ -85,10 +91,7 @@ class Trainer:
         spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x)
         out = jax.eval_shape(lambda inputs: step_lib.apply(model, {}, inputs, False)[0], spec)
         if self.specs is None:
-            names = (list(out) if isinstance(out, dict)
-                     else [f"output_{i + 1}" for i in range(len(out))]
-                     if isinstance(out, (list, tuple)) else ["output"])
-            self._resolve_compile(names)
+            self._resolve_compile(step_lib.output_names_of(out))
         specs = cast(list, self.specs)  # resolved just above when compile had no outputs
         shapes: list = step_lib.flatten_outputs(out, self.output_names)
         for output_spec, shape in zip(specs, shapes, strict=True):
@@ -113,8 +116,34 @@ class Trainer:
                                       for s in self.specs for m in s.metrics)
         self.reset_metrics()
 
+    def init_metric_state(self):
+        """The metric state at a restart (see `keras_metrics`)."""
+        compiled = step_lib.init_metric_state(self.specs)
+        if not self.keras_metrics:
+            return compiled
+        return {"compiled": compiled, "keras": keras_step.init_metric_variables(self.model)}
+
     def reset_metrics(self):
-        self.metric_state = step_lib.init_metric_state(self.specs)
+        self.metric_state = self.init_metric_state()
+
+    def model_metrics(self):
+        """The compiled part of `model.metrics` (Keras order): the loss tracker, then the
+        compiled metrics as one "compile_metrics" metric."""
+        return keras_step.compiled_metrics(self)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras's base `Model.compute_loss` (`keras_step.compute_loss`)."""
+        if self.specs is None:
+            self._resolve_compile(step_lib.output_names_of(y_pred))
+        return keras_step.compute_loss(self, x, y, y_pred, sample_weight, training)
+
+    def _custom_loss(self, x, ys, outputs, sample_weight, training):
+        """The model's own `compute_loss`, called as Keras calls it (y as the data holds
+        it: one array for a single output)."""
+        kwargs = {"training": training} if keras_step.takes_training(
+            type(self.model).compute_loss) else {}
+        return self.model.compute_loss(x=x, y=keras_step.keras_targets(ys), y_pred=outputs,
+                                       sample_weight=sample_weight, **kwargs)
 
     def resolution(self) -> trainability.Resolution:
         """The model's current resolution, recomputed only after a trainability change."""
@@ -157,7 +186,9 @@ class Trainer:
         """The `Plan` of the live configuration (its optimizer entries made first)."""
         resolution = self.resolution()
         if self._plan is None:
-            if not resolution.trained:
+            # a model with no weights at all trains as Keras does (its step updates
+            # nothing); one whose weights are all frozen is rule 8's error
+            if not resolution.trained and any(v.kind == "weight" for v in resolution.variables):
                 raise nothing_trainable_error(self.model, resolution)
             self._ensure_opt_state(resolution)
             self._plan = Plan.of((resolution.key, self._opt_keys), resolution.trained,
@@ -180,11 +211,12 @@ class Trainer:
         """Compile the step of `kind` ("train" or "multi") on `path` ("batch" or "gather")."""
         step = self._pure_step(plan)
         if kind == "multi":
-            step = step_lib.make_multi_step(step, self.specs, plan.kept_at, path == "gather")
+            step = step_lib.make_multi_step(step, self.init_metric_state, plan.kept_at,
+                                            path == "gather")
         elif path == "gather":
             step = step_lib.make_indexed_step(step)
         if distribution is None:
-            return CompiledStep(step)
+            return CompiledStep(step) if self.jit else EagerStep(step)
         return self.placement(distribution).train_step(step, plan, self.opt_state)
 
     def _pure_step(self, plan):
@@ -199,7 +231,7 @@ class Trainer:
         return step_lib.train_step_fn(
             self.model, self.tx, self.specs, self.output_names, self.compiled_log_names,
             self._opt_keys, plan, _regularized(trained),
-            [v for v in trained if v.constraint is not None])
+            [v for v in trained if v.constraint is not None], self.custom_loss)
 
     # -- steps -----------------------------------------------------------------------
     def train_step(self, x, y, sample_weight, reset_metrics=False):
@@ -296,6 +328,9 @@ class Trainer:
         metric_state = None if reset_metrics else self.metric_state
         self.metric_state, logs = self._call(step, resolution.variables, values, metric_state,
                                              x, y, sample_weight)
+        if isinstance(logs, dict):  # a model's own test_step names its logs
+            self.log_names = list(logs)
+            return list(logs.values())
         return logs
 
     def _call(self, step, variables, *args):
@@ -316,13 +351,31 @@ class Trainer:
         step = self._steps.get(key)
         if step is None:
             if distribution is None:
-                step = step_lib.make_test_step(self.model, self.specs, self.output_names,
-                                               regularized)
+                step = step_lib.compiled(self._pure_test_step(resolution, regularized),
+                                         self.jit, donate_argnums=(1,))
             else:
                 step = self.placement(distribution).test_step(
                     self._test_step(resolution, None), [v.uid for v in resolution.variables])
             self._steps[key] = step
         return step
+
+    def _pure_test_step(self, resolution, regularized):
+        """The model's own Keras-form `test_step`, or the compiled loss and metrics (on the
+        compiled half of the metric state when a Keras-form train_step keeps both)."""
+        if keras_step.overrides(self.model, "test_step"):
+            return keras_step.test_step_fn(self, resolution)
+        step = step_lib.test_step_fn(self.model, self.specs, self.output_names, regularized,
+                                     self.custom_loss)
+        if not self.keras_metrics:
+            return step
+
+        def on_compiled_half(values, metric_state, *data):
+            if metric_state is None:
+                metric_state = self.init_metric_state()
+            compiled, logs = step(values, metric_state["compiled"], *data)
+            return {**metric_state, "compiled": compiled}, logs
+
+        return on_compiled_half
 
     def logs_dict(self, logs):
         """Host values of the logs: floats, or arrays for vector metrics (F1Score with
@@ -362,6 +415,17 @@ def nothing_trainable_error(model, resolution):
     text = "\n".join(f"  - {r}" for r in reasons) or "  - the model has no weights"
     return errors.NotTrainableError(
         errors.MSG_NOTHING_TRAINABLE.format(root=model.name, reasons=text))
+
+
+class EagerStep:
+    """A train step run without `jax.jit` (`compile(jit_compile=False)`), with the calling
+    convention of `CompiledStep`."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def __call__(self, state, *data):
+        return self.step(state, *data)
 
 
 def _regularized(trained):
