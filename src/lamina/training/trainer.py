@@ -156,7 +156,7 @@ class Trainer:
 
     def _ensure_opt_state(self, resolution):
         keys = frozenset(v.uid for v in resolution.variables if v.trainable)
-        if keys - self._opt_keys:
+        if keys - self._opt_keys or self.opt_state is None:
             covered = keys | self._opt_keys
             params = {v.uid: v.value for v in resolution.variables if v.uid in covered}
             self.opt_state = opt_state_lib.extend(self.tx, self.opt_state, params)
