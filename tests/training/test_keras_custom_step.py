@@ -288,7 +288,7 @@ def test_jit_compile_false_runs_eagerly_with_the_jitted_results():
     (x, y), runs = _data(), []
     for jit in (True, False):
         model = _model(jit_compile=jit)
-        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
         runs.append((model.get_weights(), model.evaluate(x, y, verbose=0)))
         assert model._trainer.compiled_steps("train")[0].__class__.__name__ == (
             "CompiledStep" if jit else "EagerStep")

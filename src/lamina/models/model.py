@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self
 
-import numpy as np
-
 from lamina import trainability
 from lamina.core import holders, registry, trainability_version, tree
 from lamina.core import scope as scope_lib

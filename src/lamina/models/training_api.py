@@ -7,7 +7,7 @@ imported inside the method (the facades of docs/design.md section 3).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -121,22 +121,25 @@ class TrainingAPI:
     def trainable_variables(self) -> list:
         """The variables a step of this model trains (docs/design.md rule 3), in the order
         of a custom step's `trainable_variables`."""
-        return list(trainability.resolve(self).trained)
+        return list(trainability.resolve(cast(Any, self)).trained)
 
     @property
     def non_trainable_variables(self) -> list:
         """Every other variable (frozen weights, statistics, seed states), in the order of
         a custom step's `non_trainable_variables`."""
-        return list(trainability.resolve(self).not_trained)
+        return list(trainability.resolve(cast(Any, self)).not_trained)
 
     @property
-    def metrics(self) -> list[Metric]:
+    def metrics(self) -> list[Any]:
         """Keras order: the loss tracker and the compiled metrics (once compiled), then the
         metrics held as attributes of the model. A subclass may override it; a Keras-form
         step's `metrics_variables` follow this list."""
+        from lamina.training import keras_step
+
         own = [value for value in vars(self).values() if isinstance(value, Metric)]
-        compiled = self._trainer.model_metrics() if self._trainer is not None else []
-        return compiled + own
+        if self._trainer is None:
+            return own
+        return keras_step.compiled_metrics(self._trainer) + own
 
     @property
     def metrics_names(self) -> list[str]:

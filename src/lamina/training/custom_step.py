@@ -64,7 +64,8 @@ class KerasState(tuple):
                 f"train_step read `state.{name}`, lamina's form of the step, but received "
                 "Keras 3's JAX form (a tuple of four lists). Decorate the method with "
                 "`@lamina.training.custom_step.lamina_form` to receive lamina's TrainState.")
-        raise AttributeError(name)
+        raise errors.UnknownAttributeError(
+            f"Keras 3's train state (a tuple of four lists) has no attribute {name!r}.")
 
 
 def stateless_call(model, trainable, non_trainable, x, training=False):

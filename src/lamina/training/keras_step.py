@@ -14,7 +14,6 @@ goes through `opt_state.apply_gradients` (rule 6). See docs/custom_train_step.md
 import collections
 import inspect
 
-import jax
 import jax.numpy as jnp
 
 from lamina import errors, trainability
@@ -273,3 +272,39 @@ def test_step_fn(trainer, resolution):
         return metric_state, flatten_logs(logs, f"Model '{model.name}'.test_step")
 
     return step
+
+
+def custom_loss(trainer):
+    """The model's own `compute_loss` as the steps call it (`step.forward_loss`'s
+    `custom_loss`): y as Keras gives it (one array for a single output), `training` passed
+    when the override takes it. None when the model keeps the base `compute_loss`."""
+    model = trainer.model
+    if not model.compute_loss_is_overridden():
+        return None
+    with_training = takes_training(type(model).compute_loss)
+
+    def loss(x, ys, outputs, sample_weight, training):
+        kwargs = {"training": training} if with_training else {}
+        return model.compute_loss(x=x, y=keras_targets(ys), y_pred=outputs,
+                                  sample_weight=sample_weight, **kwargs)
+
+    return loss
+
+
+def pure_test_step(trainer, resolution, regularized):
+    """The pure test step: the model's own Keras-form `test_step`, or the compiled loss and
+    metrics (on the compiled half of the metric state when a Keras-form step keeps both)."""
+    if overrides(trainer.model, "test_step"):
+        return test_step_fn(trainer, resolution)
+    step = step_lib.test_step_fn(trainer.model, trainer.specs, trainer.output_names,
+                                 regularized, trainer.custom_loss)
+    if not trainer.keras_metrics:
+        return step
+
+    def on_compiled_half(values, metric_state, *data):
+        if metric_state is None:
+            metric_state = trainer.init_metric_state()
+        compiled, logs = step(values, metric_state["compiled"], *data)
+        return {**metric_state, "compiled": compiled}, logs
+
+    return on_compiled_half

@@ -327,9 +327,15 @@ def compiled(fn, jit=True, donate_argnums=()):
     return jax.jit(fn, donate_argnums=donate_argnums) if jit else fn
 
 
-def make_test_step(model, specs, output_names, regularized=(), custom_loss=None, jit=True):
-    return compiled(test_step_fn(model, specs, output_names, regularized, custom_loss), jit,
-                    donate_argnums=(1,))
+class EagerStep:
+    """A train step run without `jax.jit` (`compile(jit_compile=False)`), with the calling
+    convention of `state.CompiledStep`."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def __call__(self, state, *data):
+        return self.step(state, *data)
 
 
 def make_predict_step(model):

@@ -39,7 +39,7 @@ class Trainer:
 
     def __init__(self, model, optimizer, loss, metrics, loss_weights, seed=None,
                  distribution=None, steps_per_execution=1, auto_scale_loss=True,
-                 jit_compile="auto"):
+                 jit_compile: bool | str = "auto"):
         if distribution is not None and not isinstance(distribution, Distribution):
             raise errors.ConfigurationError(
                 f"Model '{model.name}'.compile(distribution=...): expected a "
@@ -76,8 +76,7 @@ class Trainer:
         self.keras_metrics = (keras_step.overrides(model, "test_step") or (
             custom_step.overrides_train_step(model) and not custom_step.is_lamina_form(model)))
         self.loss_tracker = self.compile_metrics = None  # `model.metrics`' compiled part
-        self.custom_loss = (self._custom_loss if model.compute_loss_is_overridden()
-                            else None)
+        self.custom_loss = keras_step.custom_loss(self)
         if model._graph is not None:  # outputs are known: resolve names now, fail fast
             self._resolve_compile(model.output_names)
 
@@ -126,24 +125,11 @@ class Trainer:
     def reset_metrics(self):
         self.metric_state = self.init_metric_state()
 
-    def model_metrics(self):
-        """The compiled part of `model.metrics` (Keras order): the loss tracker, then the
-        compiled metrics as one "compile_metrics" metric."""
-        return keras_step.compiled_metrics(self)
-
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Keras's base `Model.compute_loss` (`keras_step.compute_loss`)."""
         if self.specs is None:
             self._resolve_compile(step_lib.output_names_of(y_pred))
         return keras_step.compute_loss(self, x, y, y_pred, sample_weight, training)
-
-    def _custom_loss(self, x, ys, outputs, sample_weight, training):
-        """The model's own `compute_loss`, called as Keras calls it (y as the data holds
-        it: one array for a single output)."""
-        kwargs = {"training": training} if keras_step.takes_training(
-            type(self.model).compute_loss) else {}
-        return self.model.compute_loss(x=x, y=keras_step.keras_targets(ys), y_pred=outputs,
-                                       sample_weight=sample_weight, **kwargs)
 
     def resolution(self) -> trainability.Resolution:
         """The model's current resolution, recomputed only after a trainability change."""
@@ -216,7 +202,7 @@ class Trainer:
         elif path == "gather":
             step = step_lib.make_indexed_step(step)
         if distribution is None:
-            return CompiledStep(step) if self.jit else EagerStep(step)
+            return CompiledStep(step) if self.jit else step_lib.EagerStep(step)
         return self.placement(distribution).train_step(step, plan, self.opt_state)
 
     def _pure_step(self, plan):
@@ -351,31 +337,14 @@ class Trainer:
         step = self._steps.get(key)
         if step is None:
             if distribution is None:
-                step = step_lib.compiled(self._pure_test_step(resolution, regularized),
+                step = step_lib.compiled(keras_step.pure_test_step(self, resolution,
+                                                                   regularized),
                                          self.jit, donate_argnums=(1,))
             else:
                 step = self.placement(distribution).test_step(
                     self._test_step(resolution, None), [v.uid for v in resolution.variables])
             self._steps[key] = step
         return step
-
-    def _pure_test_step(self, resolution, regularized):
-        """The model's own Keras-form `test_step`, or the compiled loss and metrics (on the
-        compiled half of the metric state when a Keras-form train_step keeps both)."""
-        if keras_step.overrides(self.model, "test_step"):
-            return keras_step.test_step_fn(self, resolution)
-        step = step_lib.test_step_fn(self.model, self.specs, self.output_names, regularized,
-                                     self.custom_loss)
-        if not self.keras_metrics:
-            return step
-
-        def on_compiled_half(values, metric_state, *data):
-            if metric_state is None:
-                metric_state = self.init_metric_state()
-            compiled, logs = step(values, metric_state["compiled"], *data)
-            return {**metric_state, "compiled": compiled}, logs
-
-        return on_compiled_half
 
     def logs_dict(self, logs):
         """Host values of the logs: floats, or arrays for vector metrics (F1Score with
@@ -415,17 +384,6 @@ def nothing_trainable_error(model, resolution):
     text = "\n".join(f"  - {r}" for r in reasons) or "  - the model has no weights"
     return errors.NotTrainableError(
         errors.MSG_NOTHING_TRAINABLE.format(root=model.name, reasons=text))
-
-
-class EagerStep:
-    """A train step run without `jax.jit` (`compile(jit_compile=False)`), with the calling
-    convention of `CompiledStep`."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def __call__(self, state, *data):
-        return self.step(state, *data)
 
 
 def _regularized(trained):
