@@ -355,3 +355,66 @@ def test_lamina_form_and_keras_form_agree():
     for a, b in zip(*weights, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     assert cs.is_lamina_form(Lamina(name="x")) and not cs.is_lamina_form(KerasStep(name="y"))
+
+
+class CurrentGuide(KerasStep):
+    """The guide's current text: `unpack_x_y_sample_weight`, `stateless_compute_loss` and
+    sample weights passed to the metrics."""
+
+    def loss_and_updates(self, trainable, non_trainable, metrics_variables, x, y, sample_weight):
+        y_pred, non_trainable = self.stateless_call(trainable, non_trainable, x, training=True)
+        loss, (trainable, non_trainable, metrics_variables) = self.stateless_compute_loss(
+            trainable, non_trainable, metrics_variables, x=x, y=y, y_pred=y_pred,
+            sample_weight=sample_weight, training=True)
+        return loss, (y_pred, non_trainable, metrics_variables)
+
+    def train_step(self, state, data):
+        trainable, non_trainable, optimizer_variables, metrics_variables = state
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        (loss, (y_pred, non_trainable, metrics_variables)), grads = jax.value_and_grad(
+            self.loss_and_updates, has_aux=True)(trainable, non_trainable, metrics_variables,
+                                                 x, y, sample_weight)
+        trainable, optimizer_variables = self.optimizer.stateless_apply(
+            optimizer_variables, grads, trainable)
+        new_metrics, logs = [], {}
+        for metric in self.metrics:
+            own = metrics_variables[len(new_metrics):len(new_metrics) + len(metric.variables)]
+            own = (metric.stateless_update_state(own, loss, sample_weight=sample_weight)
+                   if metric.name == "loss" else
+                   metric.stateless_update_state(own, y, y_pred, sample_weight=sample_weight))
+            logs[metric.name] = metric.stateless_result(own)
+            new_metrics += own
+        return logs, (trainable, non_trainable, optimizer_variables, new_metrics)
+
+
+def test_the_guides_current_step_equals_hand_written_sgd_and_weights_reach_the_loss():
+    model, (x, y) = _model(CurrentGuide, lm.optimizers.SGD(0.05)), _data()
+    want = _reference([jnp.asarray(w) for w in model.get_weights()], x, y, optax.sgd(0.05),
+                      [0, 1, 2, 3])
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for got, ref in zip(model.get_weights(), want, strict=True):
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+    # outside a step, compute_loss is the compiled loss (sample weights applied, Keras's
+    # sum over the batch size) plus the last eager call's losses (none here)
+    weights = np.linspace(0.5, 2.0, len(x)).astype("float32")
+    y_pred = model.predict(x, verbose=0)
+    np.testing.assert_allclose(
+        model.compute_loss(x, y, y_pred, sample_weight=weights),
+        np.sum(weights * np.mean((y_pred - y) ** 2, axis=-1)) / len(x), rtol=1e-5)
+
+
+class GANLike(KerasStep):
+    """Keras's GAN examples override compile with their own arguments and call super()."""
+
+    def compile(self, d_optimizer, g_optimizer, loss_fn):
+        super().compile()
+        self.d_optimizer, self.g_optimizer, self.loss_fn = d_optimizer, g_optimizer, loss_fn
+
+
+def test_a_subclass_compile_with_its_own_arguments_calls_the_base_without_a_loss():
+    model = GANLike(name="gan")
+    d_optimizer, g_optimizer = lm.optimizers.Adam(1e-3), lm.optimizers.SGD(1e-2)
+    model.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer, loss_fn="mse")
+    assert model.compiled and model.d_optimizer is d_optimizer
+    assert model.g_optimizer is g_optimizer and model.loss_fn == "mse"
+    assert [m.name for m in model.metrics] == ["loss"]

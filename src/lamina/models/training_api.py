@@ -169,5 +169,22 @@ class TrainingAPI:
         return self._require_trainer("compute_loss").compute_loss(x, y, y_pred, sample_weight,
                                                                   training)
 
+    def stateless_compute_loss(self, trainable_variables: Sequence,
+                               non_trainable_variables: Sequence, metrics_variables: Sequence,
+                               x: Any = None, y: Any = None, y_pred: Any = None,
+                               sample_weight: Any = None, training: bool = True) -> Any:
+        """Keras 3: `(loss, (trainable_variables, non_trainable_variables,
+        metrics_variables))`, the loss being `compute_loss(...)` (the model's own when it
+        overrides it) and the variables passed through (lamina's `compute_loss` assigns
+        none of them)."""
+        from lamina.training import keras_step
+
+        kwargs = ({"training": training} if keras_step.takes_training(type(self).compute_loss)
+                  else {})
+        return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                 **kwargs), (list(trainable_variables),
+                                                      list(non_trainable_variables),
+                                                      list(metrics_variables))
+
     def compute_loss_is_overridden(self) -> bool:
         return type(self).compute_loss is not TrainingAPI.compute_loss
