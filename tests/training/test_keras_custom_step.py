@@ -418,3 +418,83 @@ def test_a_subclass_compile_with_its_own_arguments_calls_the_base_without_a_loss
     assert model.compiled and model.d_optimizer is d_optimizer
     assert model.g_optimizer is g_optimizer and model.loss_fn == "mse"
     assert [m.name for m in model.metrics] == ["loss"]
+
+
+class TwoOptimizers(lm.Model):
+    """A GAN-shaped Keras-form step: a discriminator and a generator, each updated by its
+    own optimizer over its own subset of the step's trainable variables."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = lm.Sequential([lm.layers.Dense(3)], name="generator")
+        self.discriminator = lm.Sequential([lm.layers.Dense(1)], name="discriminator")
+
+    def call(self, x, training=None):
+        return self.discriminator(self.generator(x))
+
+    def compile(self, d_optimizer, g_optimizer):
+        super().compile()
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+
+    def train_step(self, state, data):
+        trainable, non_trainable, optimizer_variables, metrics_variables = state
+        position = {id(v): i for i, v in enumerate(self.trainable_variables)}
+        d_at = [position[id(v)] for v in self.discriminator.trainable_variables]
+        g_at = [position[id(v)] for v in self.generator.trainable_variables]
+        d_vars, g_vars = [trainable[i] for i in d_at], [trainable[i] for i in g_at]
+        d_loss, d_grads = jax.value_and_grad(_d_loss)(d_vars, g_vars, data, self)
+        new_d, _ = self.d_optimizer.stateless_apply(None, d_grads, d_vars)
+        g_loss, g_grads = jax.value_and_grad(_g_loss)(g_vars, new_d, data, self)
+        new_g, _ = self.g_optimizer.stateless_apply(None, g_grads, g_vars)
+        trainable = list(trainable)
+        for at, values in ((d_at, new_d), (g_at, new_g)):
+            for i, value in zip(at, values, strict=True):
+                trainable[i] = value
+        return {"d_loss": d_loss, "g_loss": g_loss}, (
+            trainable, non_trainable, optimizer_variables, metrics_variables)
+
+
+def _d_loss(d_vars, g_vars, x, model):
+    if model is None:  # the hand-written reference: Dense layers as (kernel, bias) pairs
+        fake = x @ g_vars[0] + g_vars[1]
+        real_logits, fake_logits = (t @ d_vars[0] + d_vars[1] for t in (x, fake))
+    else:
+        fake, _ = model.generator.stateless_call(g_vars, [], x)
+        real_logits, _ = model.discriminator.stateless_call(d_vars, [], x)
+        fake_logits, _ = model.discriminator.stateless_call(d_vars, [], fake)
+    return jnp.mean(jax.nn.softplus(-real_logits)) + jnp.mean(jax.nn.softplus(fake_logits))
+
+
+def _g_loss(g_vars, d_vars, x, model):
+    if model is None:
+        logits = (x @ g_vars[0] + g_vars[1]) @ d_vars[0] + d_vars[1]
+    else:
+        fake, _ = model.generator.stateless_call(g_vars, [], x)
+        logits, _ = model.discriminator.stateless_call(d_vars, [], fake)
+    return jnp.mean(jax.nn.softplus(-logits))
+
+
+def test_two_optimizers_each_update_their_own_subset_as_hand_written_optax():
+    lm.random.set_seed(0)
+    model = TwoOptimizers(name="gan")
+    x, _ = _data()
+    model(x[:1])
+    g_vars = [jnp.asarray(w) for w in model.generator.get_weights()]
+    d_vars = [jnp.asarray(w) for w in model.discriminator.get_weights()]
+    model.compile(d_optimizer=lm.optimizers.SGD(0.1), g_optimizer=lm.optimizers.Adam(0.01))
+    d_tx, g_tx = optax.sgd(0.1), optax.adam(0.01, eps=1e-7)
+    d_state, g_state = d_tx.init(d_vars), g_tx.init(g_vars)
+    for i in (0, 8):
+        xb = x[i:i + 8]
+        grads = jax.grad(_d_loss)(d_vars, g_vars, xb, None)
+        updates, d_state = d_tx.update(grads, d_state, d_vars)
+        d_vars = optax.apply_updates(d_vars, updates)
+        grads = jax.grad(_g_loss)(g_vars, d_vars, xb, None)
+        updates, g_state = g_tx.update(grads, g_state, g_vars)
+        g_vars = optax.apply_updates(g_vars, updates)
+    history = model.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    assert list(history.history) == ["d_loss", "g_loss"]
+    for got, want in zip(model.discriminator.get_weights() + model.generator.get_weights(),
+                         d_vars + g_vars, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert sorted(model._trainer.extra_opt_states) == ["d_optimizer", "g_optimizer"]

@@ -166,8 +166,10 @@ class TrainingAPI:
         """Keras 3: the compiled loss of `y_pred` against `y` plus `self.losses`. Override
         it to change the loss `fit` and `evaluate` train and report; `super().compute_loss(
         ...)` gives this sum."""
-        return self._require_trainer("compute_loss").compute_loss(x, y, y_pred, sample_weight,
-                                                                  training)
+        from lamina.training import keras_step
+
+        return keras_step.compute_loss(self._require_trainer("compute_loss"), x, y, y_pred,
+                                       sample_weight, training)
 
     def stateless_compute_loss(self, trainable_variables: Sequence,
                                non_trainable_variables: Sequence, metrics_variables: Sequence,

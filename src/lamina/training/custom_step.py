@@ -24,12 +24,14 @@ The contract (pure: lamina jits it, and may run it inside `lax.scan` for
 Helpers, pure functions of the state (`model` is `self`):
 `stateless_call`, `compute_loss_and_updates`, `optimizer_apply`, `update_metrics`.
 """
+import contextlib
+
 import jax
 
 from lamina import errors
 from lamina.core import step_losses
 from lamina.optimizers.base import stateless_binding
-from lamina.training import keras_step
+from lamina.training import keras_step, step_optimizers
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
 from lamina.training.state import TrainState, assign
@@ -114,16 +116,23 @@ def update_metrics(model, metrics, loss, y, y_pred, sample_weight=None):
 
 def custom_step_fn(trainer, plan):
     """The trainer's pure step (as `step.train_step_fn`: `step(state, x, y, sample_weight) ->
-    (state, logs)`) running the model's own `train_step`, in lamina's form or Keras's."""
+    (state, logs)`) running the model's own `train_step`, in lamina's form or Keras's. With
+    extra optimizers (`step_optimizers`) it takes their states last and returns
+    `(state, (logs, states))`."""
     model = trainer.model
-    run = _lamina_step if is_lamina_form(model) else _keras_step
 
-    def step(state, x, y, sample_weight):
+    def step(state, x, y, sample_weight, extras=None):
+        threaded = extras is not None
         if state.metrics is None:
             state = state._replace(metrics=trainer.init_metric_state())
         with step_losses.recording(model):
-            new, logs = run(trainer, plan, state, x, y, sample_weight)
-        return new, keras_step.flatten_logs(logs, f"Model '{model.name}'.train_step")
+            if is_lamina_form(model):
+                new, logs = _lamina_step(trainer, plan, state, x, y, sample_weight)
+            else:
+                new, logs, extras = _keras_step(trainer, plan, state, x, y, sample_weight,
+                                                extras or {})
+        logs = keras_step.flatten_logs(logs, f"Model '{model.name}'.train_step")
+        return new, ((logs, extras) if threaded else logs)
 
     return step
 
@@ -151,38 +160,36 @@ def _lamina_step(trainer, plan, state, x, y, sample_weight):
                       new_metrics), logs
 
 
-def _keras_step(trainer, plan, state, x, y, sample_weight):
-    """Keras 3's JAX form: the state as four lists, `optimizer.stateless_apply` bound to
-    the optimizer state of the trained variables."""
+def _keras_step(trainer, plan, state, x, y, sample_weight, extras):
+    """Keras 3's JAX form: the state as four lists; `optimizer.stateless_apply` (and that of
+    every extra optimizer) bound to the optimizer state of the trained variables."""
     model, covered = trainer.model, trainer._opt_keys
-    sub_state = opt_state_lib.restrict(state.opt_state, covered, plan.trained)
-    opt_leaves, opt_def = jax.tree_util.tree_flatten(sub_state)
-    constrained = [v for v in plan.trained_vars if v.constraint is not None]
-
-    def apply(optimizer_variables, grads, trainable_variables):
-        keras_step.check_returned(model, "optimizer.stateless_apply", "grads", grads,
-                                  plan.trained)
-        keras_step.check_returned(model, "optimizer.stateless_apply",
-                                  "trainable_variables", trainable_variables, plan.trained)
-        trained = dict(zip(plan.trained, trainable_variables, strict=True))
-        new, sub = opt_state_lib.apply_gradients(
-            trainer.tx, jax.tree_util.tree_unflatten(opt_def, list(optimizer_variables)),
-            trained, dict(zip(plan.trained, grads, strict=True)), constrained)
-        return [new[u] for u in plan.trained], jax.tree_util.tree_leaves(sub)
-
+    opt_leaves, opt_def = jax.tree_util.tree_flatten(
+        opt_state_lib.restrict(state.opt_state, covered, plan.trained))
+    trained = list(state.trained)
+    updates = {name: step_optimizers.SubsetApply(
+        model, trainer.extra_tx[name], opt_state_lib.restrict(value, covered, plan.trained),
+        plan, trained, name) for name, value in extras.items()}
     metrics = list(state.metrics["keras"])
-    view = KerasState((list(state.trained), list(state.other), opt_leaves, metrics))
+    view = KerasState((trained, list(state.other), opt_leaves, metrics))
     data = keras_step.pack_x_y_sample_weight(x, keras_step.keras_targets(y), sample_weight)
-    with stateless_binding(trainer.optimizer, apply):
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(stateless_binding(trainer.optimizer, step_optimizers.compiled_apply(
+            trainer, plan, opt_def, trained)))
+        for name, update in updates.items():
+            stack.enter_context(stateless_binding(getattr(model, name),
+                                                  step_optimizers.extra_apply(update)))
         logs, new = model.train_step(view, data)
     new = keras_step.returned_state(model, "train_step", new, 4)
     for name, got, want in zip(("trainable_variables", "non_trainable_variables",
                                 "optimizer_variables", "metrics_variables"), new, view,
                                strict=True):
         keras_step.check_returned(model, "train_step", name, got, want)
+    extras = {name: opt_state_lib.merge(extras[name], update.state, covered)
+              for name, update in updates.items()}
     return TrainState(
         keras_step.same_dtypes(new[0], state.trained),
         assign(plan.other, state.other, dict(zip(plan.other, new[1], strict=True)), plan.kept),
         opt_state_lib.merge(state.opt_state, jax.tree_util.tree_unflatten(opt_def, new[2]),
                             covered),
-        {**state.metrics, "keras": keras_step.same_dtypes(new[3], metrics)}), logs
+        {**state.metrics, "keras": keras_step.same_dtypes(new[3], metrics)}), logs, extras

@@ -150,7 +150,9 @@ def compute_loss(trainer, x=None, y=None, y_pred=None, sample_weight=None, train
     del x, training
     model = trainer.model
     record = step_losses.current(model)
-    names, specs = trainer.output_names, trainer.specs
+    if trainer.specs is None:  # a subclassed model compiled before its first call
+        trainer._resolve_compile(step_lib.output_names_of(y_pred))
+    names, specs = trainer.output_names, list(trainer.specs or ())
     total = jnp.zeros((), jnp.float32)
     if any(s.loss is not None for s in specs):
         ys = y if isinstance(y, (list, tuple)) and len(names) > 1 else [y]

@@ -27,7 +27,7 @@ from lamina.distribution.placement import Placement, mixed_devices_error
 from lamina.metrics import base as metrics_base
 from lamina.optimizers import loss_scale
 from lamina.training import compile as compile_lib
-from lamina.training import custom_step, keras_step
+from lamina.training import custom_step, keras_step, step_optimizers
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
 from lamina.training.data.arrays import flatten_targets, to_arrays
@@ -35,7 +35,6 @@ from lamina.training.state import CompiledStep, Plan
 
 
 class Trainer:
-    gathers_batches = True  # the steps can gather batches from device arrays (device_data)
 
     def __init__(self, model, optimizer, loss, metrics, loss_weights, seed=None,
                  distribution=None, steps_per_execution=1, auto_scale_loss=True,
@@ -68,14 +67,13 @@ class Trainer:
         self._placements = {}  # (distribution key, structure key) -> Placement
         self.iterations = 0
         self.fit_position = None  # set by fit; read by checkpointing callbacks
-        # fit refuses data without targets only when the compiled loss needs them (Keras
-        # passes whatever the data holds to a model's own train_step or compute_loss)
+        # fit refuses data without targets only when the compiled loss needs them (Keras)
         self.needs_targets = loss is not None and not custom_step.overrides_train_step(model)
-        # a Keras-form train_step / test_step keeps `model.metrics`' state beside the
-        # compiled one: the metric state is then {"compiled": ..., "keras": [...]}
+        # a Keras-form step's metric state: {"compiled": ..., "keras": [model.metrics']}
         self.keras_metrics = (keras_step.overrides(model, "test_step") or (
             custom_step.overrides_train_step(model) and not custom_step.is_lamina_form(model)))
         self.loss_tracker = self.compile_metrics = None  # `model.metrics`' compiled part
+        self.extra_tx, self.extra_opt_states = {}, {}  # `step_optimizers`, by attribute
         self.custom_loss = keras_step.custom_loss(self)
         if model._graph is not None:  # outputs are known: resolve names now, fail fast
             self._resolve_compile(model.output_names)
@@ -125,12 +123,6 @@ class Trainer:
     def reset_metrics(self):
         self.metric_state = self.init_metric_state()
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Keras's base `Model.compute_loss` (`keras_step.compute_loss`)."""
-        if self.specs is None:
-            self._resolve_compile(step_lib.output_names_of(y_pred))
-        return keras_step.compute_loss(self, x, y, y_pred, sample_weight, training)
-
     def resolution(self) -> trainability.Resolution:
         """The model's current resolution, recomputed only after a trainability change."""
         version = trainability_version.current()
@@ -147,6 +139,7 @@ class Trainer:
             params = {v.uid: v.value for v in resolution.variables if v.uid in covered}
             self.opt_state = opt_state_lib.extend(self.tx, self.opt_state, params)
             self._opt_keys = frozenset(params)
+            step_optimizers.extend_states(self, params)
             self._set_learning_rate(self.optimizer.learning_rate)
 
     def _set_learning_rate(self, value):
@@ -155,6 +148,11 @@ class Trainer:
         if hyperparams is not None and "learning_rate" in hyperparams:
             old = hyperparams["learning_rate"]
             hyperparams["learning_rate"] = jnp.asarray(value, dtype=old.dtype)
+
+    @property
+    def gathers_batches(self):
+        """Whether steps may gather batches on the device (not with extra optimizers)."""
+        return not step_optimizers.extra_optimizers(self)
 
     def active_distribution(self):
         """The distribution this call runs with (see `lamina.distribution.scope`), or None."""
@@ -291,11 +289,16 @@ class Trainer:
         """Run the compiled step of `kind` on `path` for the live configuration on `data`
         (`count` optimisation steps), store the new state; returns the logs' values."""
         plan = self._current_plan()
+        extras = step_optimizers.states_for(self, kind, path)
         step = self._compiled(kind, path, distribution, plan)
         if distribution is not None:
             self.placement(distribution).place_variables(plan.trained_vars + plan.other_vars)
         state = plan.state(self.opt_state, None if reset_metrics else self.metric_state)
+        if extras:
+            data = (*data, extras)
         state, logs = self._call(step, plan.trained_vars + plan.other_vars, state, *data)
+        if extras:
+            logs, self.extra_opt_states = logs
         plan.write_back(state)
         self.opt_state, self.metric_state = state.opt_state, state.metrics
         self.iterations += count
