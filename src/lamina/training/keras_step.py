@@ -24,7 +24,7 @@ from lamina.training import step as step_lib
 
 # Keras methods a subclass may override that lamina's loops never call: refused at compile
 NOT_HONOURED = ("make_train_function", "make_test_function", "make_predict_function",
-                "compute_metrics", "reset_metrics", "train_on_batch_function")
+                "compute_metrics", "reset_metrics")
 
 
 def unpack_x_y_sample_weight(data):
@@ -71,9 +71,8 @@ def check_overrides(model):
                 f"Model '{model.name}' overrides `{name}(self, data)`, the TensorFlow / torch "
                 f"form, which lamina cannot run (it has no GradientTape). Expected Keras 3's "
                 f"JAX form `{name}(self, state, data)` (see docs/custom_train_step.md).")
-    compute_loss = type(model).compute_loss
-    if compute_loss is not _base_method(model, "compute_loss"):
-        params = inspect.signature(compute_loss).parameters
+    if model.compute_loss_is_overridden():
+        params = inspect.signature(type(model).compute_loss).parameters
         missing = [p for p in ("x", "y", "y_pred", "sample_weight") if p not in params]
         if missing and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
             raise errors.ConfigurationError(
@@ -86,15 +85,6 @@ def check_overrides(model):
                 f"Model '{model.name}' defines `{name}`, a Keras hook that lamina's fit / "
                 "evaluate / predict never call, so it would be silently ignored. Override "
                 "`train_step`, `test_step`, `predict_step` or `compute_loss` instead.")
-
-
-def _base_method(model, name):
-    for klass in type(model).__mro__:
-        if klass.__module__ == "lamina.models.model" or klass.__module__.startswith(
-                "lamina.models.trainer_facade"):
-            if name in vars(klass):
-                return vars(klass)[name]
-    return None
 
 
 def _positional(fn):
