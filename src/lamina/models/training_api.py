@@ -137,7 +137,7 @@ class TrainingAPI:
         from lamina.training import keras_step
 
         own = [value for value in vars(self).values() if isinstance(value, Metric)]
-        if self._trainer is None:
+        if not hasattr(self._trainer, "loss_tracker"):  # not compiled, or a GAN's trainer
             return own
         return keras_step.compiled_metrics(self._trainer) + own
 

@@ -343,7 +343,7 @@ def make_predict_step(model):
     model's own Keras-form `predict_step(self, state, data)`; jitted unless the model was
     compiled with `jit_compile=False`."""
     trainer = model._trainer
-    jit = trainer is None or trainer.jit
+    jit = getattr(trainer, "jit", True)  # (a GAN's trainer always jits)
     if not callable(getattr(type(model), "predict_step", None)):
         return compiled(lambda values, x: apply(model, values, x, False)[0], jit)
 
