@@ -297,6 +297,7 @@ def test_jit_compile_false_runs_eagerly_with_the_jitted_results():
     np.testing.assert_allclose(runs[0][1], runs[1][1], rtol=1e-6)
     with pytest.raises(lm.ConfigurationError, match="jit_compile=...\\): expected True"):
         _model(jit_compile="xla")
+    assert _model(run_eagerly=True)._trainer.jit is False  # Keras's other name for it
 
 
 def test_a_weightless_model_fits_and_an_all_frozen_one_is_rule_8s_error():
