@@ -16,6 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # (importing module, imported package prefix): the only deferred imports allowed
 ALLOWED_DEFERRED = {
     ("lamina.models.model", "lamina.training"),
+    ("lamina.models.training_api", "lamina.training"),  # Model's training methods (a mixin)
     ("lamina.models.model", "lamina.saving"),
     ("lamina.models.model", "lamina.utils"),
     ("lamina.models", "lamina.saving"),

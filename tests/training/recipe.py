@@ -9,6 +9,7 @@ class RecipeTrainStep:
     """Mixin for a `lamina.Model` subclass: its `train_step` is the documented recipe
     (compiled loss, gradients of the trained weights, optimizer update, compiled metrics)."""
 
+    @cs.lamina_form
     def train_step(self, state, data):
         x, y, sample_weight = data
 

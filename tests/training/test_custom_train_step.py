@@ -27,6 +27,7 @@ class Regressor(lm.Model):
     def call(self, x, training=None):
         return self.out(self.hidden(x))
 
+    @cs.lamina_form
     def train_step(self, state, data):
         x, y, sample_weight = data
 
@@ -89,7 +90,7 @@ def test_frozen_layer_is_not_in_the_state_and_stays_bitwise_unchanged():
         seen.append(len(state.trainable))
         return step(self, state, data)
 
-    Regressor.train_step = spy
+    Regressor.train_step = cs.lamina_form(spy)
     try:
         before = [w.copy() for w in model.hidden.get_weights()]
         model.fit(x, y, batch_size=8, epochs=1, verbose=0)
@@ -136,6 +137,7 @@ def test_backup_and_restore_resumes_a_custom_step_exactly(tmp_path):
 
 def test_a_step_returning_other_variables_is_an_error_naming_the_model():
     class Bad(Regressor):
+        @cs.lamina_form
         def train_step(self, state, data):
             return {}, cs.TrainState({}, state.non_trainable, state.optimizer, state.metrics)
 

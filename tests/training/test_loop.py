@@ -492,11 +492,14 @@ def test_verbose_2_prints_one_line_per_epoch(capsys):
 
 
 # -- errors ----------------------------------------------------------------------------
-def test_compile_with_loss_none_raises():
+def test_compile_with_loss_none_is_refused_at_fit_when_nothing_supplies_a_loss():
+    """Keras 3 accepts compile() without a loss (the model may add its own); lamina refuses
+    the first step when no loss exists at all (issue 15)."""
     inp = lm.Input((3,))
     model = lm.Model(inp, Dense(1)(inp))
-    with pytest.raises(ValueError, match="loss"):
-        model.compile(optimizer="sgd", loss=None)
+    model.compile(optimizer="sgd", loss=None)
+    with pytest.raises(ValueError, match="nothing supplies a loss"):
+        model.fit(*_data(4), verbose=0)
 
 
 def test_fit_before_compile_raises_runtime_error_naming_compile():

@@ -133,7 +133,7 @@ class Placement:
             out_shardings=(held, rep)), opt)
 
     def test_step(self, step, uids):
-        """`step` (`training.step.make_test_step`) run with this placement's layouts (the
+        """`step` (`training.step.test_step_fn`, jitted) run with this placement's layouts (the
         caller places the variables first: `place_variables`)."""
         shardings = {uid: self.of(uid) for uid in uids}
         rep, batch = self.distribution.replicated, self.distribution.batch_sharding

@@ -17,6 +17,7 @@ number of classes of `y_pred` (F1Score, R2Score, AUC with `multi_label`): call
 `metric.build(y_pred_shape)` before `init()` to fix the size up front; otherwise `init()`
 returns empty arrays and the first `update` sizes them.
 """
+import jax
 import jax.numpy as jnp
 
 from lamina.errors import AbstractMethodError, InputSpecError
@@ -86,6 +87,35 @@ class Metric:
         raise AbstractMethodError(
             f"{type(self).__name__} does not define `result(self, state)`: "
             "expected every subclass of Metric to define it.")
+
+    # -- Keras 3's stateless surface: the state as a flat list of arrays ----------------
+    @property
+    def variables(self):
+        """The initial state as a list of arrays (Keras: `len(metric.variables)` is how many
+        entries of a step's `metrics_variables` belong to this metric)."""
+        return self.stateless_reset_state()
+
+    def stateless_reset_state(self):
+        """The initial state as a list of arrays."""
+        return jax.tree_util.tree_leaves(self.init())
+
+    def stateless_update_state(self, metric_variables, *args, **kwargs):
+        """The state list after `update(state, *args, **kwargs)` (Keras's
+        `stateless_update_state(variables, y_true, y_pred, sample_weight=None)`)."""
+        state = self._unflatten(metric_variables)
+        return jax.tree_util.tree_leaves(self.update(state, *args, **kwargs))
+
+    def stateless_result(self, metric_variables):
+        """`result` of the state list."""
+        return self.result(self._unflatten(metric_variables))
+
+    def _unflatten(self, metric_variables):
+        treedef = jax.tree_util.tree_structure(self.init())
+        if len(metric_variables) != treedef.num_leaves:
+            raise InputSpecError(
+                f"Metric '{self.name}': expected {treedef.num_leaves} state variables (as "
+                f"`len(metric.variables)`), received {len(metric_variables)}.")
+        return jax.tree_util.tree_unflatten(treedef, list(metric_variables))
 
     def get_config(self):
         return {"name": self.name}

@@ -6,10 +6,8 @@ Training methods are thin delegations to `lamina.training`.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self
-
-import numpy as np
 
 from lamina import trainability
 from lamina.core import holders, registry, trainability_version, tree
@@ -20,26 +18,20 @@ from lamina.errors import AbstractMethodError, ConfigurationError, UsageError
 from lamina.models.functional import Graph
 from lamina.models.graph_config import graph_config, graph_from_config
 from lamina.models.lora import LoRAMethods
+from lamina.models.training_api import TrainingAPI
 
 if TYPE_CHECKING:
     import os
 
-    import optax
     from numpy.typing import DTypeLike
 
-    from lamina.callbacks import Callback, History
     from lamina.core.dtype_policy import DTypePolicy
-    from lamina.optimizers import Optimizer
     from lamina.utils.explain import TrainabilityReport
 
-# what train_on_batch / test_on_batch / evaluate return: the single value, the list of values
-# (loss first, then metrics), or {name: value} with return_dict=True; a value is a float, or
-# a numpy array for a metric with non-scalar results
-Results = float | np.ndarray | list[Any] | dict[str, Any]
 
 
 @registry.register_serializable()
-class Model(LoRAMethods, Layer):
+class Model(TrainingAPI, LoRAMethods, Layer):
     """A trainable container of layers.
 
     Args:
@@ -254,80 +246,6 @@ class Model(LoRAMethods, Layer):
         from lamina.utils.summary import summary
 
         return summary(self, print_fn=print_fn, line_length=line_length)
-
-    # -- training (delegated) --------------------------------------------------------
-    def compile(self, optimizer: str | Optimizer | optax.GradientTransformation = "rmsprop",
-                loss: Any = None, metrics: Any = None, loss_weights: Any = None,
-                seed: int | None = None, distribution: Any = None, steps_per_execution: int = 1,
-                auto_scale_loss: bool = True) -> None:
-        """Set up training. `distribution` (a `lamina.distribution.DataParallel` or
-        `ModelParallel`) wins over an enclosing `lamina.distribution.scope(...)`;
-        `steps_per_execution` runs that many batches in one jitted call (callbacks still see
-        every batch's logs). fit puts array data on the device once and each call gathers its
-        batches there, with `steps_per_execution` > 1 or on an accelerator
-        (`lamina.training.data.device`); with `auto_scale_loss` (default) the
-        optimizer is wrapped in a `lamina.optimizers.LossScaleOptimizer` when a layer computes
-        in float16 ("mixed_float16")."""
-        from lamina.training.trainer import Trainer
-
-        self._trainer = Trainer(self, optimizer, loss, metrics, loss_weights, seed,
-                                distribution=distribution,
-                                steps_per_execution=steps_per_execution,
-                                auto_scale_loss=auto_scale_loss)
-
-    @property
-    def compiled(self) -> bool:
-        return self._trainer is not None
-
-    @property
-    def optimizer(self) -> Optimizer:
-        return self._require_trainer("optimizer").optimizer
-
-    def _require_trainer(self, what):
-        if self._trainer is None:
-            raise UsageError(
-                f"Model '{self.name}' must be compiled before `{what}`: call "
-                f"`{self.name}.compile(optimizer=..., loss=...)` first."
-            )
-        return self._trainer
-
-    def fit(self, x: Any = None, y: Any = None, **kwargs: Any) -> History:
-        from lamina.training import loop
-        from lamina.training.ema import FinalizeEma
-
-        trainer = self._require_trainer("fit")
-        if trainer.optimizer.use_ema:
-            kwargs["callbacks"] = [FinalizeEma(trainer), *(kwargs.get("callbacks") or [])]
-        return loop.fit(trainer, x, y, **kwargs)
-
-    def evaluate(self, x: Any = None, y: Any = None, **kwargs: Any) -> Results:
-        from lamina.training import loop
-
-        return loop.evaluate(self._require_trainer("evaluate"), x, y, **kwargs)
-
-    def predict(self, x: Any, batch_size: int = 32, verbose: str | int = "auto",
-                steps: int | None = None, callbacks: Sequence[Callback] | None = None) -> Any:
-        from lamina.training import loop
-
-        # verbose: pyright infers `str` from loop.predict's unannotated default "auto"
-        return loop.predict(self, x, batch_size=batch_size,
-                            verbose=verbose,  # pyright: ignore[reportArgumentType]
-                            steps=steps, callbacks=callbacks)
-
-    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
-                       return_dict: bool = False) -> Results:
-        return self._require_trainer("train_on_batch").train_on_batch(x, y, sample_weight,
-                                                                      return_dict)
-
-    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
-                      return_dict: bool = False) -> Results:
-        return self._require_trainer("test_on_batch").test_on_batch(x, y, sample_weight,
-                                                                    return_dict)
-
-    def predict_on_batch(self, x: Any) -> Any:
-        from lamina.training import predict as predict_lib
-
-        return predict_lib.predict_on_batch(self, x)
 
     # -- saving ----------------------------------------------------------------------
     def save(self, filepath: str | os.PathLike[str]) -> None:

@@ -1,9 +1,11 @@
 """The optimizer base: Keras's shared options (clipping, decay, EMA, accumulation, a live or
 scheduled learning rate) around one optax transform per subclass, and the raw-optax wrapper."""
+import contextlib
+
 import optax
 
 from lamina.core import naming
-from lamina.errors import AbstractMethodError, ConfigurationError
+from lamina.errors import AbstractMethodError, ConfigurationError, UsageError
 from lamina.optimizers import schedules, transforms
 
 
@@ -126,6 +128,20 @@ class Optimizer:
         state = transforms.find_ema_state(opt_state) if self.use_ema else None
         return None if state is None else state.average
 
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        """Keras 3's pure update inside a custom `train_step(self, state, data)`:
+        `(trainable_variables, optimizer_variables)` after one step with `grads` (lists in
+        the order of the step's state). lamina's step binds it to the optimizer state of
+        the configuration it traces; the update is `training.opt_state.apply_gradients`
+        (constraints, loss-scale checks, frozen variables' state kept aside)."""
+        apply = _STATELESS.get(id(self))
+        if apply is None:
+            raise UsageError(
+                f"{type(self).__name__}.stateless_apply: expected to run inside a custom "
+                "`train_step(self, state, data)` of a model compiled with this optimizer, "
+                "received a call outside one: lamina binds the optimizer state there.")
+        return apply(optimizer_variables, grads, trainable_variables)
+
     def get_config(self):
         config = {k: v for k, v in vars(self).items() if not k.startswith("_")}
         rate = self._learning_rate
@@ -164,3 +180,23 @@ class OptaxOptimizer(Optimizer):
 
     def build(self, model=None):
         return self.transform
+
+
+# -- Keras 3's stateless update, bound by the step that runs a custom train_step ---------
+_STATELESS = {}  # id(optimizer) -> apply(optimizer_variables, grads, trainable_variables)
+
+
+@contextlib.contextmanager
+def stateless_binding(optimizer, apply):
+    """Within this block `optimizer.stateless_apply(...)` runs `apply` (lamina's step binds
+    it to the optimizer state of the configuration it traces)."""
+    previous = _STATELESS.get(id(optimizer))
+    _STATELESS[id(optimizer)] = apply
+    try:
+        yield
+    finally:
+        if previous is None:
+            del _STATELESS[id(optimizer)]
+        else:
+            _STATELESS[id(optimizer)] = previous
+

@@ -46,12 +46,9 @@ def _per_output(value, names, what) -> list[Any]:
 
 
 def resolve_outputs(output_names, loss, metrics, loss_weights):
-    """The list of `OutputSpec`, one per output, in output order."""
-    if loss is None:
-        raise ConfigurationError(
-            "compile(loss=None): a loss is needed to train. Pass a name such as "
-            "'sparse_categorical_crossentropy', a lamina.losses.Loss or a function."
-        )
+    """The list of `OutputSpec`, one per output, in output order. `loss=None` gives no
+    compiled loss: the model supplies its own (`add_loss`, `compute_loss`, `train_step`;
+    a step with none of them is refused when it is traced, `step.MSG_NO_LOSS`)."""
     losses = [losses_lib.get(item) if item is not None else None
               for item in _per_output(loss, output_names, "loss")]
     for name, out_loss in zip(output_names, losses, strict=True):
@@ -102,6 +99,16 @@ def steps_per_execution(model, value):
             f"Model '{model.name}'.compile(steps_per_execution=...): expected a positive "
             f"integer (the number of batches run in one compiled call), received {value!r}.")
     return int(value)
+
+
+def jit_compile(model, value):
+    """`compile(jit_compile=...)` checked: True or "auto" compile the steps with `jax.jit`
+    (lamina always can), False runs them op by op, for debugging."""
+    if value not in (True, False, "auto") or not isinstance(value, (bool, str)):
+        raise ConfigurationError(
+            f"Model '{model.name}'.compile(jit_compile=...): expected True, False or "
+            f"'auto', received {value!r}.")
+    return value is not False
 
 
 def auto_wrap(model, optimizer, enabled=True):

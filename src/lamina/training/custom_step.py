@@ -24,19 +24,50 @@ The contract (pure: lamina jits it, and may run it inside `lax.scan` for
 Helpers, pure functions of the state (`model` is `self`):
 `stateless_call`, `compute_loss_and_updates`, `optimizer_apply`, `update_metrics`.
 """
-import collections
+import contextlib
 
 import jax
 
 from lamina import errors
+from lamina.core import step_losses
+from lamina.optimizers.base import stateless_binding
+from lamina.training import keras_step, step_optimizers
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
 from lamina.training.state import TrainState, assign
 
 
 def overrides_train_step(model):
-    """True when the model's class defines `train_step(self, state, data)`."""
+    """True when the model's class defines `train_step(self, state, data)` (either form)."""
     return callable(getattr(type(model), "train_step", None))
+
+
+def lamina_form(train_step):
+    """Mark `train_step(self, state, data)` as lamina's form: `state` a `TrainState` of dicts
+    uid -> value, `data` always `(x, y_list, sample_weight)`. Without this mark a
+    `train_step` is Keras 3's JAX form (four lists, Keras's packed data)."""
+    train_step.__lamina_form__ = True
+    return train_step
+
+
+def is_lamina_form(model):
+    return getattr(type(model).train_step, "__lamina_form__", False)
+
+
+class KerasState(tuple):
+    """Keras 3's train state `(trainable_variables, non_trainable_variables,
+    optimizer_variables, metrics_variables)`; reading lamina's attribute names from it
+    means the step is lamina's form, which must be marked."""
+
+    def __getattr__(self, name):
+        if name in ("trainable", "non_trainable", "optimizer", "metrics", "trained",
+                    "other", "opt_state"):
+            raise errors.ConfigurationError(
+                f"train_step read `state.{name}`, lamina's form of the step, but received "
+                "Keras 3's JAX form (a tuple of four lists). Decorate the method with "
+                "`@lamina.training.custom_step.lamina_form` to receive lamina's TrainState.")
+        raise errors.UnknownAttributeError(
+            f"Keras 3's train state (a tuple of four lists) has no attribute {name!r}.")
 
 
 def stateless_call(model, trainable, non_trainable, x, training=False):
@@ -85,28 +116,80 @@ def update_metrics(model, metrics, loss, y, y_pred, sample_weight=None):
 
 def custom_step_fn(trainer, plan):
     """The trainer's pure step (as `step.train_step_fn`: `step(state, x, y, sample_weight) ->
-    (state, logs)`) running the model's own `train_step` on the dict view of the state.
-    Of the returned `non_trainable`, only the `plan.kept` variables take their new values."""
-    model, specs, covered = trainer.model, trainer.specs, trainer._opt_keys
+    (state, logs)`) running the model's own `train_step`, in lamina's form or Keras's. With
+    extra optimizers (`step_optimizers`) it takes their states last and returns
+    `(state, (logs, states))`."""
+    model = trainer.model
 
-    def step(state, x, y, sample_weight):
-        trainable = dict(zip(plan.trained, state.trained, strict=True))
-        metrics = step_lib.init_metric_state(specs) if state.metrics is None else state.metrics
-        view = TrainState(trainable, dict(zip(plan.other, state.other, strict=True)),
-                          opt_state_lib.restrict(state.opt_state, covered, trainable.keys()),
-                          metrics)
-        logs, new = model.train_step(view, (x, y, sample_weight))
-        new = TrainState(*new)
-        if (jax.tree_util.tree_structure(new.trainable)
-                != jax.tree_util.tree_structure(trainable)):
-            raise errors.ConfigurationError(
-                f"Model '{model.name}'.train_step: expected the returned state.trainable to "
-                f"hold the same variables as the one received ({len(trainable)}), received "
-                f"{len(new.trainable) if isinstance(new.trainable, dict) else new.trainable!r}.")
-        return (TrainState([new.trainable[u] for u in plan.trained],
-                           assign(plan.other, state.other, new.non_trainable, plan.kept),
-                           opt_state_lib.merge(state.opt_state, new.optimizer, covered),
-                           new.metrics),
-                collections.OrderedDict(logs))
+    def step(state, x, y, sample_weight, extras=None):
+        threaded = extras is not None
+        if state.metrics is None:
+            state = state._replace(metrics=trainer.init_metric_state())
+        with step_losses.recording(model):
+            if is_lamina_form(model):
+                new, logs = _lamina_step(trainer, plan, state, x, y, sample_weight)
+            else:
+                new, logs, extras = _keras_step(trainer, plan, state, x, y, sample_weight,
+                                                extras or {})
+        logs = keras_step.flatten_logs(logs, f"Model '{model.name}'.train_step")
+        return new, ((logs, extras) if threaded else logs)
 
     return step
+
+
+def _lamina_step(trainer, plan, state, x, y, sample_weight):
+    model, covered = trainer.model, trainer._opt_keys
+    trainable = dict(zip(plan.trained, state.trained, strict=True))
+    metrics = state.metrics
+    view = TrainState(trainable, dict(zip(plan.other, state.other, strict=True)),
+                      opt_state_lib.restrict(state.opt_state, covered, trainable.keys()),
+                      metrics["compiled"] if trainer.keras_metrics else metrics)
+    logs, new = model.train_step(view, (x, y, sample_weight))
+    new = TrainState(*new)
+    if (jax.tree_util.tree_structure(new.trainable)
+            != jax.tree_util.tree_structure(trainable)):
+        raise errors.ConfigurationError(
+            f"Model '{model.name}'.train_step: expected the returned state.trainable to "
+            f"hold the same variables as the one received ({len(trainable)}), received "
+            f"{len(new.trainable) if isinstance(new.trainable, dict) else new.trainable!r}.")
+    new_metrics = ({**metrics, "compiled": new.metrics} if trainer.keras_metrics
+                   else new.metrics)
+    return TrainState([new.trainable[u] for u in plan.trained],
+                      assign(plan.other, state.other, new.non_trainable, plan.kept),
+                      opt_state_lib.merge(state.opt_state, new.optimizer, covered),
+                      new_metrics), logs
+
+
+def _keras_step(trainer, plan, state, x, y, sample_weight, extras):
+    """Keras 3's JAX form: the state as four lists; `optimizer.stateless_apply` (and that of
+    every extra optimizer) bound to the optimizer state of the trained variables."""
+    model, covered = trainer.model, trainer._opt_keys
+    opt_leaves, opt_def = jax.tree_util.tree_flatten(
+        opt_state_lib.restrict(state.opt_state, covered, plan.trained))
+    trained = list(state.trained)
+    updates = {name: step_optimizers.SubsetApply(
+        model, trainer.extra_tx[name], opt_state_lib.restrict(value, covered, plan.trained),
+        plan, trained, name) for name, value in extras.items()}
+    metrics = list(state.metrics["keras"])
+    view = KerasState((trained, list(state.other), opt_leaves, metrics))
+    data = keras_step.pack_x_y_sample_weight(x, keras_step.keras_targets(y), sample_weight)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(stateless_binding(trainer.optimizer, step_optimizers.compiled_apply(
+            trainer, plan, opt_def, trained)))
+        for name, update in updates.items():
+            stack.enter_context(stateless_binding(getattr(model, name),
+                                                  step_optimizers.extra_apply(update)))
+        logs, new = model.train_step(view, data)
+    new = keras_step.returned_state(model, "train_step", new, 4)
+    for name, got, want in zip(("trainable_variables", "non_trainable_variables",
+                                "optimizer_variables", "metrics_variables"), new, view,
+                               strict=True):
+        keras_step.check_returned(model, "train_step", name, got, want)
+    extras = {name: opt_state_lib.merge(extras[name], update.state, covered)
+              for name, update in updates.items()}
+    return TrainState(
+        keras_step.same_dtypes(new[0], state.trained),
+        assign(plan.other, state.other, dict(zip(plan.other, new[1], strict=True)), plan.kept),
+        opt_state_lib.merge(state.opt_state, jax.tree_util.tree_unflatten(opt_def, new[2]),
+                            covered),
+        {**state.metrics, "keras": keras_step.same_dtypes(new[3], metrics)}), logs, extras

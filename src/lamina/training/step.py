@@ -17,7 +17,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from lamina import trainability
 from lamina.core import scope as scope_lib
+from lamina.core import step_losses
+from lamina.errors import ConfigurationError
 from lamina.optimizers import loss_scale
 from lamina.training import opt_state as opt_state_lib
 from lamina.training.state import TrainState, assign
@@ -48,6 +51,16 @@ def penalties(added_losses, regularized, values):
     return total
 
 
+def output_names_of(outputs):
+    """Output names of a model whose compile did not know them: a dict's keys, else
+    "output" or "output_1", "output_2", ... (Keras's names)."""
+    if isinstance(outputs, dict):
+        return list(outputs)
+    if isinstance(outputs, (list, tuple)):
+        return [f"output_{i + 1}" for i in range(len(outputs))]
+    return ["output"]
+
+
 def flatten_outputs(outputs, names):
     if outputs is None:  # no output masks
         return [None] * len(names)
@@ -70,17 +83,35 @@ class Forward(NamedTuple):
 
 
 def forward_loss(model, specs, output_names, values, x, y, sample_weight, training,
-                 regularized=()):
+                 regularized=(), custom_loss=None):
     """(loss, Forward) of `model(x)`, variables reading `values`, against the targets `y` (a
     list in `output_names` order): the compiled loss of every output (its mask applied), plus
     the call's `add_loss` values and the penalties of the `regularized` variables. The
     penalties read `values`, the arrays the model ran on: in a train step those are the
-    differentiated trained values, so the penalty's gradient reaches them."""
+    differentiated trained values, so the penalty's gradient reaches them.
+
+    `custom_loss(x, y, outputs, sample_weight, training)`, when given (a model's own
+    `compute_loss`), replaces that sum; the call's losses are then what `model.losses`
+    reads (`lamina.core.step_losses`)."""
     outputs, updates, added, output_masks = run(model, values, x, training)
     loss, y_pred, per_output, masks = output_loss(specs, output_names, y, outputs,
                                                   sample_weight, output_masks)
-    loss = loss + penalties(added, regularized, values)
+    if custom_loss is None:
+        if not added and not regularized and all(s.loss is None for s in specs):
+            raise ConfigurationError(MSG_NO_LOSS.format(model=model.name))
+        loss = loss + penalties(added, regularized, values)
+    else:
+        with step_losses.recording(model) as record:
+            record.record(added, regularized, values, output_masks)
+            loss = custom_loss(x, y, outputs, sample_weight, training)
     return loss, Forward(outputs, y_pred, updates, per_output, masks)
+
+
+MSG_NO_LOSS = (
+    "Model '{model}': nothing supplies a loss to train on. compile() was given no `loss`, "
+    "the model's call added none (`self.add_loss(...)`), no weight has a regularizer, and "
+    "the model overrides neither `compute_loss` nor `train_step`. Pass "
+    "`compile(loss=...)`, add a loss in `call`, or override `compute_loss`.")
 
 
 def output_loss(specs, output_names, y, outputs, sample_weight, output_masks=None):
@@ -96,7 +127,8 @@ def output_loss(specs, output_names, y, outputs, sample_weight, output_masks=Non
 def compute_loss(specs, y_true, y_pred, sample_weight, masks):
     """Total weighted loss and the per-output losses (None where an output has no loss)."""
     total, per_output = 0.0, []
-    for spec, t, p, mask in zip(specs, y_true, y_pred, masks, strict=True):
+    for spec, t, p, mask in zip(specs, y_true or [None] * len(specs), y_pred, masks,
+                                strict=True):
         if spec.loss is None:
             per_output.append(None)
             continue
@@ -126,14 +158,15 @@ def update_metrics(specs, state, loss, per_output, y_true, y_pred, sample_weight
         "loss": add(state["loss"], loss),
         "output_losses": [add(st, value) if st is not None else None
                           for st, value in zip(state["output_losses"], per_output, strict=True)],
-        "metrics": [[_update(m, st, t, p, sample_weight, mask)
+        "metrics": [[update_one(m, st, t, p, sample_weight, mask)
                      for m, st in zip(s.metrics, states, strict=True)]
-                    for s, states, t, p, mask in zip(specs, state["metrics"], y_true, y_pred,
+                    for s, states, t, p, mask in zip(specs, state["metrics"],
+                                                     y_true or [None] * len(specs), y_pred,
                                                      masks, strict=True)],
     }
 
 
-def _update(metric, state, y_true, y_pred, sample_weight, mask):
+def update_one(metric, state, y_true, y_pred, sample_weight, mask):
     if mask is None:
         return metric.update(state, y_true, y_pred, sample_weight)
     return metric.update(state, y_true, y_pred, sample_weight, mask=mask)
@@ -159,7 +192,7 @@ def logs_of(names, values):
 
 
 def train_step_fn(model, tx, specs, output_names, log_names, covered, plan, regularized=(),
-                  constrained=()):
+                  constrained=(), custom_loss=None):
     """The pure (unjitted) train step of one configuration: `step(state, x, y,
     sample_weight) -> (state, logs)` on a `TrainState` whose `trained` and `other` are lists
     in the order of `plan.trained` / `plan.other` (`lamina.training.state.Plan`).
@@ -167,7 +200,8 @@ def train_step_fn(model, tx, specs, output_names, log_names, covered, plan, regu
     Gradients are taken w.r.t. the trained values only; `covered` are the variables the
     optimizer state covers; the logs are named `log_names` (`compile.log_names(specs)`).
     `regularized` trained variables add their penalty to the loss; `constrained` ones get
-    their constraint after the update.
+    their constraint after the update; `custom_loss` is the model's own `compute_loss`
+    (see `forward_loss`).
     """
 
     def step(state, x, y, sample_weight):
@@ -176,7 +210,7 @@ def train_step_fn(model, tx, specs, output_names, log_names, covered, plan, regu
 
         def loss_fn(trained):
             return forward_loss(model, specs, output_names, {**other, **trained}, x, y,
-                                sample_weight, True, regularized)
+                                sample_weight, True, regularized, custom_loss)
 
         (loss, forward), grads = loss_scale.value_and_grad(loss_fn, state.opt_state)(trained)
         trained, opt_state = opt_state_lib.apply_gradients(
@@ -206,7 +240,7 @@ def make_indexed_step(step):
     return indexed
 
 
-def make_multi_step(step, specs, kept, indexed=False):
+def make_multi_step(step, init_metrics, kept, indexed=False):
     """`step` (a pure train step) run over K batches in one compiled call.
 
     Without `indexed` the result takes the batches `xs, ys, sample_weights` stacked on a
@@ -214,7 +248,8 @@ def make_multi_step(step, specs, kept, indexed=False):
     the whole training set `(x, ys, sample_weight)` (on the device, not donated) and
     `indices` an int32 array (K, batch) of sample indices; each batch is gathered inside
     the call (`take_batch`), so K steps cost one dispatch and no host work per batch.
-    `jax.lax.scan` runs the K steps in order, threading the state. Of `other`, only the
+    `jax.lax.scan` runs the K steps in order, threading the state (`init_metrics()` is
+    the metric state a restart begins with). Of `other`, only the
     entries at the positions `kept` (statistics, seed states) are carried: the frozen
     weights are constants of the loop and come out as they went in. The logs come back
     stacked: one entry per batch (shape (K,) for scalar logs), so callbacks can see every
@@ -240,7 +275,7 @@ def make_multi_step(step, specs, kept, indexed=False):
             return new._replace(other=[new.other[i] for i in kept]), logs
 
         if state.metrics is None:  # the first batch restarts the metrics
-            state = state._replace(metrics=init_metric_state(specs))
+            state = state._replace(metrics=init_metrics())
         carry = state._replace(other=[state.other[i] for i in kept])
         carry, logs = jax.lax.scan(body, carry, scanned)
         return carry._replace(other=with_kept(carry.other)), logs
@@ -271,18 +306,57 @@ def stack_batches(batches):
     return stack(xs), stack(ys), (None if sws[0] is None else stack(sws))
 
 
-def make_test_step(model, specs, output_names, regularized=()):
+def test_step_fn(model, specs, output_names, regularized=(), custom_loss=None):
+    """The pure test step: `step(values, metric_state, x, y, sample_weight) -> (metric_state,
+    log values)` with the model in inference mode."""
     def step(values, metric_state, x, y, sample_weight):
         loss, forward = forward_loss(model, specs, output_names, values, x, y, sample_weight,
-                                     False, regularized)
+                                     False, regularized, custom_loss)
         if metric_state is None:  # test_on_batch: metrics restart at this batch
             metric_state = init_metric_state(specs)
         metric_state = update_metrics(specs, metric_state, loss, forward.per_output, y,
                                       forward.y_pred, sample_weight, forward.masks)
         return metric_state, results(specs, metric_state)
 
-    return jax.jit(step, donate_argnums=(1,))
+    return step
+
+
+def compiled(fn, jit=True, donate_argnums=()):
+    """`fn` jitted (donating `donate_argnums`), or as it is with `jit=False`
+    (`compile(jit_compile=False)`: steps run op by op, for debugging)."""
+    return jax.jit(fn, donate_argnums=donate_argnums) if jit else fn
+
+
+class EagerStep:
+    """A train step run without `jax.jit` (`compile(jit_compile=False)`), with the calling
+    convention of `state.CompiledStep`."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def __call__(self, state, *data):
+        return self.step(state, *data)
 
 
 def make_predict_step(model):
-    return jax.jit(lambda values, x: apply(model, values, x, False)[0])
+    """The inference function `(values, x) -> outputs` of `model`: `model(x)`, or the
+    model's own Keras-form `predict_step(self, state, data)`; jitted unless the model was
+    compiled with `jit_compile=False`."""
+    trainer = model._trainer
+    jit = getattr(trainer, "jit", True)  # (a GAN's trainer always jits)
+    if not callable(getattr(type(model), "predict_step", None)):
+        return compiled(lambda values, x: apply(model, values, x, False)[0], jit)
+
+    def predict(values, x):
+        resolution = trainability.resolve(model)
+        state = ([values[v.uid] for v in resolution.trained],
+                 [values[v.uid] for v in resolution.not_trained])
+        result = model.predict_step(state, (x,) if isinstance(x, (list, tuple)) else x)
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise ConfigurationError(
+                f"Model '{model.name}'.predict_step: expected to return (outputs, "
+                f"non_trainable_variables) as Keras 3's JAX form does, received "
+                f"{type(result).__name__}.")
+        return result[0]
+
+    return compiled(predict, jit)

@@ -27,7 +27,7 @@ from lamina.distribution.placement import Placement, mixed_devices_error
 from lamina.metrics import base as metrics_base
 from lamina.optimizers import loss_scale
 from lamina.training import compile as compile_lib
-from lamina.training import custom_step
+from lamina.training import custom_step, keras_step, step_optimizers
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
 from lamina.training.data.arrays import flatten_targets, to_arrays
@@ -36,16 +36,17 @@ from lamina.training.state import CompiledStep, Plan
 
 
 class Trainer:
-    needs_targets = True  # fit refuses data without targets (a GAN's trainer makes its own)
-    gathers_batches = True  # the steps can gather batches from device arrays (device_data)
 
     def __init__(self, model, optimizer, loss, metrics, loss_weights, seed=None,
-                 distribution=None, steps_per_execution=1, auto_scale_loss=True):
+                 distribution=None, steps_per_execution=1, auto_scale_loss=True,
+                 jit_compile: bool | str = "auto"):
         if distribution is not None and not isinstance(distribution, Distribution):
             raise errors.ConfigurationError(
                 f"Model '{model.name}'.compile(distribution=...): expected a "
                 "lamina.distribution.DataParallel or ModelParallel, received "
                 f"{distribution!r} (of type {type(distribution).__name__}).")
+        keras_step.check_overrides(model)
+        self.jit = compile_lib.jit_compile(model, jit_compile)
         self.distribution = distribution  # wins over lamina.distribution.scope
         self.steps_per_execution = compile_lib.steps_per_execution(model, steps_per_execution)
         self.model = model
@@ -67,12 +68,14 @@ class Trainer:
         self._placements = {}  # (distribution key, structure key) -> Placement
         self.iterations = 0
         self.fit_position = None  # set by fit; read by checkpointing callbacks
-        if loss is None:
-            raise errors.ConfigurationError(
-                f"Model '{model.name}'.compile(loss=None): a loss is needed to train. Pass a "
-                "name such as 'sparse_categorical_crossentropy', a lamina.losses.Loss or a "
-                "function (y_true, y_pred) -> per-sample loss."
-            )
+        # fit refuses data without targets only when the compiled loss needs them (Keras)
+        self.needs_targets = loss is not None and not custom_step.overrides_train_step(model)
+        # a Keras-form step's metric state: {"compiled": ..., "keras": [model.metrics']}
+        self.keras_metrics = (keras_step.overrides(model, "test_step") or (
+            custom_step.overrides_train_step(model) and not custom_step.is_lamina_form(model)))
+        self.loss_tracker = self.compile_metrics = None  # `model.metrics`' compiled part
+        self.extra_tx, self.extra_opt_states = {}, {}  # `step_optimizers`, by attribute
+        self.custom_loss = keras_step.custom_loss(self)
         if model._graph is not None:  # outputs are known: resolve names now, fail fast
             self._resolve_compile(model.output_names)
 
@@ -86,10 +89,7 @@ class Trainer:
         spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x)
         out = jax.eval_shape(lambda inputs: step_lib.apply(model, {}, inputs, False)[0], spec)
         if self.specs is None:
-            names = (list(out) if isinstance(out, dict)
-                     else [f"output_{i + 1}" for i in range(len(out))]
-                     if isinstance(out, (list, tuple)) else ["output"])
-            self._resolve_compile(names)
+            self._resolve_compile(step_lib.output_names_of(out))
         specs = cast(list, self.specs)  # resolved just above when compile had no outputs
         shapes: list = step_lib.flatten_outputs(out, self.output_names)
         for output_spec, shape in zip(specs, shapes, strict=True):
@@ -114,8 +114,15 @@ class Trainer:
                                       for s in self.specs for m in s.metrics)
         self.reset_metrics()
 
+    def init_metric_state(self):
+        """The metric state at a restart (see `keras_metrics`)."""
+        compiled = step_lib.init_metric_state(self.specs)
+        if not self.keras_metrics:
+            return compiled
+        return {"compiled": compiled, "keras": keras_step.init_metric_variables(self.model)}
+
     def reset_metrics(self):
-        self.metric_state = step_lib.init_metric_state(self.specs)
+        self.metric_state = self.init_metric_state()
 
     def resolution(self) -> trainability.Resolution:
         """The model's current resolution, recomputed only after a trainability change."""
@@ -128,11 +135,12 @@ class Trainer:
 
     def _ensure_opt_state(self, resolution):
         keys = frozenset(v.uid for v in resolution.variables if v.trainable)
-        if keys - self._opt_keys:
+        if keys - self._opt_keys or self.opt_state is None:
             covered = keys | self._opt_keys
             params = {v.uid: v.value for v in resolution.variables if v.uid in covered}
             self.opt_state = opt_state_lib.extend(self.tx, self.opt_state, params)
             self._opt_keys = frozenset(params)
+            step_optimizers.extend_states(self, params)
             self._set_learning_rate(self.optimizer.learning_rate)
 
     def _set_learning_rate(self, value):
@@ -141,6 +149,11 @@ class Trainer:
         if hyperparams is not None and "learning_rate" in hyperparams:
             old = hyperparams["learning_rate"]
             hyperparams["learning_rate"] = jnp.asarray(value, dtype=old.dtype)
+
+    @property
+    def gathers_batches(self):
+        """Whether steps may gather batches on the device (not with extra optimizers)."""
+        return not step_optimizers.extra_optimizers(self)
 
     def active_distribution(self):
         """The distribution this call runs with (see `lamina.distribution.scope`), or None."""
@@ -158,7 +171,9 @@ class Trainer:
         """The `Plan` of the live configuration (its optimizer entries made first)."""
         resolution = self.resolution()
         if self._plan is None:
-            if not resolution.trained:
+            # a model with no weights at all trains as Keras does (its step updates
+            # nothing); one whose weights are all frozen is rule 8's error
+            if not resolution.trained and any(v.kind == "weight" for v in resolution.variables):
                 raise nothing_trainable_error(self.model, resolution)
             self._ensure_opt_state(resolution)
             self._plan = Plan.of((resolution.key, self._opt_keys), resolution.trained,
@@ -181,11 +196,12 @@ class Trainer:
         """Compile the step of `kind` ("train" or "multi") on `path` ("batch" or "gather")."""
         step = self._pure_step(plan)
         if kind == "multi":
-            step = step_lib.make_multi_step(step, self.specs, plan.kept_at, path == "gather")
+            step = step_lib.make_multi_step(step, self.init_metric_state, plan.kept_at,
+                                            path == "gather")
         elif path == "gather":
             step = step_lib.make_indexed_step(step)
         if distribution is None:
-            return CompiledStep(step)
+            return CompiledStep(step) if self.jit else step_lib.EagerStep(step)
         return self.placement(distribution).train_step(step, plan, self.opt_state)
 
     def _pure_step(self, plan):
@@ -200,7 +216,7 @@ class Trainer:
         return step_lib.train_step_fn(
             self.model, self.tx, self.specs, self.output_names, self.compiled_log_names,
             self._opt_keys, plan, _regularized(trained),
-            [v for v in trained if v.constraint is not None])
+            [v for v in trained if v.constraint is not None], self.custom_loss)
 
     # -- steps -----------------------------------------------------------------------
     def train_step(self, x, y, sample_weight, reset_metrics=False):
@@ -274,11 +290,16 @@ class Trainer:
         """Run the compiled step of `kind` on `path` for the live configuration on `data`
         (`count` optimisation steps), store the new state; returns the logs' values."""
         plan = self._current_plan()
+        extras = step_optimizers.states_for(self, kind, path)
         step = self._compiled(kind, path, distribution, plan)
         if distribution is not None:
             self.placement(distribution).place_variables(plan.trained_vars + plan.other_vars)
         state = plan.state(self.opt_state, None if reset_metrics else self.metric_state)
+        if extras:
+            data = (*data, extras)
         state, logs = self._call(step, plan.trained_vars + plan.other_vars, state, *data)
+        if extras:
+            logs, self.extra_opt_states = logs
         plan.write_back(state)
         self.opt_state, self.metric_state = state.opt_state, state.metrics
         self.iterations += count
@@ -297,6 +318,9 @@ class Trainer:
         metric_state = None if reset_metrics else self.metric_state
         self.metric_state, logs = self._call(step, resolution.variables, values, metric_state,
                                              x, y, sample_weight)
+        if isinstance(logs, dict):  # a model's own test_step names its logs
+            self.log_names = list(logs)
+            return list(logs.values())
         return logs
 
     def _call(self, step, variables, *args):
@@ -317,8 +341,9 @@ class Trainer:
         step = self._steps.get(key)
         if step is None:
             if distribution is None:
-                step = step_lib.make_test_step(self.model, self.specs, self.output_names,
-                                               regularized)
+                step = step_lib.compiled(keras_step.pure_test_step(self, resolution,
+                                                                   regularized),
+                                         self.jit, donate_argnums=(1,))
             else:
                 step = self.placement(distribution).test_step(
                     self._test_step(resolution, None), [v.uid for v in resolution.variables])
