@@ -108,5 +108,5 @@ def test_pack_x_y_sample_weight_matches_keras(args):
 
 
 def test_unpack_refuses_four_items():
-    with pytest.raises(lm.InputSpecError, match="4 items"):
+    with pytest.raises(lm.InputSpecError, match="a tuple of 4 entries"):
         lm.utils.unpack_x_y_sample_weight((1, 2, 3, 4))

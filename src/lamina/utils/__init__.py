@@ -8,6 +8,8 @@ import numpy as _np
 from lamina.core import rng as _lamina_random
 from lamina.errors import ConfigurationError as _ConfigurationError
 from lamina.training.data.sources import PyDataset as PyDataset
+from lamina.training.keras_step import pack_x_y_sample_weight as pack_x_y_sample_weight
+from lamina.training.keras_step import unpack_x_y_sample_weight as unpack_x_y_sample_weight
 from lamina.utils.directory_datasets import (
     image_dataset_from_directory as image_dataset_from_directory,
 )
@@ -21,8 +23,6 @@ from lamina.utils.images import load_img as load_img
 from lamina.utils.images import save_img as save_img
 from lamina.utils.numerical import normalize as normalize
 from lamina.utils.numerical import to_categorical as to_categorical
-from lamina.utils.packing import pack_x_y_sample_weight as pack_x_y_sample_weight
-from lamina.utils.packing import unpack_x_y_sample_weight as unpack_x_y_sample_weight
 from lamina.utils.plot_model import model_to_dot as model_to_dot
 from lamina.utils.plot_model import plot_model as plot_model
 from lamina.utils.progbar import Progbar as Progbar
