@@ -9,6 +9,7 @@ from lamina.layers import activations as _activations  # noqa: E402
 from lamina.layers import attention as _attention  # noqa: E402
 from lamina.layers import convolutional as _convolutional  # noqa: E402
 from lamina.layers import embedding as _embedding  # noqa: E402
+from lamina.layers import image_preprocessing as _image_preprocessing  # noqa: E402
 from lamina.layers import lambda_layer as _lambda_layer  # noqa: E402
 from lamina.layers import merging as _merging  # noqa: E402
 from lamina.layers import normalization as _normalization  # noqa: E402
@@ -41,6 +42,16 @@ from lamina.layers.core import Activation as Activation
 from lamina.layers.core import Dense as Dense
 from lamina.layers.embedding import Embedding as Embedding
 from lamina.layers.embedding import Masking as Masking
+from lamina.layers.image_preprocessing.color import RandomBrightness as RandomBrightness
+from lamina.layers.image_preprocessing.color import RandomContrast as RandomContrast
+from lamina.layers.image_preprocessing.geometric import RandomFlip as RandomFlip
+from lamina.layers.image_preprocessing.geometric import RandomRotation as RandomRotation
+from lamina.layers.image_preprocessing.geometric import RandomShear as RandomShear
+from lamina.layers.image_preprocessing.geometric import RandomTranslation as RandomTranslation
+from lamina.layers.image_preprocessing.geometric import RandomZoom as RandomZoom
+from lamina.layers.image_preprocessing.resizing import CenterCrop as CenterCrop
+from lamina.layers.image_preprocessing.resizing import RandomCrop as RandomCrop
+from lamina.layers.image_preprocessing.resizing import Resizing as Resizing
 from lamina.layers.lambda_layer import Lambda as Lambda
 from lamina.layers.merging import Add as Add
 from lamina.layers.merging import Average as Average
@@ -98,8 +109,9 @@ from lamina.layers.wrappers import Bidirectional as Bidirectional
 from lamina.layers.wrappers import TimeDistributed as TimeDistributed
 
 _FAMILIES = (
-    _activations, _attention, _convolutional, _embedding, _lambda_layer, _merging, _normalization,
-    _pooling, _preprocessing, _recurrent, _regularization, _reshaping, _rnn_cells, _wrappers,
+    _activations, _attention, _convolutional, _embedding, _image_preprocessing, _lambda_layer,
+    _merging, _normalization, _pooling, _preprocessing, _recurrent, _regularization, _reshaping,
+    _rnn_cells, _wrappers,
 )
 for _cls in (Layer, InputLayer, Activation, Dense,
              *(cls for family in _FAMILIES for cls in family.LAYERS)):

@@ -47,6 +47,8 @@ _LAYER_CLASSES = (
     "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
     "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
     "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Rescaling", "Normalization",
+    "Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomRotation", "RandomZoom",
+    "RandomTranslation", "RandomShear", "RandomContrast", "RandomBrightness",
 )
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU")
 # Keras options lamina has no argument for, accepted only with the value that does nothing
