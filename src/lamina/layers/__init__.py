@@ -52,6 +52,12 @@ from lamina.layers.image_preprocessing.geometric import RandomZoom as RandomZoom
 from lamina.layers.image_preprocessing.resizing import CenterCrop as CenterCrop
 from lamina.layers.image_preprocessing.resizing import RandomCrop as RandomCrop
 from lamina.layers.image_preprocessing.resizing import Resizing as Resizing
+from lamina.layers.image_preprocessing.tone import AutoContrast as AutoContrast
+from lamina.layers.image_preprocessing.tone import RandomGrayscale as RandomGrayscale
+from lamina.layers.image_preprocessing.tone import RandomInvert as RandomInvert
+from lamina.layers.image_preprocessing.tone import RandomPosterization as RandomPosterization
+from lamina.layers.image_preprocessing.tone import RandomSharpness as RandomSharpness
+from lamina.layers.image_preprocessing.tone import Solarization as Solarization
 from lamina.layers.lambda_layer import Lambda as Lambda
 from lamina.layers.merging import Add as Add
 from lamina.layers.merging import Average as Average

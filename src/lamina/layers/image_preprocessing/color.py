@@ -1,19 +1,9 @@
-"""Colour augmentation: RandomContrast, RandomBrightness, RandomInvert, RandomGrayscale,
-Solarization, RandomPosterization. Pixel values are read in `value_range` (default 0-255)."""
+"""Colour augmentation: RandomContrast and RandomBrightness. Pixel values are read in
+`value_range` (default 0-255)."""
 import jax
 import jax.numpy as jnp
 
 from lamina.layers.image_preprocessing.base import RandomImageLayer, check_value_range, factor_range
-
-GRAY_WEIGHTS = (0.2989, 0.5870, 0.1140)  # tf.image.rgb_to_grayscale's, as Keras
-
-
-def rescale(images, source, target):
-    """Values mapped linearly from range `source` to range `target`."""
-    if tuple(source) == tuple(target):
-        return images
-    unit = (images - source[0]) / (source[1] - source[0])
-    return unit * (target[1] - target[0]) + target[0]
 
 
 def _per_image(batch):

@@ -48,7 +48,8 @@ _LAYER_CLASSES = (
     "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
     "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Rescaling", "Normalization",
     "Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomRotation", "RandomZoom",
-    "RandomTranslation", "RandomShear", "RandomContrast", "RandomBrightness",
+    "RandomTranslation", "RandomShear", "RandomContrast", "RandomBrightness", "AutoContrast",
+    "RandomInvert", "RandomGrayscale", "Solarization", "RandomPosterization", "RandomSharpness",
 )
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU")
 # Keras options lamina has no argument for, accepted only with the value that does nothing
