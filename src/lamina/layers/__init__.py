@@ -44,11 +44,15 @@ from lamina.layers.embedding import Embedding as Embedding
 from lamina.layers.embedding import Masking as Masking
 from lamina.layers.image_preprocessing.color import RandomBrightness as RandomBrightness
 from lamina.layers.image_preprocessing.color import RandomContrast as RandomContrast
+from lamina.layers.image_preprocessing.effects import RandomErasing as RandomErasing
+from lamina.layers.image_preprocessing.effects import RandomGaussianBlur as RandomGaussianBlur
 from lamina.layers.image_preprocessing.geometric import RandomFlip as RandomFlip
 from lamina.layers.image_preprocessing.geometric import RandomRotation as RandomRotation
 from lamina.layers.image_preprocessing.geometric import RandomShear as RandomShear
 from lamina.layers.image_preprocessing.geometric import RandomTranslation as RandomTranslation
 from lamina.layers.image_preprocessing.geometric import RandomZoom as RandomZoom
+from lamina.layers.image_preprocessing.mixing import CutMix as CutMix
+from lamina.layers.image_preprocessing.mixing import MixUp as MixUp
 from lamina.layers.image_preprocessing.resizing import CenterCrop as CenterCrop
 from lamina.layers.image_preprocessing.resizing import RandomCrop as RandomCrop
 from lamina.layers.image_preprocessing.resizing import Resizing as Resizing

@@ -50,6 +50,7 @@ _LAYER_CLASSES = (
     "Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomRotation", "RandomZoom",
     "RandomTranslation", "RandomShear", "RandomContrast", "RandomBrightness", "AutoContrast",
     "RandomInvert", "RandomGrayscale", "Solarization", "RandomPosterization", "RandomSharpness",
+    "MixUp", "CutMix", "RandomErasing", "RandomGaussianBlur",
 )
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU")
 # Keras options lamina has no argument for, accepted only with the value that does nothing
