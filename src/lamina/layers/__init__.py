@@ -51,6 +51,9 @@ from lamina.layers.image_preprocessing.geometric import RandomRotation as Random
 from lamina.layers.image_preprocessing.geometric import RandomShear as RandomShear
 from lamina.layers.image_preprocessing.geometric import RandomTranslation as RandomTranslation
 from lamina.layers.image_preprocessing.geometric import RandomZoom as RandomZoom
+from lamina.layers.image_preprocessing.hsv import RandomColorJitter as RandomColorJitter
+from lamina.layers.image_preprocessing.hsv import RandomHue as RandomHue
+from lamina.layers.image_preprocessing.hsv import RandomSaturation as RandomSaturation
 from lamina.layers.image_preprocessing.mixing import CutMix as CutMix
 from lamina.layers.image_preprocessing.mixing import MixUp as MixUp
 from lamina.layers.image_preprocessing.resizing import CenterCrop as CenterCrop

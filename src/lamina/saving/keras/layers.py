@@ -50,7 +50,8 @@ _LAYER_CLASSES = (
     "Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomRotation", "RandomZoom",
     "RandomTranslation", "RandomShear", "RandomContrast", "RandomBrightness", "AutoContrast",
     "RandomInvert", "RandomGrayscale", "Solarization", "RandomPosterization", "RandomSharpness",
-    "MixUp", "CutMix", "RandomErasing", "RandomGaussianBlur",
+    "MixUp", "CutMix", "RandomErasing", "RandomGaussianBlur", "RandomHue", "RandomSaturation",
+    "RandomColorJitter",
 )
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU")
 # Keras options lamina has no argument for, accepted only with the value that does nothing
