@@ -18,6 +18,7 @@ from lamina.layers import (
     RandomContrast,
     RandomCrop,
     RandomFlip,
+    RandomPerspective,
     RandomRotation,
     RandomShear,
     RandomTranslation,
@@ -154,6 +155,20 @@ def test_other_random_layers_match_keras_given_the_same_transformation(keras):
         np.testing.assert_allclose(
             np.asarray(make_ours().transform_images(images, transformation)),
             np.asarray(theirs.transform_images(images, transformation)), **PIXELS)
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_perspective_matches_keras_and_scale_zero_is_the_identity(keras, data_format):
+    x = _images(4, 9, 7, 2) if data_format == "channels_last" else _images(4, 2, 9, 7)
+    for interpolation in ("bilinear", "nearest"):
+        kwargs = {"interpolation": interpolation, "fill_value": 3.0, "data_format": data_format}
+        theirs = keras.layers.RandomPerspective(0.8, 0.6, **kwargs)
+        transformation = theirs.get_random_transformation(x)
+        np.testing.assert_allclose(
+            np.asarray(RandomPerspective(0.8, 0.6, **kwargs).transform_images(x, transformation)),
+            np.asarray(theirs.transform_images(x, transformation)), **PIXELS)
+    still = RandomPerspective(1.0, scale=0.0, seed=1)(x, training=True)
+    np.testing.assert_allclose(np.asarray(still), x, rtol=0, atol=1e-3)
 
 
 # -- properties of the random draws ---------------------------------------------------------

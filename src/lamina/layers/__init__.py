@@ -56,6 +56,7 @@ from lamina.layers.image_preprocessing.hsv import RandomHue as RandomHue
 from lamina.layers.image_preprocessing.hsv import RandomSaturation as RandomSaturation
 from lamina.layers.image_preprocessing.mixing import CutMix as CutMix
 from lamina.layers.image_preprocessing.mixing import MixUp as MixUp
+from lamina.layers.image_preprocessing.perspective import RandomPerspective as RandomPerspective
 from lamina.layers.image_preprocessing.resizing import CenterCrop as CenterCrop
 from lamina.layers.image_preprocessing.resizing import RandomCrop as RandomCrop
 from lamina.layers.image_preprocessing.resizing import Resizing as Resizing

@@ -5,7 +5,7 @@ resize and projective-transform kernels), `resizing` (Resizing, CenterCrop, Rand
 `geometric` (RandomFlip and the affine layers), `color` (contrast, brightness), `tone`
 (auto-contrast, invert, grayscale, solarize, posterize, sharpness), `mixing` (MixUp,
 CutMix), `effects` (RandomErasing, RandomGaussianBlur), `hsv` (hue,
-saturation, colour jitter). `LAYERS` lists every
+saturation, colour jitter), `perspective` (RandomPerspective). `LAYERS` lists every
 class for the saving registry.
 """
 from lamina.layers.image_preprocessing import color as _color
@@ -13,8 +13,10 @@ from lamina.layers.image_preprocessing import effects as _effects
 from lamina.layers.image_preprocessing import geometric as _geometric
 from lamina.layers.image_preprocessing import hsv as _hsv
 from lamina.layers.image_preprocessing import mixing as _mixing
+from lamina.layers.image_preprocessing import perspective as _perspective
 from lamina.layers.image_preprocessing import resizing as _resizing
 from lamina.layers.image_preprocessing import tone as _tone
 
 LAYERS = (*_resizing.LAYERS, *_geometric.LAYERS, *_color.LAYERS, *_tone.LAYERS,
-          *_mixing.LAYERS, *_effects.LAYERS, *_hsv.LAYERS)
+          *_mixing.LAYERS, *_effects.LAYERS, *_hsv.LAYERS,
+          *_perspective.LAYERS)
