@@ -72,8 +72,8 @@ class RandomErasing(RandomImageLayer):
         masks = jnp.broadcast_to((cols >= x0) & (cols < x1) & (rows >= y0) & (rows < y1), full)
         if self.fill_value is None:
             fill = jax.random.normal(fill_key, full) * self.value_range[1]
-        elif is_number(self.fill_value):
-            fill = jnp.full(full, self.fill_value, jnp.float32)
+        elif not isinstance(self.fill_value, tuple):
+            fill = jnp.full(full, float(self.fill_value), jnp.float32)
         else:
             channel = [1, 1, 1, 1]
             channel[-1 if self.data_format == "channels_last" else 1] = 3
