@@ -9,6 +9,7 @@ from harness import LayerCase, check_layer
 from lamina.errors import ConfigurationError, InputSpecError
 from lamina.layers import (
     AutoContrast,
+    Equalization,
     RandomGrayscale,
     RandomInvert,
     RandomPosterization,
@@ -57,6 +58,24 @@ def test_auto_contrast_matches_keras(keras):
     out = np.asarray(AutoContrast()(x[1:]))
     np.testing.assert_allclose(out.min(axis=(1, 2)), 0.0, atol=1e-4)
     np.testing.assert_allclose(out.max(axis=(1, 2)), 255.0, atol=1e-3)
+
+
+def test_equalization_matches_keras_and_flattens_the_histogram(keras):
+    x = (_images(3, 6, 5, 3) / 255) ** 2 * 255  # skewed towards dark values
+    for kwargs, images, data_format in (({}, x, "channels_last"),
+                                        ({"value_range": (0, 1), "bins": 64}, x / 255,
+                                         "channels_last"),
+                                        ({}, x.transpose(0, 3, 1, 2), "channels_first")):
+        ours = Equalization(data_format=data_format, **kwargs)(images, training=True)
+        theirs = keras.layers.Equalization(data_format=data_format, **kwargs)(images,
+                                                                             training=True)
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), **PIXELS)
+    out = np.asarray(Equalization()(x, training=True))
+    assert abs(out.mean() - 127.5) < abs(x.mean() - 127.5) / 3  # spread over the range
+    np.testing.assert_array_equal(np.asarray(Equalization()(x)), x)  # as Keras: training only
+    layer = Equalization(value_range=(0, 1), bins=128)  # (Keras 3.15 cannot build a model
+    clone = Equalization.from_config(layer.get_config())  # with it: "part of a cycle")
+    assert clone.get_config() == layer.get_config()
 
 
 def test_random_layers_match_keras_given_the_same_transformation(keras):
@@ -128,6 +147,7 @@ def test_bad_arguments_and_inputs_are_refused_by_name():
         (lambda: RandomPosterization(9), "RandomPosterization .*`factor`"),
         (lambda: RandomSharpness(0.5, value_range=(0,)), "`value_range`"),
         (lambda: AutoContrast(value_range="0-255"), "AutoContrast .*`value_range`"),
+        (lambda: Equalization(bins=1), "Equalization .*`bins`"),
     ]
     for make, pattern in cases:
         with pytest.raises(ConfigurationError, match=pattern):

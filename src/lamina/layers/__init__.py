@@ -61,6 +61,7 @@ from lamina.layers.image_preprocessing.resizing import CenterCrop as CenterCrop
 from lamina.layers.image_preprocessing.resizing import RandomCrop as RandomCrop
 from lamina.layers.image_preprocessing.resizing import Resizing as Resizing
 from lamina.layers.image_preprocessing.tone import AutoContrast as AutoContrast
+from lamina.layers.image_preprocessing.tone import Equalization as Equalization
 from lamina.layers.image_preprocessing.tone import RandomGrayscale as RandomGrayscale
 from lamina.layers.image_preprocessing.tone import RandomInvert as RandomInvert
 from lamina.layers.image_preprocessing.tone import RandomPosterization as RandomPosterization

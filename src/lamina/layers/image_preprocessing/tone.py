@@ -1,6 +1,6 @@
-"""Tone and pixel-value layers: AutoContrast, RandomInvert, RandomGrayscale, Solarization,
-RandomPosterization, RandomSharpness. Pixel values are read in `value_range` (0-255 by
-default) and, where Keras does so, worked on in 0-255."""
+"""Tone and pixel-value layers: AutoContrast, Equalization, RandomInvert, RandomGrayscale,
+Solarization, RandomPosterization, RandomSharpness. Pixel values are read in `value_range`
+(0-255 by default) and, where Keras does so, worked on in 0-255."""
 import jax
 import jax.numpy as jnp
 
@@ -249,5 +249,46 @@ class RandomSharpness(RandomImageLayer):
         return {**super().get_config(), "factor": self.factor, "value_range": self.value_range}
 
 
-LAYERS = (AutoContrast, RandomInvert, RandomGrayscale, Solarization, RandomPosterization,
-          RandomSharpness)
+class Equalization(ImageLayer):
+    """Histogram equalisation of each channel, with one histogram per channel over the whole
+    batch (as Keras 3.15), in `bins` bins over 0-255. Like Keras, it acts only when training:
+    `predict` and a plain call return the images unchanged.
+
+    Args: value_range (default (0, 255)); bins (default 256); data_format.
+    """
+
+    def __init__(self, value_range=(0, 255), bins=256, data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.value_range = check_value_range(self, value_range)
+        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
+            raise fail(self, f"expected `bins` to be an integer >= 2, received {bins!r}.")
+        self.bins = bins
+
+    def _equalize(self, channel):
+        scale = (self.bins - 1) / 255.0
+        bins = jnp.clip((channel * scale).astype(jnp.int32), 0, self.bins - 1)
+        hist = jnp.bincount(bins.reshape(-1), length=self.bins)
+        cdf = jnp.cumsum(hist)
+        cdf_min = cdf[jnp.argmax(cdf > 0)]
+        denominator = jnp.where(cdf[-1] - cdf_min == 0, 1, cdf[-1] - cdf_min)
+        table = jnp.clip(jnp.round((cdf - cdf_min) * 255 / denominator), *_BYTE)
+        equalized = jnp.take(table, jnp.clip(channel / 255.0 * (self.bins - 1), 0,
+                                             self.bins - 1).astype(jnp.int32))
+        return jnp.where(jnp.count_nonzero(hist) <= 1, channel, equalized)
+
+    def transform_batch(self, images, transformation):
+        axis = -1 if self.data_format == "channels_last" else 1
+        x = rescale(images, self.value_range, _BYTE)
+        out = jnp.stack([self._equalize(jnp.take(x, i, axis=axis))
+                         for i in range(x.shape[axis])], axis=axis)
+        return rescale(out.astype(images.dtype), _BYTE, self.value_range)
+
+    def call(self, inputs, training=False):
+        return self.transform_images(inputs, {}, training=training)
+
+    def get_config(self):
+        return {**super().get_config(), "value_range": self.value_range, "bins": self.bins}
+
+
+LAYERS = (AutoContrast, Equalization, RandomInvert, RandomGrayscale, Solarization,
+          RandomPosterization, RandomSharpness)

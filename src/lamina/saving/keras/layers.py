@@ -51,7 +51,7 @@ _LAYER_CLASSES = (
     "RandomTranslation", "RandomShear", "RandomContrast", "RandomBrightness", "AutoContrast",
     "RandomInvert", "RandomGrayscale", "Solarization", "RandomPosterization", "RandomSharpness",
     "MixUp", "CutMix", "RandomErasing", "RandomGaussianBlur", "RandomHue", "RandomSaturation",
-    "RandomColorJitter", "RandomPerspective",
+    "RandomColorJitter", "RandomPerspective", "Equalization",
 )
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU")
 # Keras options lamina has no argument for, accepted only with the value that does nothing
