@@ -56,6 +56,18 @@ HARNESS_CASES = [
               trainable_params=0),
     LayerCase("random-rotation", lambda: RandomRotation(0.2, seed=1), _uniform(2, 6, 4, 2),
               (2, 6, 4, 2), trainable_params=0),
+    LayerCase("random-zoom", lambda: RandomZoom(0.2, seed=1), _uniform(2, 6, 4, 2),
+              (2, 6, 4, 2), trainable_params=0),
+    LayerCase("random-translation", lambda: RandomTranslation(0.2, 0.1, seed=1),
+              _uniform(2, 6, 4, 2), (2, 6, 4, 2), trainable_params=0),
+    LayerCase("random-shear", lambda: RandomShear(0.2, 0.1, seed=1), _uniform(2, 6, 4, 2),
+              (2, 6, 4, 2), trainable_params=0),
+    LayerCase("random-perspective", lambda: RandomPerspective(seed=1), _uniform(2, 6, 4, 2),
+              (2, 6, 4, 2), trainable_params=0),
+    LayerCase("random-contrast", lambda: RandomContrast(0.3, seed=1), _uniform(2, 6, 4, 2),
+              (2, 6, 4, 2), trainable_params=0),
+    LayerCase("random-brightness", lambda: RandomBrightness(0.3, seed=1),
+              _uniform(2, 6, 4, 2), (2, 6, 4, 2), trainable_params=0),
 ]
 
 

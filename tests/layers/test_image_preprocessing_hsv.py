@@ -3,6 +3,7 @@
 composition of its steps, properties, the .keras importer, errors. Tolerance: atol 1e-5."""
 import numpy as np
 import pytest
+from harness import LayerCase, check_layer
 
 from lamina.errors import ConfigurationError
 from lamina.layers import (
@@ -22,6 +23,27 @@ def keras():
     if keras.backend.backend() != "jax":
         pytest.skip("the Keras cases run on Keras's JAX backend")
     return keras
+
+
+
+def _uniform(*shape, high=255.0):
+    return lambda rng: rng.uniform(0, high, size=shape).astype(np.float32)
+
+
+HARNESS_CASES = [
+    LayerCase("random-hue", lambda: RandomHue(0.3, seed=1), _uniform(2, 5, 4, 3),
+              (2, 5, 4, 3), trainable_params=0),
+    LayerCase("random-saturation", lambda: RandomSaturation(0.6, seed=1),
+              _uniform(2, 5, 4, 3), (2, 5, 4, 3), trainable_params=0),
+    LayerCase("random-color-jitter", lambda: RandomColorJitter(
+        brightness_factor=0.1, contrast_factor=0.2, saturation_factor=0.6, hue_factor=0.1,
+        seed=1), _uniform(2, 5, 4, 3), (2, 5, 4, 3), trainable_params=0),
+]
+
+
+@pytest.mark.parametrize("case", HARNESS_CASES, ids=str)
+def test_harness(case):
+    check_layer(case)
 
 
 def _images(*shape, seed=0):

@@ -4,6 +4,7 @@ dict input, properties of the draws, the .keras importer, and errors.
 Tolerance: atol 1e-4 on values in [0, 255] (float32)."""
 import numpy as np
 import pytest
+from harness import LayerCase, check_layer
 
 from lamina.errors import ConfigurationError, InputSpecError
 from lamina.layers import CutMix, MixUp, RandomErasing, RandomGaussianBlur
@@ -17,6 +18,28 @@ def keras():
     if keras.backend.backend() != "jax":
         pytest.skip("the Keras cases run on Keras's JAX backend")
     return keras
+
+
+
+def _uniform(*shape, high=255.0):
+    return lambda rng: rng.uniform(0, high, size=shape).astype(np.float32)
+
+
+HARNESS_CASES = [
+    LayerCase("mix-up", lambda: MixUp(seed=1), _uniform(4, 5, 4, 3), (4, 5, 4, 3),
+              trainable_params=0),
+    LayerCase("cut-mix", lambda: CutMix(seed=1), _uniform(4, 5, 4, 3), (4, 5, 4, 3),
+              trainable_params=0),
+    LayerCase("random-erasing", lambda: RandomErasing(seed=1), _uniform(4, 5, 4, 3),
+              (4, 5, 4, 3), trainable_params=0),
+    LayerCase("random-gaussian-blur", lambda: RandomGaussianBlur(seed=1),
+              _uniform(4, 5, 4, 3), (4, 5, 4, 3), trainable_params=0),
+]
+
+
+@pytest.mark.parametrize("case", HARNESS_CASES, ids=str)
+def test_harness(case):
+    check_layer(case)
 
 
 def _images(*shape, seed=0):

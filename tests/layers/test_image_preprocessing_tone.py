@@ -33,6 +33,21 @@ def _images(*shape, seed=0):
 
 
 HARNESS_CASES = [
+    LayerCase("equalization", lambda: Equalization(),
+              lambda rng: rng.uniform(0, 255, (2, 4, 3, 3)).astype(np.float32), (2, 4, 3, 3),
+              trainable_params=0),
+    LayerCase("random-invert", lambda: RandomInvert(seed=1),
+              lambda rng: rng.uniform(0, 255, (2, 4, 3, 3)).astype(np.float32), (2, 4, 3, 3),
+              trainable_params=0),
+    LayerCase("random-grayscale", lambda: RandomGrayscale(seed=1),
+              lambda rng: rng.uniform(0, 255, (2, 4, 3, 3)).astype(np.float32), (2, 4, 3, 3),
+              trainable_params=0),
+    LayerCase("solarization", lambda: Solarization(0.2, 0.5, seed=1),
+              lambda rng: rng.uniform(0, 255, (2, 4, 3, 3)).astype(np.float32), (2, 4, 3, 3),
+              trainable_params=0),
+    LayerCase("random-posterization", lambda: RandomPosterization((2, 5), seed=1),
+              lambda rng: rng.uniform(0, 255, (2, 4, 3, 3)).astype(np.float32), (2, 4, 3, 3),
+              trainable_params=0),
     LayerCase("auto-contrast", lambda: AutoContrast(),
               lambda rng: rng.uniform(0, 255, (2, 4, 3, 3)).astype(np.float32), (2, 4, 3, 3),
               trainable_params=0),
