@@ -12,6 +12,7 @@ from lamina.layers import convolutional as _convolutional  # noqa: E402
 from lamina.layers import einsum_dense as _einsum_dense  # noqa: E402
 from lamina.layers import embedding as _embedding  # noqa: E402
 from lamina.layers import group_query_attention as _group_query_attention  # noqa: E402
+from lamina.layers import image_preprocessing as _image_preprocessing  # noqa: E402
 from lamina.layers import lambda_layer as _lambda_layer  # noqa: E402
 from lamina.layers import merging as _merging  # noqa: E402
 from lamina.layers import normalization as _normalization  # noqa: E402
@@ -51,6 +52,31 @@ from lamina.layers.einsum_dense import EinsumDense as EinsumDense
 from lamina.layers.embedding import Embedding as Embedding
 from lamina.layers.embedding import Masking as Masking
 from lamina.layers.group_query_attention import GroupQueryAttention as GroupQueryAttention
+from lamina.layers.image_preprocessing.color import RandomBrightness as RandomBrightness
+from lamina.layers.image_preprocessing.color import RandomContrast as RandomContrast
+from lamina.layers.image_preprocessing.effects import RandomErasing as RandomErasing
+from lamina.layers.image_preprocessing.effects import RandomGaussianBlur as RandomGaussianBlur
+from lamina.layers.image_preprocessing.geometric import RandomFlip as RandomFlip
+from lamina.layers.image_preprocessing.geometric import RandomRotation as RandomRotation
+from lamina.layers.image_preprocessing.geometric import RandomShear as RandomShear
+from lamina.layers.image_preprocessing.geometric import RandomTranslation as RandomTranslation
+from lamina.layers.image_preprocessing.geometric import RandomZoom as RandomZoom
+from lamina.layers.image_preprocessing.hsv import RandomColorJitter as RandomColorJitter
+from lamina.layers.image_preprocessing.hsv import RandomHue as RandomHue
+from lamina.layers.image_preprocessing.hsv import RandomSaturation as RandomSaturation
+from lamina.layers.image_preprocessing.mixing import CutMix as CutMix
+from lamina.layers.image_preprocessing.mixing import MixUp as MixUp
+from lamina.layers.image_preprocessing.perspective import RandomPerspective as RandomPerspective
+from lamina.layers.image_preprocessing.resizing import CenterCrop as CenterCrop
+from lamina.layers.image_preprocessing.resizing import RandomCrop as RandomCrop
+from lamina.layers.image_preprocessing.resizing import Resizing as Resizing
+from lamina.layers.image_preprocessing.tone import AutoContrast as AutoContrast
+from lamina.layers.image_preprocessing.tone import Equalization as Equalization
+from lamina.layers.image_preprocessing.tone import RandomGrayscale as RandomGrayscale
+from lamina.layers.image_preprocessing.tone import RandomInvert as RandomInvert
+from lamina.layers.image_preprocessing.tone import RandomPosterization as RandomPosterization
+from lamina.layers.image_preprocessing.tone import RandomSharpness as RandomSharpness
+from lamina.layers.image_preprocessing.tone import Solarization as Solarization
 from lamina.layers.lambda_layer import Lambda as Lambda
 from lamina.layers.merging import Add as Add
 from lamina.layers.merging import Average as Average
@@ -119,9 +145,9 @@ from lamina.layers.wrappers import TimeDistributed as TimeDistributed
 
 _FAMILIES = (
     _activations, _attention, _conv_lstm, _convolutional, _einsum_dense, _embedding,
-    _group_query_attention, _lambda_layer, _merging, _normalization, _pipeline, _pooling,
-    _preprocessing, _recurrent, _regularization, _reshaping, _rms_normalization, _rnn_cells,
-    _wrappers,
+    _group_query_attention, _image_preprocessing, _lambda_layer, _merging, _normalization,
+    _pipeline, _pooling, _preprocessing, _recurrent, _regularization, _reshaping,
+    _rms_normalization, _rnn_cells, _wrappers,
 )
 for _cls in (Layer, InputLayer, Activation, Dense,
              *(cls for family in _FAMILIES for cls in family.LAYERS)):

@@ -60,6 +60,11 @@ _LAYER_CLASSES = (
     "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Pipeline",
     "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
     "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Rescaling", "Normalization",
+    "Resizing", "CenterCrop", "RandomCrop", "RandomFlip", "RandomRotation", "RandomZoom",
+    "RandomTranslation", "RandomShear", "RandomContrast", "RandomBrightness", "AutoContrast",
+    "RandomInvert", "RandomGrayscale", "Solarization", "RandomPosterization", "RandomSharpness",
+    "MixUp", "CutMix", "RandomErasing", "RandomGaussianBlur", "RandomHue", "RandomSaturation",
+    "RandomColorJitter", "RandomPerspective", "Equalization",
 )
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU")
 # Keras options lamina has no argument for, accepted only with the value that does nothing
