@@ -31,7 +31,18 @@ from lamina.core import naming
 from lamina.core.input_layer import InputLayer
 from lamina.core.node import is_symbolic
 from lamina.core.structure import map_structure
-from lamina.layers import GRU, LSTM, Bidirectional, MultiHeadAttention, SimpleRNN, TimeDistributed
+from lamina.layers import (
+    GRU,
+    LSTM,
+    Bidirectional,
+    ConvLSTM1D,
+    ConvLSTM2D,
+    ConvLSTM3D,
+    GroupQueryAttention,
+    MultiHeadAttention,
+    SimpleRNN,
+    TimeDistributed,
+)
 from lamina.models.model import Model
 from lamina.models.sequential import Sequential
 from lamina.saving.keras.export_objects import (
@@ -41,7 +52,7 @@ from lamina.saving.keras.export_objects import (
     layer_entry,
     refuse,
 )
-from lamina.saving.keras.importer import _unique
+from lamina.saving.keras.importer import _KERAS_PYTHON_NAMES, _unique
 
 _FUNCTIONAL = ("keras.src.models.functional", "Functional")
 _SEQUENTIAL = ("keras", "Sequential")
@@ -169,13 +180,17 @@ def _functional(model, resolution, depth):
 # -- weights -----------------------------------------------------------------------------
 def _layer_groups(layer):
     """[(group relative to the layer's own group, [variables])] in Keras's layout."""
-    if isinstance(layer, (SimpleRNN, LSTM, GRU)):
+    if isinstance(layer, (SimpleRNN, LSTM, GRU, ConvLSTM1D, ConvLSTM2D, ConvLSTM3D)):
         return [("cell/vars", list(layer.weights))]
     if isinstance(layer, Bidirectional):
         return ([(f"forward_layer/{g}", v) for g, v in _layer_groups(layer.forward_layer)]
                 + [(f"backward_layer/{g}", v) for g, v in _layer_groups(layer.backward_layer)])
     if isinstance(layer, TimeDistributed):
         return [(f"layer/{g}", v) for g, v in _layer_groups(layer.layer)]
+    if isinstance(layer, GroupQueryAttention):  # Keras keeps these in `_*_dense`
+        per_part = len(layer.weights) // 4
+        return [(f"_{part}_dense/vars", layer.weights[i * per_part:(i + 1) * per_part])
+                for i, part in enumerate(("query", "key", "value", "output"))]
     if isinstance(layer, MultiHeadAttention):
         per_part = len(layer.weights) // 4
         return [(f"{part}_dense/vars", layer.weights[i * per_part:(i + 1) * per_part])
@@ -197,8 +212,8 @@ def layer_paths(model, prefix="", depth=0):
             continue
         class_name = ("InputLayer" if isinstance(layer, InputLayer)
                       else layer_class_name(layer))
-        found.append((f"{prefix}layers/{_unique(naming.to_snake_case(class_name), used)}",
-                      layer))
+        h5_name = naming.to_snake_case(_KERAS_PYTHON_NAMES.get(class_name, class_name))
+        found.append((f"{prefix}layers/{_unique(h5_name, used)}", layer))
     return found
 
 

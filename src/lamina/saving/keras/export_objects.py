@@ -80,6 +80,11 @@ def layer_class_name(layer):
     if name == "Lambda":
         refuse(what, "a Lambda layer runs a function lamina saves by its registered name",
                "Keras would need the function's code.")
+    if name == "Pipeline":
+        raise SavingError(
+            f"Cannot write {what} to a Keras '.keras' file: lamina does not write Keras's "
+            "nested Pipeline layout yet. Put the pipeline's layers in the model directly, or "
+            "save it as a '.lamina' file.")
     if name not in _LAYER_CLASSES or getattr(lamina.layers, name, None) is not type(layer):
         refuse(what, f"{name} is a custom or subclassed class, not one of the built-in "
                "layers lamina and Keras share", f"Those are: {', '.join(_LAYER_CLASSES)}.")
@@ -92,6 +97,11 @@ def is_default_trainable(variable):
 
 
 def check_variable_flags(layer):
+    if getattr(layer, "lora_enabled", False):
+        refuse(f"layer '{layer.name}'", "it has LoRA enabled (Keras stores LoRA layers with "
+               "their adapters merged and no adapter weights)",
+               "Call `model.merge_lora()` first, or save the adapters alone with "
+               "`save_lora_weights`.")
     for variable in layer.weights:
         if variable.trainable != is_default_trainable(variable):
             refuse(f"layer '{layer.name}'", f"its variable '{variable.path}' has its own "
