@@ -131,7 +131,7 @@ def test_registered_lambda_round_trips_through_model_save_and_load(tmp_path):
     h = Lambda(square_plus_sin, arguments={"scale": 0.25}, output_shape=(4, 3), name="f")(inp)
     out = lm.layers.Dense(2)(Lambda(mask_probe, mask=keep_mask, name="g")(h))
     model = lm.Model(inp, out)
-    path = tmp_path / "lambda.keras"
+    path = tmp_path / "lambda.lamina"
     model.save(path)
     loaded = lm.models.load_model(path)
     x = np.random.default_rng(2).normal(size=(2, 4, 3)).astype(np.float32)
@@ -151,7 +151,7 @@ def test_unregistered_function_cannot_be_saved_and_the_error_says_how_to_registe
               r"lamina\.saving\.register_function\(my_function, name=")
     with pytest.raises(ConfigurationError, match=how_to):
         model.get_layer("double").get_config()
-    path = tmp_path / "refused.keras"
+    path = tmp_path / "refused.lamina"
     with pytest.raises(ConfigurationError, match=how_to):
         model.save(path)
     assert not path.exists()

@@ -28,6 +28,9 @@ _NON_TRAINABLE_NAMES = frozenset({"moving_mean", "moving_variance", "mean", "var
 # their trainable flag changes nothing); these and InputLayer take the dtype as a string
 _NOT_KERAS_KEYS = {"SpatialDropout1D": ("trainable", "data_format"),
                    "SpatialDropout2D": ("trainable",), "SpatialDropout3D": ("trainable",)}
+# lamina-only config keys Keras has no use for (it knows an adapted Normalization by the
+# statistics it loads)
+_DROPPED_KEYS = {"Normalization": ("adapted",)}
 _ALTERNATIVE = "Save it as a '.lamina' file, which keeps it, or change the model."
 
 
@@ -117,7 +120,7 @@ def layer_entry(layer, build_shape=None):
     check_variable_flags(layer)
     config = {}
     for key, value in layer.get_config().items():
-        if key in _NOT_KERAS_KEYS.get(class_name, ()):
+        if key in _NOT_KERAS_KEYS.get(class_name, ()) or key in _DROPPED_KEYS.get(class_name, ()):
             continue
         if key == "dtype" and (class_name in _NOT_KERAS_KEYS or class_name == "InputLayer"):
             config[key] = value
