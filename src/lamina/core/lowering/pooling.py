@@ -13,7 +13,7 @@ Two lowerings, chosen at trace time by `select_pool_lowering`:
   the backward pass is then one elementwise pass over the input when the windows tile it
   (strides == pool_size, the Keras default), else the slices' transpose, a sum of pads.
 
-tests/ops/test_pooling.py checks values and gradients of each lowering against
+tests/core/lowering/test_pooling.py checks values and gradients of each lowering against
 `jax.lax.reduce_window`.
 """
 import functools
