@@ -2,7 +2,7 @@
 test_against_keras.py (image names are looked up in `ops.image`)."""
 import numpy as np
 
-from tests.ops.inputs import IMG, SPD, B, C, F, G, H, I, M, P, S, U, V, X4, c
+from tests.ops.inputs import IMG, SPD, X4, B, C, F, G, H, I, M, P, S, U, V, c
 
 _rng = np.random.default_rng(2)
 SIGNAL = _rng.normal(size=(2, 32)).astype("float32")
@@ -67,7 +67,8 @@ CORE = {
                          reduction="add"),
                        c(F, np.array([[1, 0]]), np.array([9.0], "float32"), reduction="max")],
     "slice": [c(M, (1, 1), (2, 2)), c(M, (0, 2), (-1, 2))],
-    "slice_update": [c(M, (1, 1), np.zeros((2, 2), "float32")), c(I, (0, 1), np.ones((1, 2), "int32"))],
+    "slice_update": [c(M, (1, 1), np.zeros((2, 2), "float32")),
+                     c(I, (0, 1), np.ones((1, 2), "int32"))],
     "unstack": [c(F), c(F, axis=1), c(X4, num=5, axis=1)],
     "stop_gradient": [c(F), c(I)],
     "rearrange": [c(X4, "b h w c -> b (h w) c"), c(X4, "b h w c -> c b w h"),

@@ -1,7 +1,7 @@
 """Cases for Keras's nn ops: name -> list of (args, kwargs), run by test_against_keras.py."""
 import numpy as np
 
-from tests.ops.inputs import F, G, H, I, IV, V, X3, X4, c
+from tests.ops.inputs import IV, X3, X4, F, G, H, I, V, c
 
 _rng = np.random.default_rng(1)
 K2 = _rng.normal(size=(3, 3, 3, 4)).astype("float32")  # conv2d kernel (window, in, out)

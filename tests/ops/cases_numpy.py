@@ -6,7 +6,24 @@ transcendental functions and means, bool handling, mixed int/float promotion).
 import numpy as np
 
 from tests.ops.inputs import (
-    NAN, SPD, B, C, F, G, H, I, I8, IV, J, M, P, S, U, U8, V, c,
+    I8,
+    IV,
+    NAN,
+    SPD,
+    U8,
+    B,
+    C,
+    F,
+    G,
+    H,
+    I,
+    J,
+    M,
+    P,
+    S,
+    U,
+    V,
+    c,
 )
 
 UNARY_ANY = "abs absolute negative sign square copy ceil floor trunc fabs round".split()
@@ -67,7 +84,8 @@ for name in "percentile quantile nanpercentile nanquantile".split():
     q = 40.0 if "percentile" in name else 0.4
     CASES[name] = [c(F, q), c(F, np.array([q, q / 2], "float32"), axis=1), c(I, q, keepdims=True),
                    c(F, q, method="nearest")]
-CASES["isclose"] = CASES["allclose"] = [c(F, F + 1e-7), c(F, G), c(I, J), c(NAN, NAN, equal_nan=True)]
+CASES["isclose"] = CASES["allclose"] = [c(F, F + 1e-7), c(F, G), c(I, J),
+                                        c(NAN, NAN, equal_nan=True)]
 CASES["isin"] = [c(I, np.array([0, 1], "int32")), c(I, np.array([0, 1]), invert=True)]
 CASES["ldexp"] = [c(F, J), c(J, J)]
 
@@ -109,7 +127,8 @@ CASES["repeat"] = [c(F, 2), c(F, 2, axis=1), c(F, np.array([1, 2]), axis=0)]
 CASES["reshape"] = [c(F, (3, 2)), c(F, (-1,)), c(F, -1)]
 CASES["roll"] = [c(F, 1), c(F, -1, axis=1), c(F, (1, 2), axis=(0, 1))]
 CASES["rot90"] = [c(M), c(M, k=2), c(M.reshape(3, 2, 2), k=-1, axes=(1, 2))]
-CASES["squeeze"] = [c(V[None, :, None]), c(V[None, :, None], axis=0), c(V[None, :, None], axis=(0, 2))]
+CASES["squeeze"] = [c(V[None, :, None]), c(V[None, :, None], axis=0),
+                    c(V[None, :, None], axis=(0, 2))]
 CASES["swapaxes"] = [c(F, 0, 1)]
 CASES["tile"] = [c(F, 2), c(F, (2, 1)), c(V, (2, 1, 2))]
 CASES["transpose"] = [c(F), c(M.reshape(3, 2, 2), axes=(1, 0, 2))]
@@ -118,11 +137,12 @@ CASES["pad"] = [c(F, 1), c(F, ((1, 0), (2, 1))), c(F, 1, mode="reflect"),
                 c(F, 2, mode="edge")]
 
 # indexing and selection
-CASES["get_item"] = [c(F, 1), c(F, (slice(None), 0)), c(F, (0, slice(1, 3))), c(M, np.array([0, 2]))]
+CASES["get_item"] = [c(F, 1), c(F, (slice(None), 0)), c(F, (0, slice(1, 3))),
+                     c(M, np.array([0, 2]))]
 CASES["take"] = [c(F, np.array([0, 2])), c(F, np.array([0, 2]), axis=1), c(F, 4),
                  c(F, np.array([[0, 1]]), axis=0)]
-CASES["take_along_axis"] = [c(F, np.argsort(F, axis=1), axis=1), c(F, np.array([[0, 1, 0]]), axis=0),
-                            c(V, np.array([4, 0]))]
+CASES["take_along_axis"] = [c(F, np.argsort(F, axis=1), axis=1),
+                            c(F, np.array([[0, 1, 0]]), axis=0), c(V, np.array([4, 0]))]
 CASES["where"] = [c(B, F, G), c(B, I, F), c(B, 1.0, 0.0), c(B), c(I)]
 CASES["select"] = [c([B, ~B], [F, G]), c([B], [I], default=-1)]
 CASES["unravel_index"] = [c(np.array([1, 5, 7]), (2, 4)), c(3, (2, 2))]

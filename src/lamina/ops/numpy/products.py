@@ -67,4 +67,4 @@ def slogdet(x):
 
 def vectorize(pyfunc, *, excluded=None, signature=None):
     """Turn a function into a vectorized function."""
-    return jnp.vectorize(pyfunc, excluded=excluded, signature=signature)
+    return jnp.vectorize(pyfunc, excluded=frozenset(excluded or ()), signature=signature)
