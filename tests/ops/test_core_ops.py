@@ -107,6 +107,8 @@ def test_variables_are_accepted_and_read_through_the_scope():
                 ops.conv(Variable(X4, name="x"), Variable(np.ones((1, 1, 3, 2), "float32"),
                                                            name="k")))
     np.testing.assert_array_equal(ops.convert_to_tensor(w), F)
+    assert_same("stack", keras.ops.stack([F, F]), ops.stack([w, w]))
+    assert_same("concatenate", keras.ops.concatenate([F, F], 1), ops.concatenate([w, w], 1))
     grads = jax.grad(lambda v: ops.sum(ops.stop_gradient(v) * v))(jnp.asarray(F))
     np.testing.assert_allclose(grads, F)
 

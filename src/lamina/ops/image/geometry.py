@@ -82,9 +82,9 @@ def _sample(image, coordinates, order, fill_mode, fill_value):
 
 def affine_transform(images, transform, interpolation="bilinear", fill_mode="constant",
                      fill_value=0, data_format=None):
-    """Apply projective transforms `[a0, a1, a2, b0, b1, b2, c0, c1]` (one, or one per image):
-    output pixel (x, y) samples the input at `((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k)`,
-    `k = c0 x + c1 y + 1` (the last two are ignored, as in Keras's jax backend)."""
+    """Apply transforms `[a0, a1, a2, b0, b1, b2, c0, c1]` (one, or one per image): output
+    pixel (x, y) samples the input at `(a0 x + a1 y + a2, b0 x + b1 y + b2)`, as Keras does
+    with `c0 = c1 = 0` (an affine map; lamina does not apply c0, c1, see docs/ops.md)."""
     _check("affine_transform", interpolation, ORDERS, "interpolation")
     _check("affine_transform", fill_mode, FILL_MODES, "fill_mode")
     x, undo = _batch_last("affine_transform", images, data_format)

@@ -107,7 +107,7 @@ def squeeze(x, axis=None):
 
 def stack(x, axis=0):
     """Join a sequence of tensors along a new axis."""
-    return jnp.stack(tensor(x), axis=axis)
+    return jnp.stack(tensors(x), axis=axis)
 
 
 def swapaxes(x, axis1, axis2):
