@@ -38,7 +38,7 @@ def main(argv=None):
     import jax
     import reference_jax as R
 
-    from lamina.ops import convolution, pooling
+    from lamina.core.lowering import convolution, pooling
     from lamina.training.data import device as device_data
 
     if args.gpu_lowerings:

@@ -13,6 +13,7 @@ from lamina import losses as losses
 from lamina import metrics as metrics
 from lamina import mixed_precision as mixed_precision
 from lamina import models as models
+from lamina import ops as ops
 from lamina import optimizers as optimizers
 from lamina import random as random
 from lamina import saving as saving

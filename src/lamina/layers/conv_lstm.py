@@ -18,6 +18,7 @@ import jax.numpy as jnp
 
 from lamina import activations, constraints, initializers, regularizers
 from lamina.core.layer import Layer
+from lamina.core.lowering import convolution
 from lamina.errors import ConfigurationError, InputSpecError
 from lamina.layers.recurrent import MSG_STATEFUL, scan_sequence
 from lamina.layers.rnn_cells import _check_rate
@@ -27,7 +28,6 @@ from lamina.layers.sliding_window import (
     normalize_tuple,
     output_length,
 )
-from lamina.ops import convolution
 from lamina.random import SeedGenerator
 
 

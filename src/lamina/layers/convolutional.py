@@ -1,8 +1,8 @@
 """Convolution layers, Conv1D/2D/3D, with Keras 3 names, arguments and weights; and the
 family's `LAYERS`, registered for saving by `lamina.layers`.
 
-Every forward convolution goes through `lamina.ops.convolution.conv`, where the lowering is
-chosen in one place. Only `data_format="channels_last"` is supported: inputs are
+Every forward convolution goes through `lamina.core.lowering.convolution.conv`, where the
+lowering is chosen in one place. Only `data_format="channels_last"` is supported: inputs are
 `(batch, *spatial, channels)`.
 
 The rest of the family lives beside it: the options all convolutions share in `base_conv`,
@@ -10,6 +10,7 @@ the transposed convolutions in `conv_transpose`, the depthwise ones in `depthwis
 depthwise-separable ones in `separable_conv`, and the window checks shared with the pooling
 layers in `sliding_window`. Their layers are importable from here as well.
 """
+from lamina.core.lowering import convolution
 from lamina.errors import ConfigurationError, InputSpecError
 from lamina.layers.base_conv import _BaseConv
 from lamina.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
@@ -17,7 +18,6 @@ from lamina.layers.depthwise_conv import DepthwiseConv1D, DepthwiseConv2D
 from lamina.layers.lora import LoRA
 from lamina.layers.separable_conv import SeparableConv1D, SeparableConv2D
 from lamina.layers.sliding_window import _label, positive_int
-from lamina.ops import convolution
 
 
 class _Conv(LoRA, _BaseConv):

@@ -1,12 +1,12 @@
 """Depthwise convolution layers, DepthwiseConv1D/2D, with Keras 3 names, arguments and
 weights, and `_depthwise`, the per-channel convolution the separable layers share.
 
-The convolution goes through `lamina.ops.convolution.conv` with one group per input
+The convolution goes through `lamina.core.lowering.convolution.conv` with one group per input
 channel. Inputs are channels-last.
 """
+from lamina.core.lowering import convolution
 from lamina.layers.base_conv import _BaseConv
 from lamina.layers.sliding_window import positive_int
-from lamina.ops import convolution
 
 
 def _depthwise(x, kernel, strides, padding, dilation_rate):

@@ -1,7 +1,7 @@
 """Pooling layers over channels-last inputs, with Keras 3 names, arguments and defaults.
 
 MaxPooling1D/2D/3D and AveragePooling1D/2D/3D slide a window over the spatial axes through
-`lamina.ops.pooling.max_pool` / `avg_pool` (where the lowering is chosen); the global
+`lamina.core.lowering.pooling.max_pool` / `avg_pool` (where the lowering is chosen); the global
 poolings reduce every spatial axis. None of them has weights.
 
 Only `data_format="channels_last"` is supported: inputs are `(batch, *spatial, channels)`.
@@ -9,6 +9,7 @@ Only `data_format="channels_last"` is supported: inputs are `(batch, *spatial, c
 import jax.numpy as jnp
 
 from lamina.core.layer import Layer
+from lamina.core.lowering import pooling
 from lamina.errors import InputSpecError
 from lamina.layers.sliding_window import (
     check_data_format,
@@ -18,7 +19,6 @@ from lamina.layers.sliding_window import (
     normalize_tuple,
     output_length,
 )
-from lamina.ops import pooling
 
 
 class _Pooling(Layer):

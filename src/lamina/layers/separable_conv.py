@@ -1,12 +1,12 @@
 """Depthwise-separable convolution layers, SeparableConv1D/2D, with Keras 3 names,
 arguments and weights: a depthwise convolution followed by a 1x1 convolution.
 
-Both go through `lamina.ops.convolution.conv`. Inputs are channels-last.
+Both go through `lamina.core.lowering.convolution.conv`. Inputs are channels-last.
 """
+from lamina.core.lowering import convolution
 from lamina.layers.base_conv import _BaseConv
 from lamina.layers.depthwise_conv import _depthwise
 from lamina.layers.sliding_window import positive_int
-from lamina.ops import convolution
 
 
 class _SeparableConv(_BaseConv):

@@ -1,4 +1,5 @@
-"""lamina.ops.convolution: every lowering against references written here, and the backend choice.
+"""lamina.core.lowering.convolution: every lowering against references written here, and the
+backend choice.
 
 References, independent of the implementation:
 - `numpy_conv`: a direct convolution, an explicit loop over output positions summing kernel
@@ -17,8 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lamina.ops import convolution
-from lamina.ops.convolution import conv, patches, select_conv_lowering
+from lamina.core.lowering import convolution
+from lamina.core.lowering.convolution import conv, patches, select_conv_lowering
 
 TOL = {"atol": 2e-5, "rtol": 2e-5}
 

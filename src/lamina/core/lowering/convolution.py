@@ -17,7 +17,7 @@ trace time with `select_conv_lowering`:
   product there) and grouped convolutions.
 
 Both lowerings compute the same function (same padding arithmetic, same output layout);
-tests/ops/test_convolution.py checks values and gradients of each against
+tests/core/lowering/test_convolution.py checks values and gradients of each against
 `jax.lax.conv_general_dilated`.
 """
 import functools

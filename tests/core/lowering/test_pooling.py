@@ -1,4 +1,5 @@
-"""lamina.ops.pooling: every lowering against references written here, and the backend choice.
+"""lamina.core.lowering.pooling: every lowering against references written here, and the
+backend choice.
 
 References, independent of the implementation:
 - `numpy_pool`: explicit loops over output positions; "same" padding is TensorFlow's (total
@@ -19,8 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lamina.ops import pooling
-from lamina.ops.pooling import avg_pool, max_pool, select_pool_lowering
+from lamina.core.lowering import pooling
+from lamina.core.lowering.pooling import avg_pool, max_pool, select_pool_lowering
 
 TOL = {"atol": 1e-6, "rtol": 1e-6}
 

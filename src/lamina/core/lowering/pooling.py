@@ -13,7 +13,7 @@ Two lowerings, chosen at trace time by `select_pool_lowering`:
   the backward pass is then one elementwise pass over the input when the windows tile it
   (strides == pool_size, the Keras default), else the slices' transpose, a sum of pads.
 
-tests/ops/test_pooling.py checks values and gradients of each lowering against
+tests/core/lowering/test_pooling.py checks values and gradients of each lowering against
 `jax.lax.reduce_window`.
 """
 import functools
@@ -108,12 +108,10 @@ def _first_max_index(x, pool_size, strides, padding):
     xp = _pad(x, np.nan if padded else _lowest(x.dtype), pads)
     offsets = _offsets(pool_size)
     index_dtype = np.uint8 if len(offsets) <= 256 else np.int32
-    best = index = None
-    for k, offset in enumerate(offsets):
+    best = _window_slice(xp, offsets[0], out, strides)
+    index = jnp.zeros(best.shape, index_dtype)
+    for k, offset in enumerate(offsets[1:], start=1):
         piece = _window_slice(xp, offset, out, strides)
-        if best is None:
-            best, index = piece, jnp.zeros(piece.shape, index_dtype)
-            continue
         better = piece > best  # strict: an equal later element never replaces the first
         if padded:
             better = better | (jnp.isnan(best) & ~jnp.isnan(piece))
@@ -179,7 +177,7 @@ def _window_counts(spatial, pool_size, strides, pads, out):
     """Static count of real (unpadded) elements in each window: (1, *out, 1), or a scalar."""
     if not any(lo or hi for lo, hi in pads):
         return np.float32(np.prod(pool_size))
-    counts = 0
+    counts = np.zeros((), np.int64)
     for offset in _offsets(pool_size):
         counts = counts + _valid_mask(spatial, pads, offset, out, strides)
     return counts.astype(np.float32)
