@@ -27,6 +27,9 @@ from lamina.ops import linalg as linalg
 from lamina.ops import math as math
 from lamina.ops import nn as nn
 from lamina.ops import numpy as numpy
+
+# ops and Python operators on symbolic tensors record graph nodes (ops/symbolic.py)
+from lamina.ops import symbolic as _symbolic  # noqa: E402
 from lamina.ops.core import associative_scan as associative_scan
 from lamina.ops.core import cast as cast
 from lamina.ops.core import cond as cond
@@ -364,3 +367,7 @@ from lamina.ops.numpy.shapes import tile as tile
 from lamina.ops.numpy.shapes import transpose as transpose
 from lamina.ops.numpy.shapes import vsplit as vsplit
 from lamina.ops.numpy.shapes import vstack as vstack
+
+_symbolic.install_operators()
+_symbolic.wrap_package(__import__(__name__, fromlist=["_"]),
+                       ("numpy", "nn", "linalg", "image", "math", "core"))
