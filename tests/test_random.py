@@ -157,7 +157,7 @@ def test_generator_in_a_layer_advances_each_step_and_is_saved_and_restored(tmp_p
     model.save(tmp_path / "m.lamina")
     path = tmp_path / "ckpt.lamina"
     checkpoint.save_checkpoint(model, path, checkpoint.training_state(
-        model, epoch=1, batch=0, epoch_rng_state=None))
+        model, epoch=1, batch=0, epoch_rng_state=np.random.default_rng(0).bit_generator.state))
     loaded = lm.models.load_model(tmp_path / "m.lamina")
     restored = _noisy_model()
     checkpoint.restore_checkpoint(restored, path)

@@ -5,18 +5,17 @@ The guide's layers as it writes them: weights made with `add_weight` (in `__init
 layers nested in layers, `get_config` / `from_config`, a dropout layer drawing from a
 `keras.random.SeedGenerator` under the privileged `training` argument, and the end-to-end
 variational autoencoder (a `Sampling` layer drawing `keras.random.normal`, the KL term added
-with `add_loss`) trained with `fit`. One change from the guide: its `ops.matmul(x, w)`,
-`ops.sum`, `ops.exp`, ... are written with operators and `jax.numpy` on arrays
-(`x @ w`, `x.sum(axis=0)`, `jnp.exp(x)`), which both libraries accept. Data: scikit-learn's
+with `add_loss`) trained with `fit`, with the guide's `keras.ops` calls. Data: scikit-learn's
 bundled 8x8 digits (64 features, scaled to [0, 1]) in place of MNIST.
 """
 import json
 
-import jax.numpy as jnp
 import numpy as np
 from sklearn.datasets import load_digits
 
 import lamina as keras
+
+ops = keras.ops
 
 GUIDE_TOLERANCE = {"dropout_zero_fraction": 0.06, "vae_first_loss": 0.1,
                    "vae_last_loss": 0.05}
@@ -34,10 +33,10 @@ class Linear(keras.layers.Layer):
         self.b = self.add_weight(shape=(units,), initializer="zeros", trainable=True)
 
     def call(self, inputs):
-        return inputs @ self.w + self.b
+        return ops.matmul(inputs, self.w) + self.b
 
 
-x = jnp.ones((2, 2))
+x = ops.ones((2, 2))
 linear_layer = Linear(4, 2)
 y = linear_layer(x)
 print(y)
@@ -53,11 +52,11 @@ class ComputeSum(keras.layers.Layer):
         )
 
     def call(self, inputs):
-        self.total.assign_add(inputs.sum(axis=0))
+        self.total.assign_add(ops.sum(inputs, axis=0))
         return self.total
 
 
-x = jnp.ones((2, 2))
+x = ops.ones((2, 2))
 my_sum = ComputeSum(2)
 y = my_sum(x)
 print(np.asarray(y))
@@ -87,7 +86,7 @@ class Linear(keras.layers.Layer):
         )
 
     def call(self, inputs):
-        return inputs @ self.w + self.b
+        return ops.matmul(inputs, self.w) + self.b
 
     def get_config(self):
         config = super().get_config()
@@ -116,7 +115,7 @@ class MLPBlock(keras.layers.Layer):
 
 
 mlp = MLPBlock()
-y = mlp(jnp.ones(shape=(3, 64)))  # The first call to the `mlp` will create the weights
+y = mlp(ops.ones(shape=(3, 64)))  # The first call to the `mlp` will create the weights
 print("weights:", len(mlp.weights))
 print("trainable weights:", len(mlp.trainable_weights))
 RESULT["mlp_weights"] = [len(mlp.weights), len(mlp.trainable_weights), list(y.shape)]
@@ -143,7 +142,7 @@ class CustomDropout(keras.layers.Layer):
 
 
 dropout = CustomDropout(0.5)
-ones = jnp.ones((20, 50))
+ones = ops.ones((20, 50))
 first = np.asarray(dropout(ones, training=True))
 second = np.asarray(dropout(ones, training=True))
 RESULT["dropout_inference_is_identity"] = bool(
@@ -165,7 +164,7 @@ class Sampling(keras.layers.Layer):
         batch = z_mean.shape[0]
         dim = z_mean.shape[1]
         epsilon = keras.random.normal(shape=(batch, dim), seed=self.seed_generator)
-        return z_mean + jnp.exp(0.5 * z_log_var) * epsilon
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
 
 
 class Encoder(keras.layers.Layer):
@@ -219,8 +218,8 @@ class VariationalAutoEncoder(keras.Model):
         z_mean, z_log_var, z = self.encoder(inputs)
         reconstructed = self.decoder(z)
         # Add KL divergence regularization loss.
-        kl_loss = -0.5 * jnp.mean(
-            z_log_var - jnp.square(z_mean) - jnp.exp(z_log_var) + 1
+        kl_loss = -0.5 * ops.mean(
+            z_log_var - ops.square(z_mean) - ops.exp(z_log_var) + 1
         )
         self.add_loss(kl_loss)
         return reconstructed
