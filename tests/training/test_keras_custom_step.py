@@ -499,3 +499,33 @@ def test_two_optimizers_each_update_their_own_subset_as_hand_written_optax():
                          d_vars + g_vars, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert sorted(model._trainer.extra_opt_states) == ["d_optimizer", "g_optimizer"]
+
+
+def test_backup_and_restore_resumes_both_optimizers_of_a_custom_step_bit_for_bit(tmp_path):
+    x, _ = _data()
+
+    def run(callbacks):
+        lm.random.set_seed(0)
+        lm.reset_names()
+        model = TwoOptimizers(name="gan")
+        model(x[:1])
+        model.compile(d_optimizer=lm.optimizers.Adam(1e-2), g_optimizer=lm.optimizers.Adam(1e-2))
+        model.fit(x, batch_size=8, epochs=3, verbose=0, callbacks=callbacks)
+        return model
+
+    class Crash(lm.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.model._trainer.iterations == 5:
+                raise KeyboardInterrupt("crash")
+
+    full = run([])
+    with pytest.raises(KeyboardInterrupt):
+        run([lm.callbacks.BackupAndRestore(tmp_path / "b", save_freq=2), Crash()])
+    resumed = run([lm.callbacks.BackupAndRestore(tmp_path / "b", save_freq=2)])
+    for a, b in zip(full.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for name in ("d_optimizer", "g_optimizer"):
+        for a, b in zip(jax.tree_util.tree_leaves(full._trainer.extra_opt_states[name]),
+                        jax.tree_util.tree_leaves(resumed._trainer.extra_opt_states[name]),
+                        strict=True):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -23,6 +23,7 @@ from lamina.saving.keras.importer import load_keras_model
 from lamina.saving.keras.legacy_h5 import save_legacy_h5
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
+from lamina.training import step_optimizers
 
 CONFIG, WEIGHTS, OPTIMIZER = "config.json", "model.safetensors", "optimizer.safetensors"
 MODEL_MEMBERS = {CONFIG, WEIGHTS, OPTIMIZER}
@@ -83,18 +84,48 @@ def _key_name(key, path_of_uid):
     return str(key)
 
 
+EXTRA = "extra:"  # key prefix of an extra optimizer's state (training/step_optimizers.py)
+
+
+def _state_arrays(state, path_of_uid, prefix=""):
+    leaves = jax.tree_util.tree_flatten_with_path(state)[0]
+    return {prefix + "/".join(_key_name(k, path_of_uid) for k in keypath): np.asarray(leaf)
+            for keypath, leaf in leaves}
+
+
 def optimizer_arrays(model):
+    """The compiled optimizer's state, and each extra optimizer's (a custom step's
+    `d_optimizer`, `g_optimizer`, ...) under `extra:<attribute>/`."""
     trainer = model._trainer
     if trainer.opt_state is None:
         return {}
     path_of_uid = {v.uid: p for p, v in tree.variable_paths(model).items()}
-    leaves = jax.tree_util.tree_flatten_with_path(trainer.opt_state)[0]
-    return {"/".join(_key_name(k, path_of_uid) for k in keypath): np.asarray(leaf)
-            for keypath, leaf in leaves}
+    arrays = _state_arrays(trainer.opt_state, path_of_uid)
+    for name, state in getattr(trainer, "extra_opt_states", {}).items():
+        arrays.update(_state_arrays(state, path_of_uid, f"{EXTRA}{name}/"))
+    return arrays
+
+
+def _split_extra(arrays, trainer, where):
+    """(the compiled optimizer's arrays, {extra optimizer: its arrays})."""
+    main, extra = {}, {}
+    for key, value in arrays.items():
+        if key.startswith(EXTRA):
+            name, _, rest = key[len(EXTRA):].partition("/")
+            extra.setdefault(name, {})[rest] = value
+        else:
+            main[key] = value
+    known = set(step_optimizers.extra_optimizers(trainer))
+    if set(extra) - known:
+        raise SavingError(f"{where}: the file holds the state of the optimizers "
+                          f"{sorted(extra)} kept as model attributes; the model has "
+                          f"{sorted(known)}.")
+    return main, extra
 
 
 def restore_optimizer(model, arrays, where):
     trainer = model._trainer
+    arrays, extra = _split_extra(arrays, trainer, where)
     variables = tree.variable_paths(model)
     # the saved state may cover variables frozen since (rule 6 keeps their slots)
     saved = {p for name in arrays for p in re.findall(r"\[([^\]]+)\]", name)}
@@ -110,9 +141,18 @@ def restore_optimizer(model, arrays, where):
     trainer._opt_keys = frozenset(uids)
     trainer._plan = None
     path_of_uid = {v.uid: p for p, v in variables.items()}
-    trainer.opt_state = fill_tree(
-        trainer.opt_state, lambda keypath: "/".join(_key_name(k, path_of_uid) for k in keypath),
-        arrays, where, "optimizer")
+    def name_of(keypath):
+        return "/".join(_key_name(k, path_of_uid) for k in keypath)
+
+    trainer.opt_state = fill_tree(trainer.opt_state, name_of, arrays, where, "optimizer")
+    if extra:
+        trainer.extra_opt_states = {}
+        step_optimizers.extend_states(
+            trainer, {v.uid: v.value for v in resolution.variables if v.uid in uids})
+        for name, saved_arrays in extra.items():
+            trainer.extra_opt_states[name] = fill_tree(
+                trainer.extra_opt_states[name], name_of, saved_arrays, where,
+                f"optimizer '{name}'")
     trainer._set_learning_rate(trainer.optimizer.learning_rate)
 
 
