@@ -16,6 +16,7 @@ data was made (weights, optimizer state, gradients, temporaries, and compilation
 Printed: the medians and the ratios LoRA / full for each framework, and lamina / Keras.
 
     python benchmarks/lora.py [--quick] [--reps 2] [--blocks 8] [--width 512] [--rank 8]
+                              [--torch PYTHON]   (PyTorch + PEFT: benchmarks/lora_torch.py)
 """
 import argparse
 import json
@@ -100,7 +101,10 @@ def worker(args):
 
 
 def _run(args, framework, mode):
-    cmd = [sys.executable, __file__, "--worker", framework, mode]
+    if framework == "torch":  # PyTorch + PEFT, in the interpreter given by --torch
+        cmd = [args.torch, os.path.join(os.path.dirname(__file__), "lora_torch.py"), mode]
+    else:
+        cmd = [sys.executable, __file__, "--worker", framework, mode]
     for name in ("blocks", "width", "seq", "batch", "rank", "steps"):
         cmd += [f"--{name}", str(getattr(args, name))]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
@@ -123,6 +127,8 @@ def main():
     parser.add_argument("--rank", type=int, default=8)
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--frameworks", default="lamina,keras")
+    parser.add_argument("--torch", default=None, metavar="PYTHON",
+                        help="an interpreter with torch and peft: adds PyTorch + PEFT")
     args = parser.parse_args()
     if args.worker:
         args.framework, args.mode = args.worker
@@ -132,6 +138,8 @@ def main():
     print(f"blocks {args.blocks}, width {args.width}, seq {args.seq}, batch {args.batch}, "
           f"rank {args.rank}, {args.steps} timed steps, {args.reps} repetition(s)")
     results = {}
+    if args.torch:
+        args.frameworks += ",torch"
     configs = [(f, m) for f in args.frameworks.split(",") for m in ("full", "lora")]
     for rep in range(args.reps):
         for framework, mode in (configs if rep % 2 == 0 else configs[::-1]):
@@ -152,10 +160,12 @@ def main():
                   f"(target <= 0.6), peak memory {lora['peak_mb'] / full['peak_mb']:.2f}x "
                   "(target <= 0.5)")
     for mode in ("full", "lora"):
-        if ("lamina", mode) in med and ("keras", mode) in med:
-            ours, theirs = med[("lamina", mode)], med[("keras", mode)]
-            print(f"{mode}: lamina / Keras step time {ours['step_s'] / theirs['step_s']:.2f}x, "
-                  f"peak memory {ours['peak_mb'] / theirs['peak_mb']:.2f}x (lower is better)")
+        for other, label in (("keras", "Keras"), ("torch", "PyTorch + PEFT")):
+            if ("lamina", mode) in med and (other, mode) in med:
+                ours, theirs = med[("lamina", mode)], med[(other, mode)]
+                print(f"{mode}: lamina / {label} step time "
+                      f"{ours['step_s'] / theirs['step_s']:.2f}x, peak memory "
+                      f"{ours['peak_mb'] / theirs['peak_mb']:.2f}x (lower is better)")
 
 
 if __name__ == "__main__":
