@@ -14,6 +14,8 @@ import numpy as np
 
 import lamina as keras
 
+keras.utils.set_random_seed(0)  # reproducible runs, in both libraries
+
 GUIDE_TOLERANCE = {"low_level_loss": 0.03, "low_level_mae": 0.03, "metrics_loss": 0.03,
                    "metrics_mae": 0.03, "test_loss": 1e-5, "test_mae": 1e-5}
 

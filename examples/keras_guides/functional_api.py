@@ -10,6 +10,8 @@ from sklearn.datasets import load_digits
 
 import lamina as keras
 
+keras.utils.set_random_seed(0)  # reproducible runs, in both libraries
+
 GUIDE_TOLERANCE = {"test_accuracy": 0.08, "first_loss": 0.5}
 
 digits = load_digits()

@@ -15,6 +15,8 @@ from sklearn.datasets import load_digits
 
 import lamina as keras
 
+keras.utils.set_random_seed(0)  # reproducible runs, in both libraries
+
 ops = keras.ops
 
 GUIDE_TOLERANCE = {"dropout_zero_fraction": 0.06, "vae_first_loss": 0.1,

@@ -11,6 +11,8 @@ import numpy as np
 
 import lamina as keras
 
+keras.utils.set_random_seed(0)  # reproducible runs, in both libraries
+
 GUIDE_TOLERANCE = {"first_loss": 0.05, "test_accuracy": 0.15}
 
 max_features = 20

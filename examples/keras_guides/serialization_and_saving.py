@@ -14,6 +14,8 @@ import numpy as np
 
 import lamina as keras
 
+keras.utils.set_random_seed(0)  # reproducible runs, in both libraries
+
 GUIDE_TOLERANCE = {}
 
 rng = np.random.default_rng(0)

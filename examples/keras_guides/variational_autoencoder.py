@@ -13,6 +13,8 @@ from sklearn.datasets import load_digits
 
 import lamina as keras
 
+keras.utils.set_random_seed(0)  # reproducible runs, in both libraries
+
 GUIDE_TOLERANCE = {"first_loss": 8.0, "last_loss": 4.0, "recon_error": 0.03}
 
 digits = load_digits()
