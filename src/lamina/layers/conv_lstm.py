@@ -13,7 +13,6 @@ zeroes its returned output). Differences from
 Keras, by design (as lamina's RNNs): `stateful=True` is refused; dropout draws one input mask
 and one recurrent mask per sequence, shared by the four gates (Keras draws one per gate).
 """
-import jax
 import jax.numpy as jnp
 
 from lamina import activations, constraints, initializers, regularizers
@@ -21,7 +20,7 @@ from lamina.core.layer import Layer
 from lamina.core.lowering import convolution
 from lamina.errors import ConfigurationError, InputSpecError
 from lamina.layers.recurrent import MSG_STATEFUL, scan_sequence
-from lamina.layers.rnn_cells import _check_rate
+from lamina.layers.rnn_cells import _check_rate, dropout_mask
 from lamina.layers.sliding_window import (
     check_data_format,
     check_padding,
@@ -126,15 +125,11 @@ class _ConvLSTM(Layer):
                 f"channels (the last axis), received shape {tuple(inputs.shape)}.")
 
     # -- running -----------------------------------------------------------------------
-    def _mask(self, rate, shape):
-        keep = jax.random.bernoulli(self.seed_generator.next(), 1.0 - rate, shape)
-        return keep.astype(self.compute_dtype) / (1.0 - rate)
-
     def _project(self, x, training):
         """The input convolution of every time step: (B, T, *S, C) -> (B, T, *S', 4F)."""
         batch, steps = x.shape[:2]
         if training and self.dropout:
-            x = x * self._mask(self.dropout, (batch, 1) + x.shape[2:])
+            x = x * dropout_mask(self, self.dropout, (batch, 1) + x.shape[2:])
         flat = x.reshape((batch * steps,) + x.shape[2:])
         y = convolution.conv(flat, self.kernel.value, self.strides, self.padding,
                              self.dilation_rate)
@@ -144,7 +139,7 @@ class _ConvLSTM(Layer):
 
     def _step_function(self, state_shape, training):
         recurrent = self.recurrent_kernel.value
-        recurrent_mask = (self._mask(self.recurrent_dropout, state_shape)
+        recurrent_mask = (dropout_mask(self, self.recurrent_dropout, state_shape)
                           if training and self.recurrent_dropout else None)
         ones = (1,) * self.rank
 

@@ -31,6 +31,13 @@ from lamina.errors import AbstractMethodError, ConfigurationError, InputSpecErro
 from lamina.random import SeedGenerator
 
 
+def dropout_mask(layer, rate, shape):
+    """A scaled keep-mask of `shape` drawn from `layer.seed_generator` (one per sequence:
+    the same mask at every time step, as the recurrent layers use it)."""
+    keep = jax.random.bernoulli(layer.seed_generator.next(), 1.0 - rate, shape)
+    return keep.astype(layer.compute_dtype) / (1.0 - rate)
+
+
 def _check_rate(layer, name, rate):
     if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) or not (
             0.0 <= rate < 1.0):
@@ -111,10 +118,6 @@ class _Cell(Layer):
                 f"(batch, {self.input_dim}), received shape {tuple(inputs.shape)}.")
 
     # -- computation -------------------------------------------------------------------
-    def _dropout_mask(self, rate, shape):
-        keep = jax.random.bernoulli(self.seed_generator.next(), 1.0 - rate, shape)
-        return keep.astype(self.compute_dtype) / (1.0 - rate)
-
     def step_functions(self, batch_size, training):
         """`(project, step)` for `batch_size` sequences (see the module docstring)."""
         kernel, recurrent = self.kernel.value, self.recurrent_kernel.value
@@ -122,9 +125,9 @@ class _Cell(Layer):
             self.bias.value if self.bias is not None else None)
         input_mask = recurrent_mask = None
         if training and self.dropout:
-            input_mask = self._dropout_mask(self.dropout, (batch_size, self.input_dim))
+            input_mask = dropout_mask(self, self.dropout, (batch_size, self.input_dim))
         if training and self.recurrent_dropout:
-            recurrent_mask = self._dropout_mask(self.recurrent_dropout, (batch_size, self.units))
+            recurrent_mask = dropout_mask(self, self.recurrent_dropout, (batch_size, self.units))
 
         def project(x):  # (batch, [timesteps,] features) -> (batch, [timesteps,] gates * units)
             x = x.astype(self.compute_dtype)
