@@ -11,8 +11,13 @@ on float inputs `(batch, seq, width)`, pooled, with a Dense(1) head; Adam 1e-4, 
 
 Every (framework, mode) runs in a fresh process (so peak memory is its own), the runs
 interleaved over repetitions. Reported per run: the median step time over `--steps` steps
-after two warm-up steps (the first compiles), and the peak resident memory grown after the
-data was made (weights, optimizer state, gradients, temporaries, and compilation), in MB.
+after two warm-up steps (the first compiles), and two peaks of resident memory above a
+baseline taken once the runtime has started and the data exists (`memory.py`): `peak`, with
+compilation, and `steady`, over the timed steps only (weights, optimizer state, gradients,
+activations, compiled programs). lamina's runs also report XLA's cost analysis of the compiled
+step (GFLOP, GB accessed): with only the adapters trained, the backward pass still computes
+every activation gradient and skips only the frozen weights' gradients, so the FLOP ratio is
+the floor of the step-time ratio when the step is compute-bound.
 Printed: the medians and the ratios LoRA / full for each framework, and lamina / Keras.
 
     python benchmarks/lora.py [--quick] [--reps 2] [--blocks 8] [--width 512] [--rank 8]
@@ -21,17 +26,13 @@ Printed: the medians and the ratios LoRA / full for each framework, and lamina /
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import time
 
 import numpy as np
-
-
-def _rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from memory import current_mb, peak_mb, settle
 
 
 def _data(args):
@@ -73,14 +74,43 @@ def _keras_lora(model, rank):
             layer.trainable = False
 
 
+def _lamina_flops(lib):
+    """Capture the arguments of lamina's compiled train step, so XLA's cost analysis (FLOPs,
+    bytes accessed) of the compiled program can be read after the run: a diagnostic that
+    reads lamina's internals (`training.state.CompiledStep`), not its public API."""
+    from lamina.training import state
+
+    seen = {}
+    call = state.CompiledStep.__call__
+
+    def spy(self, train_state, *data):
+        seen["step"], seen["args"] = self, (train_state._replace(other=None), train_state.other,
+                                            *data)
+        return call(self, train_state, *data)
+
+    state.CompiledStep.__call__ = spy
+
+    def cost():
+        analysis = seen["step"].jitted.lower(*seen["args"]).compile().cost_analysis()
+        analysis = analysis[0] if isinstance(analysis, list) else analysis
+        return {"gflop": analysis["flops"] / 1e9,
+                "gb_accessed": analysis.get("bytes accessed", 0.0) / 1e9}
+    return cost
+
+
 def worker(args):
     if args.framework == "keras":
         os.environ["KERAS_BACKEND"] = "jax"
         import keras as lib
     else:
         import lamina as lib
+    import jax.numpy as jnp
+
+    cost = _lamina_flops(lib) if args.framework == "lamina" else None
     x, y = _data(args)
-    start_rss = _rss_mb()
+    jnp.zeros(1).block_until_ready()  # the runtime starts before the baseline
+    settle()
+    start = current_mb()
     model = _build(lib, args)
     if args.mode == "lora":
         (_keras_lora if args.framework == "keras" else _lamina_lora)(model, args.rank)
@@ -91,13 +121,17 @@ def worker(args):
         return float(np.asarray(out[0] if isinstance(out, list) else out))  # waits for it
 
     step(), step()  # the first compiles
+    peak_with_compile = peak_mb() - start
+    settle()
     times = []
     for _ in range(args.steps):
         t = time.perf_counter()
         step()
         times.append(time.perf_counter() - t)
-    print(json.dumps({"step_s": statistics.median(times), "peak_mb": _rss_mb() - start_rss,
-                      "trained": trained, "params": int(model.count_params())}))
+    result = {"step_s": statistics.median(times), "peak_mb": peak_with_compile,
+              "steady_mb": peak_mb() - start, "trained": trained,
+              "params": int(model.count_params())}
+    print(json.dumps({**result, **(cost() if cost else {})}))
 
 
 def _run(args, framework, mode):
@@ -148,24 +182,31 @@ def main():
                 print(f"  {framework} {mode}: failed: {error}")
                 continue
             results.setdefault((framework, mode), []).append(result)
+            flops = (f", {result['gflop']:.1f} GFLOP, {result['gb_accessed']:.2f} GB accessed"
+                     if "gflop" in result else "")
             print(f"  rep {rep} {framework:6} {mode:4}: step {result['step_s'] * 1e3:8.1f} ms, "
-                  f"peak +{result['peak_mb']:7.0f} MB, trains {result['trained']:,} of "
-                  f"{result['params']:,}")
-    med = {k: {f: statistics.median(r[f] for r in v) for f in ("step_s", "peak_mb")}
+                  f"peak +{result['peak_mb']:6.0f} MB (steady +{result['steady_mb']:6.0f} MB), "
+                  f"trains {result['trained']:,} of {result['params']:,}{flops}")
+    fields = ("step_s", "peak_mb", "steady_mb", "gflop")
+    med = {k: {f: statistics.median(r[f] for r in v) for f in fields if f in v[0]}
            for k, v in results.items()}
     for framework in args.frameworks.split(","):
         if (framework, "full") in med and (framework, "lora") in med:
             full, lora = med[(framework, "full")], med[(framework, "lora")]
+            flops = (f", FLOPs {lora['gflop'] / full['gflop']:.2f}x (XLA's cost analysis: the "
+                     "floor of the time ratio when the step is compute-bound)"
+                     if "gflop" in lora else "")
             print(f"{framework}: LoRA / full step time {lora['step_s'] / full['step_s']:.2f}x "
-                  f"(target <= 0.6), peak memory {lora['peak_mb'] / full['peak_mb']:.2f}x "
-                  "(target <= 0.5)")
+                  f"(target <= 0.6), peak memory {lora['peak_mb'] / full['peak_mb']:.2f}x, steady "
+                  f"peak {lora['steady_mb'] / full['steady_mb']:.2f}x (target <= 0.5){flops}")
     for mode in ("full", "lora"):
         for other, label in (("keras", "Keras"), ("torch", "PyTorch + PEFT")):
             if ("lamina", mode) in med and (other, mode) in med:
                 ours, theirs = med[("lamina", mode)], med[(other, mode)]
                 print(f"{mode}: lamina / {label} step time "
                       f"{ours['step_s'] / theirs['step_s']:.2f}x, peak memory "
-                      f"{ours['peak_mb'] / theirs['peak_mb']:.2f}x (lower is better)")
+                      f"{ours['peak_mb'] / theirs['peak_mb']:.2f}x, steady peak "
+                      f"{ours['steady_mb'] / theirs['steady_mb']:.2f}x (lower is better)")
 
 
 if __name__ == "__main__":
