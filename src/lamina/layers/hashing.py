@@ -50,7 +50,9 @@ def as_bytes(values: np.ndarray, where: str) -> list[bytes]:
             out.append(v.encode("utf-8"))
         elif isinstance(v, bytes):
             out.append(v)
-        elif isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        elif isinstance(v, bool):
+            out.append(b"true" if v else b"false")
+        elif isinstance(v, (int, float)):
             out.append(str(int(v)).encode())
         else:
             raise ArgumentTypeError(
@@ -128,12 +130,12 @@ class Hashing(HostLayer):
 
     def _is_mask(self, values, where):
         mask_is_text = isinstance(self.mask_value, (str, bytes))
-        if mask_is_text != is_text(values):
+        if values.dtype.kind in ("iufb" if mask_is_text else "US"):
             raise InputSpecError(
                 f"{where}: `mask_value={self.mask_value!r}` cannot be compared with inputs of "
                 f"dtype {values.dtype}; give a mask value of the inputs' kind (text or number).")
         if not mask_is_text:
-            return values == self.mask_value
+            return np.asarray(values == self.mask_value, dtype=bool)
         target = (self.mask_value.encode("utf-8") if isinstance(self.mask_value, str)
                   else self.mask_value)
         return np.array([s == target for s in as_bytes(values, where)]).reshape(values.shape)
