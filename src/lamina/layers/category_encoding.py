@@ -50,7 +50,9 @@ class CategoryEncoding(Layer):
 
     Indices outside `[0, num_tokens)` encode as zeros, as Keras 3 does on JAX (its docstring
     promises an error, which only its TensorFlow backend raises): a compiled step cannot raise
-    on a value. Inputs of rank 3 or more are refused (Keras supports rank <= 2).
+    on a value. Inputs of rank 3 or more are refused (Keras supports rank <= 2). Float
+    inputs are truncated to int32 indices in every mode (Keras does so in `"multi_hot"` mode;
+    its other modes compare floats, which JAX deprecates).
     """
 
     def __init__(self, num_tokens=None, output_mode="multi_hot", sparse=False, **kwargs):
@@ -92,7 +94,7 @@ class CategoryEncoding(Layer):
                 raise InputSpecError(
                     f"CategoryEncoding '{self.name}': expected `count_weights` of the inputs' "
                     f"shape {tuple(inputs.shape)}, received {tuple(count_weights.shape)}.")
-        if self.output_mode == "multi_hot":
+        if not jnp.issubdtype(inputs.dtype, jnp.integer):
             inputs = inputs.astype(jnp.int32)  # as Keras's multi_hot does
         return encode_categorical(inputs, self.output_mode, self.num_tokens,
                                   dtype=self.compute_dtype, count_weights=count_weights,
