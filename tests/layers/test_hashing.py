@@ -113,6 +113,13 @@ def test_hashing_integers_hash_as_their_decimal_text():
     np.testing.assert_array_equal(layer(np.array([-5, 12, 0])), layer(np.array(["-5", "12", "0"])))
 
 
+def test_hashing_booleans_hash_as_tensorflow_true_false():
+    # TensorFlow 2.21 (Keras's Hashing(num_bins=7) on [True, False]) gives [3, 0]
+    layer = Hashing(num_bins=7)
+    np.testing.assert_array_equal(layer(np.array([True, False])), [3, 0])
+    np.testing.assert_array_equal(layer(np.array(["true", "false"])), [3, 0])
+
+
 def test_hashing_config_round_trip_and_registry():
     layer = Hashing(num_bins=9, mask_value="", salt=5, output_mode="count", name="h")
     config = layer.get_config()
