@@ -202,6 +202,9 @@ def test_misuse_names_the_layer_and_the_fix():
     with pytest.raises(ConfigurationError, match="received a layer created with "
                                                  "`bin_boundaries`"):
         Discretization([0.0], name="disc").adapt(X)
+    with pytest.raises(ConfigurationError, match="`adapt` needs `num_bins` >= 1, received "
+                                                 "num_bins=0"):
+        Discretization(num_bins=0, name="disc").adapt(X)
     with pytest.raises(InputSpecError, match="Discretization 'disc'.adapt: expected at least "
                                              "one value, received empty data"):
         Discretization(num_bins=3, name="disc").adapt([])

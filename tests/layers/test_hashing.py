@@ -65,11 +65,13 @@ def test_siphash24_buckets_equal_tensorflow_to_hash_bucket_strong(case):
     np.testing.assert_array_equal(got, np.array([int(v) for v in case["values"]], np.uint64))
 
 
-def test_kernels_hash_each_string_alone_as_in_a_batch():
-    # the length grouping must put every hash back in its place
-    batch = hash_kernels.fingerprint64(FP_STRINGS[::-1])
-    one_by_one = np.concatenate([hash_kernels.fingerprint64([s]) for s in FP_STRINGS[::-1]])
-    np.testing.assert_array_equal(batch, one_by_one)
+@pytest.mark.parametrize("kernel", [hash_kernels.fingerprint64,
+                                    lambda s: hash_kernels.siphash24(s, (3, 4))])
+def test_kernels_hash_each_string_alone_as_in_a_batch(kernel):
+    # the grouping by length must put every hash back in its place
+    strings = FP_STRINGS[::-1][:80] + [b"ab", b"", b"ab"]
+    one_by_one = np.concatenate([kernel([s]) for s in strings])
+    np.testing.assert_array_equal(kernel(strings), one_by_one)
 
 
 # -- Hashing ------------------------------------------------------------------------------

@@ -128,6 +128,10 @@ class Discretization(Layer):
                 f"Discretization '{self.name}': `adapt` computes boundaries for `num_bins`, "
                 "received a layer created with `bin_boundaries`. Create it with `num_bins=` "
                 "to adapt it to data.")
+        if self.num_bins < 1:
+            raise ConfigurationError(
+                f"Discretization '{self.name}': `adapt` needs `num_bins` >= 1, received "
+                f"num_bins={self.num_bins}.")
         summary, seen = np.array([[], []], dtype="float32"), False
         for batch in self._batches(data, steps):
             batch = np.asarray(batch).astype("float32")

@@ -7,10 +7,11 @@
 - `cross_fingerprint`: `tf.sparse.cross_hashed`'s combination of one feature per column
   (`FingerprintCat64`, seeded with TensorFlow's default hash key).
 
-Each kernel takes a flat list of byte strings and returns a uint64 array. Strings of the same
-byte length are hashed together: their bytes form a `(n, length)` matrix whose 8-byte words
-are read as little-endian uint64 columns, so the arithmetic runs once per length, not once per
-string. uint64 array arithmetic wraps modulo 2**64, as C's does.
+Each kernel takes a flat list of byte strings and returns a uint64 array. Strings are hashed
+in groups (of one byte length for FarmHash, of one word count for SipHash): their bytes form
+an `(n, length)` matrix whose 8-byte words are read as little-endian uint64 columns, so the
+arithmetic runs once per group, not once per string. uint64 array arithmetic wraps modulo
+2**64, as C's does.
 """
 from collections.abc import Callable, Sequence
 
@@ -171,18 +172,12 @@ def _sip_rounds(v, count):
     return v0, v1, v2, v3
 
 
-def _siphash_block(block, length, key):
-    n = block.shape[0]
+def _siphash_words(words, key):
+    """SipHash-2-4 of rows of little-endian words, the last word holding the length byte."""
+    n = words.shape[0]
     k0, k1 = (np.full(n, _U64(k), _U64) for k in key)
     v = (k0 ^ _U64(0x736F6D6570736575), k1 ^ _U64(0x646F72616E646F6D),
          k0 ^ _U64(0x6C7967656E657261), k1 ^ _U64(0x7465646279746573))
-    full = length - length % 8
-    # the last word: the remaining bytes, then the length's low byte in the top byte
-    tail = np.zeros((n, 8), np.uint8)
-    tail[:, :length - full] = block[:, full:]
-    tail[:, 7] = length & 0xFF
-    words = np.concatenate([block[:, :full], tail], axis=1).reshape(n, -1, 8)
-    words = np.ascontiguousarray(words).view("<u8")[..., 0].astype(_U64)
     for i in range(words.shape[1]):
         m = words[:, i]
         v = _sip_rounds((v[0], v[1], v[2], v[3] ^ m), 2)
@@ -209,9 +204,23 @@ def fingerprint64(strings: Sequence[bytes]) -> np.ndarray:
 
 
 def siphash24(strings: Sequence[bytes], key: Sequence[int]) -> np.ndarray:
-    """SipHash-2-4 of each byte string under the key `(k0, k1)` (two uint64), as uint64."""
-    k0, k1 = (int(k) % (1 << 64) for k in key)
-    return _by_length(strings, lambda block, length: _siphash_block(block, length, (k0, k1)))
+    """SipHash-2-4 of each byte string under the key `(k0, k1)` (two uint64), as uint64.
+
+    Strings are grouped by their number of 8-byte words (`length // 8 + 1`, the last word
+    holding the remaining bytes and, in its top byte, the length modulo 256), so one group
+    covers eight lengths.
+    """
+    key = tuple(int(k) % (1 << 64) for k in key)
+    out = np.empty(len(strings), _U64)
+    lengths = np.fromiter((len(s) for s in strings), np.int64, count=len(strings))
+    counts = lengths // 8 + 1
+    for count in np.unique(counts).tolist():
+        where = np.flatnonzero(counts == count)
+        joined = b"".join(strings[i].ljust(8 * count, b"\0") for i in where.tolist())
+        block = np.frombuffer(joined, np.uint8).reshape(len(where), 8 * count).copy()
+        block[:, -1] = lengths[where] & 0xFF
+        out[where] = _siphash_words(block.view("<u8").astype(_U64), key)
+    return out
 
 
 def fingerprint_cat64(fp1: np.ndarray, fp2: np.ndarray) -> np.ndarray:
