@@ -19,6 +19,10 @@ EXPLICIT = {
                           "test_multi_head_attention_harness_points checks each harness point",
     "GroupQueryAttention": "called as (query, value): test_group_query_attention.py checks "
                            "training, freezing by flag and by scope, and the round trip",
+    "Hashing": "a host layer (numpy, no weights, outside the compiled step): test_hashing.py "
+               "checks outputs against TensorFlow's, config and registry round trips",
+    "HashedCrossing": "a host layer called on a tuple of features: test_hashing.py checks "
+                      "outputs against TensorFlow's, config and registry round trips",
 }
 
 

@@ -7,11 +7,15 @@ from lamina.core.layer import Layer as Layer
 from lamina.core.registry import register_serializable as _register  # noqa: E402
 from lamina.layers import activations as _activations  # noqa: E402
 from lamina.layers import attention as _attention  # noqa: E402
+from lamina.layers import category_encoding as _category_encoding  # noqa: E402
 from lamina.layers import conv_lstm as _conv_lstm  # noqa: E402
 from lamina.layers import convolutional as _convolutional  # noqa: E402
+from lamina.layers import discretization as _discretization  # noqa: E402
 from lamina.layers import einsum_dense as _einsum_dense  # noqa: E402
 from lamina.layers import embedding as _embedding  # noqa: E402
 from lamina.layers import group_query_attention as _group_query_attention  # noqa: E402
+from lamina.layers import hashed_crossing as _hashed_crossing  # noqa: E402
+from lamina.layers import hashing as _hashing  # noqa: E402
 from lamina.layers import image_preprocessing as _image_preprocessing  # noqa: E402
 from lamina.layers import lambda_layer as _lambda_layer  # noqa: E402
 from lamina.layers import merging as _merging  # noqa: E402
@@ -33,6 +37,7 @@ from lamina.layers.activations import Softmax as Softmax
 from lamina.layers.attention import AdditiveAttention as AdditiveAttention
 from lamina.layers.attention import Attention as Attention
 from lamina.layers.attention import MultiHeadAttention as MultiHeadAttention
+from lamina.layers.category_encoding import CategoryEncoding as CategoryEncoding
 from lamina.layers.conv_lstm import ConvLSTM1D as ConvLSTM1D
 from lamina.layers.conv_lstm import ConvLSTM2D as ConvLSTM2D
 from lamina.layers.conv_lstm import ConvLSTM3D as ConvLSTM3D
@@ -48,10 +53,13 @@ from lamina.layers.convolutional import SeparableConv1D as SeparableConv1D
 from lamina.layers.convolutional import SeparableConv2D as SeparableConv2D
 from lamina.layers.core import Activation as Activation
 from lamina.layers.core import Dense as Dense
+from lamina.layers.discretization import Discretization as Discretization
 from lamina.layers.einsum_dense import EinsumDense as EinsumDense
 from lamina.layers.embedding import Embedding as Embedding
 from lamina.layers.embedding import Masking as Masking
 from lamina.layers.group_query_attention import GroupQueryAttention as GroupQueryAttention
+from lamina.layers.hashed_crossing import HashedCrossing as HashedCrossing
+from lamina.layers.hashing import Hashing as Hashing
 from lamina.layers.image_preprocessing.color import RandomBrightness as RandomBrightness
 from lamina.layers.image_preprocessing.color import RandomContrast as RandomContrast
 from lamina.layers.image_preprocessing.effects import RandomErasing as RandomErasing
@@ -144,8 +152,9 @@ from lamina.layers.wrappers import Bidirectional as Bidirectional
 from lamina.layers.wrappers import TimeDistributed as TimeDistributed
 
 _FAMILIES = (
-    _activations, _attention, _conv_lstm, _convolutional, _einsum_dense, _embedding,
-    _group_query_attention, _image_preprocessing, _lambda_layer, _merging, _normalization,
+    _activations, _attention, _category_encoding, _conv_lstm, _convolutional, _discretization,
+    _einsum_dense, _embedding, _group_query_attention, _hashed_crossing, _hashing,
+    _image_preprocessing, _lambda_layer, _merging, _normalization,
     _pipeline, _pooling, _preprocessing, _recurrent, _regularization, _reshaping,
     _rms_normalization, _rnn_cells, _wrappers,
 )

@@ -27,7 +27,8 @@ _NON_TRAINABLE_NAMES = frozenset({"moving_mean", "moving_variance", "mean", "var
 # config keys Keras's constructor of a class does not take (these layers hold no weights, so
 # their trainable flag changes nothing); these and InputLayer take the dtype as a string
 _NOT_KERAS_KEYS = {"SpatialDropout1D": ("trainable", "data_format"),
-                   "SpatialDropout2D": ("trainable",), "SpatialDropout3D": ("trainable",)}
+                   "SpatialDropout2D": ("trainable",), "SpatialDropout3D": ("trainable",),
+                   "Discretization": ("trainable",)}
 # lamina-only config keys Keras has no use for (it knows an adapted Normalization by the
 # statistics it loads)
 _DROPPED_KEYS = {"Normalization": ("adapted",)}

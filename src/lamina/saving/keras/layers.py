@@ -64,7 +64,8 @@ _LAYER_CLASSES = (
     "RandomTranslation", "RandomShear", "RandomContrast", "RandomBrightness", "AutoContrast",
     "RandomInvert", "RandomGrayscale", "Solarization", "RandomPosterization", "RandomSharpness",
     "MixUp", "CutMix", "RandomErasing", "RandomGaussianBlur", "RandomHue", "RandomSaturation",
-    "RandomColorJitter", "RandomPerspective", "Equalization",
+    "RandomColorJitter", "RandomPerspective", "Equalization", "CategoryEncoding",
+    "Discretization",
 )
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU")
 # Keras options lamina has no argument for, accepted only with the value that does nothing
@@ -143,6 +144,8 @@ def _layer(importer, class_name, config, where):
                          "dropped.")
     options.done()
     try:
+        if class_name == "Discretization":  # an adapted one holds num_bins and its boundaries
+            return cls.from_config({**kwargs, **common})
         return cls(**kwargs, **common)
     except SavingError:
         raise
