@@ -241,8 +241,8 @@ class IndexLookup(HostLayer):
                 f"{array.dtype.name} (shape {array.shape}).")
         return array
 
-    def _depth(self):
-        if self.pad_to_max_tokens:
+    def _depth(self) -> int:
+        if self.pad_to_max_tokens and self.max_tokens is not None:
             return self.max_tokens
         if self._tokens is None:
             raise UsageError(MSG_NO_VOCABULARY.format(cls=type(self).__name__, name=self.name,
@@ -257,7 +257,7 @@ class IndexLookup(HostLayer):
         if self.output_mode == "int":
             return lookups
         depth = self._depth()
-        counts_mode = "count" if self.output_mode == "tf_idf" else self.output_mode
+        counts_mode = "count" if self.output_mode == "tf_idf" else str(self.output_mode)
         # Keras's dtypes: int64 counts and indicators, float32 for tf-idf
         dtype = np.float32 if self.output_mode == "tf_idf" else np.int64
         encoded = encode_categorical(lookups, counts_mode, depth, dtype=dtype, xp=np,

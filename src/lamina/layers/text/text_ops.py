@@ -2,6 +2,7 @@
 Keras 3 does them with `tf.strings` (ASCII lower-casing, Keras's punctuation regex,
 whitespace or character split, n-grams joined by a space, shortest width first)."""
 import re
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,8 @@ def split(texts, how):
     """A list of token lists, one per text of the 1-D `texts`. `how`: one of `SPLIT` or a
     callable taking the numpy array of strings and returning one token list per text."""
     if callable(how):
-        return [[str(t) for t in tokens] for tokens in how(np.asarray(texts.tolist(), str))]
+        found: Any = how(np.asarray(texts.tolist(), str))
+        return [[str(t) for t in tokens] for tokens in found]
     if how == "character":
         return [list(text) for text in texts.tolist()]
     return [[t for t in _WHITESPACE.split(text) if t] for text in texts.tolist()]

@@ -170,8 +170,9 @@ class TextVectorization(HostLayer):
         lookup = self._lookup_layer
         indices = [lookup.lookup_tokens(tokens) for tokens in documents]
         if self.output_mode == "int":
-            length = (self.output_sequence_length if self.output_sequence_length is not None
-                      else max((len(i) for i in indices), default=0))
+            length: int = (self.output_sequence_length
+                           if self.output_sequence_length is not None
+                           else max((len(i) for i in indices), default=0))
             out = np.zeros((len(indices), length), dtype=np.int64)
             for row, found in zip(out, indices, strict=True):
                 row[:min(length, len(found))] = found[:length]
