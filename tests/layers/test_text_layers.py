@@ -115,6 +115,17 @@ def test_non_string_input_is_an_error_naming_the_layer():
         L.StringLookup(vocabulary=["a"], name="ids")(np.array([1, 2]))
     with pytest.raises(InputSpecError, match="IntegerLookup 'ints'.*expected integers"):
         L.IntegerLookup(vocabulary=[1], name="ints")(np.array(["a"]))
+    with pytest.raises(InputSpecError, match="'back'.*expected integer indices"):
+        L.StringLookup(vocabulary=["a"], invert=True, name="back")(np.array(["a"]))
+
+
+def test_an_inverted_lookup_adapts_on_tokens_and_inverts_the_forward_lookup():
+    forward = L.StringLookup()
+    forward.adapt(np.array(["b", "a", "b", "c"]))
+    backward = L.StringLookup(invert=True)
+    backward.adapt(np.array(["b", "a", "b", "c"]))
+    texts = np.array([["a", "b"], ["c", "zz"]])
+    assert backward(forward(texts)).tolist() == [["a", "b"], ["c", "[UNK]"]]
 
 
 def test_empty_adapt_is_an_error_naming_the_layer():

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import lamina as lm
-from lamina.errors import GraphError, InputSpecError
+from lamina.errors import GraphError, InputSpecError, SavingError
+from lamina.layers.host_layer import HostLayer
 
 L = lm.layers
 TEXTS = np.array(["good great fine", "bad awful poor", "great good day", "poor bad day",
@@ -150,3 +151,41 @@ def test_numbers_given_to_a_string_input_are_an_error():
     model, _ = _text_model()
     with pytest.raises(InputSpecError, match="input 'text'.*expected strings.*float"):
         model.predict(np.ones((2, 1)), verbose=0)
+
+
+def test_a_sequential_without_input_gets_a_string_input_from_the_text():
+    vectorize = L.TextVectorization(vocabulary=["good", "bad"], output_sequence_length=3)
+    seq = lm.Sequential([vectorize, L.Embedding(4, 2), L.GlobalAveragePooling1D()])
+    out = seq.predict(["good bad", "bad"], verbose=0)
+    table = seq.layers[1].get_weights()[0]
+    expected = np.stack([table[[2, 3, 0]].mean(0), table[[3, 0, 0]].mean(0)])
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    called = lm.Sequential([L.TextVectorization(vocabulary=["good"]), L.Embedding(3, 2)])
+    assert np.asarray(called(np.array(["good good x"]))).shape == (1, 3, 2)
+
+
+def test_keras_files_refuse_host_layers_and_name_the_lamina_format(tmp_path):
+    model, _ = _text_model()
+    with pytest.raises(SavingError, match="(?s)'words'.*host preprocessing.*'.lamina'"):
+        model.save(tmp_path / "text.keras")
+
+
+def test_a_host_layer_on_a_list_of_inputs_gets_lists_of_shapes_and_dtypes():
+    class PairLengths(HostLayer):
+        """The character counts of two text columns: (batch, 2) float32."""
+
+        def host_call(self, inputs, **kwargs):
+            return np.stack([np.char.str_len(a.astype(str)) for a in inputs], 1).astype(
+                np.float32)[:, :, 0]
+
+        def host_output_spec(self, shape, dtype):
+            assert dtype == ["string", "string"]
+            return (shape[0][0], len(shape)), "float32"
+
+    left, right = lm.Input(shape=(1,), dtype="string"), lm.Input(shape=(1,), dtype="string")
+    lengths = PairLengths()([left, right])
+    assert lengths.shape == (None, 2)
+    model = lm.Model([left, right], L.Dense(1, use_bias=False)(lengths))
+    out = model.predict([np.array([["ab"], ["abcd"]]), np.array([["x"], [""]])], verbose=0)
+    kernel = model.layers[-1].get_weights()[0]
+    np.testing.assert_allclose(out, np.array([[2.0, 1.0], [4.0, 0.0]]) @ kernel, rtol=1e-6)

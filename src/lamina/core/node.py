@@ -134,14 +134,20 @@ def symbolic_call(layer, args, kwargs):
 
 
 def _host_symbolic_call(layer, args, kwargs):
-    """A host layer's node: its outputs from `layer.host_output_spec` (nothing is traced)."""
+    """A host layer's node: its outputs from `layer.host_output_spec(shape, dtype)`, nothing
+    traced. A layer called on a list of tensors (HashedCrossing) gets lists of both."""
     inputs = args[0]
-    if not is_symbolic(inputs):
+    tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    if not tensors or not all(is_symbolic(t) for t in tensors):
         raise GraphError(
-            f"Layer '{layer.name}' ({type(layer).__name__}) runs on the host and takes one "
-            f"symbolic tensor, received {type(inputs).__name__}.")
-    shape, dtype = layer.host_output_spec(inputs.shape, "string" if is_string(inputs.dtype)
-                                          else inputs.dtype.name)
+            f"Layer '{layer.name}' ({type(layer).__name__}) runs on the host and takes "
+            f"symbolic tensors (one, or a list), received {inputs!r}.")
+    shapes = [t.shape for t in tensors]
+    dtypes = ["string" if is_string(t.dtype) else t.dtype.name for t in tensors]
+    if is_symbolic(inputs):
+        shape, dtype = layer.host_output_spec(shapes[0], dtypes[0])
+    else:
+        shape, dtype = layer.host_output_spec(shapes, dtypes)
     output = SymbolicTensor(shape, dtype, None, 0, layer.name)
     output.node = Node(layer, args, kwargs, output)
     layer._inbound_nodes.append(output.node)

@@ -64,8 +64,7 @@ class Model(TrainingAPI, LoRAMethods, Layer):
     autocast_inputs = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if args and self._graph is not None and self._graph.host_nodes and not (
-                node_lib.any_symbolic(args[0])):
+        if args and not node_lib.any_symbolic(args[0]):
             args = (self.host_inputs(args[0]), *args[1:])
         return super().__call__(*args, **kwargs)
 

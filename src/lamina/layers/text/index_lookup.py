@@ -189,7 +189,8 @@ class IndexLookup(HostLayer):
     def _documents(self, data):
         """A batch as a list of documents (token lists): rows of a 2-D array, one
         document for a 1-D batch (Keras's `update_state`)."""
-        array = self._checked(np.asarray(data, dtype=object if self.is_string else None))
+        array = self._checked(np.asarray(data, dtype=object if self.is_string else None),
+                              tokens=True)
         if array.ndim <= 1:
             array = array.reshape(1, -1)
         return [[self._token(t) for t in row.reshape(-1).tolist()] for row in array]
@@ -224,11 +225,13 @@ class IndexLookup(HostLayer):
         self.finalize_state()
 
     # -- the call ----------------------------------------------------------------------
-    def _checked(self, array):
+    def _checked(self, array, tokens=False):
+        """`array` if it holds what the layer reads (`tokens`: vocabulary tokens, as
+        `adapt` reads even with `invert=True`), else an `InputSpecError`."""
         kind = array.dtype.kind
-        if self.invert and kind in "iu":
-            return array
-        if self.is_string:
+        if self.invert and not tokens:
+            ok, expected = kind in "iu", "integer indices (invert=True)"
+        elif self.is_string:
             ok = kind in "US" or (kind == "O" and all(isinstance(t, (str, bytes))
                                                       for t in array.reshape(-1).tolist()))
             expected = "strings"
