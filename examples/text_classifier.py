@@ -17,7 +17,7 @@ Claims checked (returned as facts): held-out accuracy above 0.9 (it reaches 1.00
 adapted vocabulary holds the topic words, the loaded model's predictions equal the trained
 model's bit for bit.
 
-Run: python examples/text_classifier.py     (a few seconds on two CPU cores)
+Run: python examples/text_classifier.py     (about 15 s of CPU time: mostly compilation)
 """
 import os
 import tempfile
