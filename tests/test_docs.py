@@ -9,7 +9,8 @@ import lamina as lm
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 PAGES = ["freezing.md", "coming_from_keras.md", "per_group_optimizers.md",
-         "custom_train_step.md", "saving.md", "lora.md", "categorical_preprocessing.md"]
+         "custom_train_step.md", "saving.md", "lora.md", "preprocessing.md",
+         "categorical_preprocessing.md"]
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -1,6 +1,6 @@
 """`InputLayer` and `lamina.Input`: where a functional graph starts."""
 from lamina.core.layer import Layer
-from lamina.core.node import Node, SymbolicTensor
+from lamina.core.node import Node, SymbolicTensor, as_dtype, is_string
 from lamina.errors import ConfigurationError
 
 
@@ -13,7 +13,10 @@ class InputLayer(Layer):
             batch_size, shape = batch_shape[0], batch_shape[1:]
         if shape is None:
             raise ConfigurationError("InputLayer: expected `shape=` (without the batch size).")
-        super().__init__(name=name, dtype=dtype or "float32", **kwargs)
+        text = dtype is not None and is_string(as_dtype(dtype))
+        super().__init__(name=name, dtype=None if text else dtype or "float32", **kwargs)
+        if text:  # text input: read only by host preprocessing layers (TextVectorization)
+            self.dtype = "string"
         self.shape = (batch_size,) + tuple(shape)
         self.built = True
         tensor = SymbolicTensor(self.shape, self.dtype, None, 0, self.name)
@@ -28,5 +31,6 @@ class InputLayer(Layer):
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None):
-    """A symbolic input tensor of `shape` (without the batch dimension)."""
+    """A symbolic input tensor of `shape` (without the batch dimension); `dtype="string"`
+    for raw text, which only host preprocessing layers read (docs/preprocessing.md)."""
     return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name).output

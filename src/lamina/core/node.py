@@ -3,14 +3,37 @@
 A `Node` is one call event: a layer, the arguments it was called with (which hold symbolic
 tensors) and the symbolic outputs. Nodes are not layers: calling one layer twice makes two
 nodes and no cycle. Output shapes come from `jax.eval_shape` of the real `call`, so a layer
-never needs a separate shape function.
+never needs a separate shape function. A layer that runs on the host (`runs_on_host`, the
+text preprocessing layers) gives its own output spec instead (`host_output_spec`): strings
+cannot be traced. Text tensors have the dtype `STRING`; only host layers may read them.
 """
 import itertools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lamina.core import scope as scope_lib
+from lamina.errors import GraphError
+
+# the dtype of symbolic text tensors (`lamina.Input(..., dtype="string")`)
+STRING = np.dtype(np.str_)
+
+MSG_STRING_INPUT = """\
+Layer '{name}' ({cls}) received a string tensor ('{tensor}'), but it computes with JAX,
+which has no strings. Only the host preprocessing layers (TextVectorization, StringLookup,
+...) read text: put one between the string input and '{name}'."""
+
+
+def as_dtype(dtype):
+    """A numpy dtype; "string" (and numpy text dtypes) become `STRING`."""
+    if dtype in ("string", str, bytes, object) or np.dtype(dtype).kind in "USO":
+        return STRING
+    return jnp.dtype(dtype)
+
+
+def is_string(dtype):
+    return np.dtype(dtype).kind in "USO"
 
 # stand in for unknown (None) dimensions while shapes are traced: the batch axis, and (traced
 # twice, with two sizes) any other axis; output sizes that follow the stand-in become None
@@ -23,7 +46,7 @@ class SymbolicTensor:
 
     def __init__(self, shape, dtype, node=None, index=0, name=None):
         self.shape = tuple(shape)
-        self.dtype = jnp.dtype(dtype)
+        self.dtype = as_dtype(dtype)
         self.node = node
         self.index = index
         self.name = name
@@ -33,7 +56,8 @@ class SymbolicTensor:
         return len(self.shape)
 
     def __repr__(self):
-        return f"<SymbolicTensor shape={self.shape} dtype={self.dtype.name} name={self.name}>"
+        dtype = "string" if is_string(self.dtype) else self.dtype.name
+        return f"<SymbolicTensor shape={self.shape} dtype={dtype} name={self.name}>"
 
 
 class Node:
@@ -67,6 +91,12 @@ def _spec(t, other=_OTHER_PLACEHOLDERS[0]):
 def symbolic_call(layer, args, kwargs):
     """Call `layer` on symbolic tensors: build it, trace its output shapes, record a Node."""
     leaves = jax.tree_util.tree_leaves((args, kwargs), is_leaf=is_symbolic)
+    if getattr(layer, "runs_on_host", False):
+        return _host_symbolic_call(layer, args, kwargs)
+    for t in leaves:
+        if is_symbolic(t) and is_string(t.dtype):
+            raise GraphError(MSG_STRING_INPUT.format(name=layer.name, cls=type(layer).__name__,
+                                                     tensor=t.name))
     batch_unknown = any(is_symbolic(t) and t.shape and t.shape[0] is None for t in leaves)
     if not layer.built:
         shapes = jax.tree_util.tree_map(lambda t: t.shape, args[0], is_leaf=is_symbolic)
@@ -101,3 +131,24 @@ def symbolic_call(layer, args, kwargs):
     node.outputs = jax.tree_util.tree_map(to_symbolic, out_specs, alt_specs)
     layer._inbound_nodes.append(node)
     return node.outputs
+
+
+def _host_symbolic_call(layer, args, kwargs):
+    """A host layer's node: its outputs from `layer.host_output_spec(shape, dtype)`, nothing
+    traced. A layer called on a list of tensors (HashedCrossing) gets lists of both."""
+    inputs = args[0]
+    tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    if not tensors or not all(is_symbolic(t) for t in tensors):
+        raise GraphError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) runs on the host and takes "
+            f"symbolic tensors (one, or a list), received {inputs!r}.")
+    shapes = [t.shape for t in tensors]
+    dtypes = ["string" if is_string(t.dtype) else t.dtype.name for t in tensors]
+    if is_symbolic(inputs):
+        shape, dtype = layer.host_output_spec(shapes[0], dtypes[0])
+    else:
+        shape, dtype = layer.host_output_spec(shapes, dtypes)
+    output = SymbolicTensor(shape, dtype, None, 0, layer.name)
+    output.node = Node(layer, args, kwargs, output)
+    layer._inbound_nodes.append(output.node)
+    return output

@@ -28,6 +28,7 @@ from lamina.layers import regularization as _regularization  # noqa: E402
 from lamina.layers import reshaping as _reshaping  # noqa: E402
 from lamina.layers import rms_normalization as _rms_normalization  # noqa: E402
 from lamina.layers import rnn_cells as _rnn_cells  # noqa: E402
+from lamina.layers import text as _text  # noqa: E402
 from lamina.layers import wrappers as _wrappers  # noqa: E402
 from lamina.layers.activations import ELU as ELU
 from lamina.layers.activations import LeakyReLU as LeakyReLU
@@ -148,6 +149,9 @@ from lamina.layers.rms_normalization import RMSNormalization as RMSNormalization
 from lamina.layers.rnn_cells import GRUCell as GRUCell
 from lamina.layers.rnn_cells import LSTMCell as LSTMCell
 from lamina.layers.rnn_cells import SimpleRNNCell as SimpleRNNCell
+from lamina.layers.text import IntegerLookup as IntegerLookup
+from lamina.layers.text import StringLookup as StringLookup
+from lamina.layers.text import TextVectorization as TextVectorization
 from lamina.layers.wrappers import Bidirectional as Bidirectional
 from lamina.layers.wrappers import TimeDistributed as TimeDistributed
 
@@ -156,7 +160,7 @@ _FAMILIES = (
     _einsum_dense, _embedding, _group_query_attention, _hashed_crossing, _hashing,
     _image_preprocessing, _lambda_layer, _merging, _normalization,
     _pipeline, _pooling, _preprocessing, _recurrent, _regularization, _reshaping,
-    _rms_normalization, _rnn_cells, _wrappers,
+    _rms_normalization, _rnn_cells, _text, _wrappers,
 )
 for _cls in (Layer, InputLayer, Activation, Dense,
              *(cls for family in _FAMILIES for cls in family.LAYERS)):

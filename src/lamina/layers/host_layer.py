@@ -30,6 +30,14 @@ model's inputs) so the model applies it to each batch before the compiled step, 
 in the data pipeline:  x = layer(raw_batch)."""
 
 
+def _is_plain_list(x: Any) -> bool:
+    """A (nested) list or tuple of python strings or numbers: one array, as Keras reads it."""
+    if not isinstance(x, (list, tuple)):
+        return False
+    return all(_is_plain_list(item) if isinstance(item, (list, tuple))
+               else isinstance(item, (str, bytes, int, float)) for item in x)
+
+
 def as_host_array(x: Any) -> np.ndarray:
     """A numpy array for any array-like; text stays text (numpy unicode or object arrays)."""
     if isinstance(x, np.ndarray):
@@ -61,7 +69,8 @@ class HostLayer(Layer):
         kwargs.pop("training", None)
         if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(args)):
             raise UsageError(MSG_TRACED.format(name=self.name, cls=type(self).__name__))
-        inputs = jax.tree_util.tree_map(as_host_array, args[0])
+        inputs = (as_host_array(args[0]) if _is_plain_list(args[0])
+                  else jax.tree_util.tree_map(as_host_array, args[0]))
         if not self.built:
             self.build(jax.tree_util.tree_map(lambda a: tuple(a.shape), inputs))
             self.built = True

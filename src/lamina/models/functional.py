@@ -5,8 +5,9 @@ import numpy as np
 
 from lamina.core import structure as structure_lib
 from lamina.core.input_layer import InputLayer
-from lamina.core.node import is_symbolic
+from lamina.core.node import is_string, is_symbolic
 from lamina.errors import GraphError, InputSpecError
+from lamina.models import host_inputs
 
 
 def _flat(structure):
@@ -36,6 +37,9 @@ class Graph:
                 )
         self.nodes = self._topological_nodes()
         self.layers = self._ordered_layers()
+        # the host prefix (docs/preprocessing.md): host layers reading the inputs
+        self.host_nodes = host_inputs.host_nodes(self.nodes)
+        host_inputs.check(self)
 
     def _topological_nodes(self):
         input_ids = {id(t) for t in self.flat_inputs}
@@ -111,9 +115,11 @@ class Graph:
         return [self._check(t, x) for t, x in zip(self.flat_inputs, flat, strict=True)]
 
     def _check(self, spec, x):
-        if not hasattr(x, "shape"):
-            x = np.asarray(x)
         name = spec.node.layer.name
+        if is_string(spec.dtype):
+            x = host_inputs.check_text(spec, x, self.model_name)
+        elif not hasattr(x, "shape"):
+            x = np.asarray(x)
         if len(x.shape) != len(spec.shape) or any(
             e is not None and e != r for e, r in zip(spec.shape, x.shape, strict=True)
         ):
@@ -121,6 +127,8 @@ class Graph:
                 f"Model '{self.model_name}', input '{name}': expected shape {spec.shape}, "
                 f"received shape {tuple(x.shape)}."
             )
+        if is_string(spec.dtype):
+            return x
         kind = "f" if jnp.issubdtype(x.dtype, jnp.floating) else np.dtype(x.dtype).kind
         if kind not in "biuf":
             raise InputSpecError(
@@ -139,8 +147,14 @@ class Graph:
 
         Masks travel beside the values: a node's layer receives the mask of its first input as
         `mask=` when its `call` takes one (unless the graph passes a mask explicitly), and its
-        outputs get `layer.compute_mask(...)`.
+        outputs get `layer.compute_mask(...)`. A graph with a host prefix takes raw inputs
+        (concrete: the host layers run here) or prepared ones (`host_inputs.prepare`, what
+        its compiled steps receive), and runs the rest.
         """
+        if self.host_nodes:
+            env, env_masks = host_inputs.seed(self, host_inputs.prepare(self, inputs))
+            return self._run_nodes([n for n in self.nodes if n not in self.host_nodes],
+                                   env, env_masks)
         flat = self.flatten_inputs(inputs)
         flat_masks = ([None] * len(flat) if masks is None
                       else structure_lib.flatten(masks, lambda m: m is None))
@@ -150,7 +164,10 @@ class Graph:
                 f"for an input without mask), received {len(flat_masks)}.")
         env = {id(t): x for t, x in zip(self.flat_inputs, flat, strict=True)}
         env_masks = {id(t): m for t, m in zip(self.flat_inputs, flat_masks, strict=True)}
-        for node in self.nodes:
+        return self._run_nodes(self.nodes, env, env_masks)
+
+    def _run_nodes(self, nodes, env, env_masks):
+        for node in nodes:
             call_args, call_kwargs = jax.tree_util.tree_map(
                 lambda t: env[id(t)] if is_symbolic(t) else t,
                 (node.call_args, node.call_kwargs),

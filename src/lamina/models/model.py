@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any, Self
 
 from lamina import trainability
 from lamina.core import holders, registry, trainability_version, tree
+from lamina.core import node as node_lib
 from lamina.core import scope as scope_lib
 from lamina.core.input_layer import InputLayer
 from lamina.core.layer import Layer
 from lamina.errors import AbstractMethodError, ConfigurationError, UsageError
+from lamina.models import host_inputs
 from lamina.models.functional import Graph
 from lamina.models.graph_config import graph_config, graph_from_config
 from lamina.models.lora import LoRAMethods
@@ -60,6 +62,20 @@ class Model(TrainingAPI, LoRAMethods, Layer):
             self.built = True
 
     autocast_inputs = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args and not node_lib.any_symbolic(args[0]):
+            args = (self.host_inputs(args[0]), *args[1:])
+        return super().__call__(*args, **kwargs)
+
+    def host_inputs(self, x: Any) -> Any:
+        """`x` with the model's host prefix applied (docs/preprocessing.md): for a model
+        whose first layers run on the host (TextVectorization, StringLookup, ...), the dict
+        of numeric arrays its compiled steps take; any other model's `x` as given. fit,
+        evaluate, predict and the batch methods call it on each batch read from the host."""
+        if self._graph is None or not self._graph.host_nodes:
+            return x
+        return host_inputs.prepare(self._graph, x)
 
     _NOT_SUBLAYERS = Layer._NOT_SUBLAYERS | {"_graph", "_trainer", "_predict_steps",
                                              "_predict_resolution"}

@@ -1,4 +1,6 @@
 """Sequential: a thin builder of a functional graph from a list of layers."""
+import numpy as np
+
 from lamina.core import node as node_lib
 from lamina.core import registry, trainability_version
 from lamina.core.input_layer import Input, InputLayer
@@ -71,6 +73,17 @@ class Sequential(Model):
         if self._graph is None:
             self._input = Input(shape=tuple(input_shape)[1:])
             self._rebuild()
+
+    def host_inputs(self, x):
+        """As `Model.host_inputs`; a stack that starts with a host layer (TextVectorization)
+        and has no `Input` yet gets a string input shaped like the text `x`."""
+        first = self._stack[0] if self._stack else None
+        if self._graph is None and getattr(first, "runs_on_host", False):
+            text = np.asarray(x, dtype=object) if isinstance(x, (list, tuple)) else x
+            if getattr(text, "dtype", None) is not None and np.dtype(text.dtype).kind in "USO":
+                self._input = Input(shape=tuple(text.shape)[1:], dtype="string")
+                self._rebuild()
+        return super().host_inputs(x)
 
     def _explicit_sublayers(self):
         return list(self._stack)

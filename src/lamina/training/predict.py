@@ -7,7 +7,7 @@ from lamina.core import trainability_version
 from lamina.distribution import context as distribution_scope
 from lamina.distribution.placement import Placement, mixed_devices_error
 from lamina.training import step as step_lib
-from lamina.training.data.arrays import to_arrays
+from lamina.training.data.arrays import input_arrays
 from lamina.training.data.checks import check_inputs
 
 
@@ -48,7 +48,7 @@ def _distributed_fn(model, resolution, distribution):
 
 def predict_on_batch(model, x):
     """Model outputs for one batch, as numpy arrays (same structure as the outputs)."""
-    x = to_arrays(x, model)
+    x = input_arrays(x, model)
     check_inputs(model, x, "predict_on_batch")
     if not model.built:
         model(x, training=False)

@@ -30,7 +30,7 @@ from lamina.training import compile as compile_lib
 from lamina.training import custom_step, keras_step, step_optimizers
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
-from lamina.training.data.arrays import flatten_targets, to_arrays
+from lamina.training.data.arrays import flatten_targets, input_arrays, to_arrays
 from lamina.training.data.checks import check_batch
 from lamina.training.state import CompiledStep, Plan
 
@@ -360,7 +360,7 @@ class Trainer:
     def _batch(self, x, y, sample_weight, what):
         """The batch of a `*_on_batch` call, through the checks every source gets
         (`lamina.training.data.checks`)."""
-        x = to_arrays(x, self.model)
+        x = input_arrays(x, self.model)
         self.ensure_ready(x)
         y = flatten_targets(y, self.output_names, self.specs, self.model)
         sample_weight = to_arrays(sample_weight, self.model)

@@ -89,6 +89,11 @@ def layer_class_name(layer):
             f"Cannot write {what} to a Keras '.keras' file: lamina does not write Keras's "
             "nested Pipeline layout yet. Put the pipeline's layers in the model directly, or "
             "save it as a '.lamina' file.")
+    if getattr(layer, "runs_on_host", False) and getattr(lamina.layers, name, None) is type(layer):
+        raise SavingError(
+            f"Cannot write {what} to a Keras '.keras' file: lamina does not write Keras's "
+            "layout for its host preprocessing layers yet (vocabulary assets, idf weights). "
+            "Save the model as a '.lamina' file, which keeps the vocabulary as data.")
     if name not in _LAYER_CLASSES or getattr(lamina.layers, name, None) is not type(layer):
         refuse(what, f"{name} is a custom or subclassed class, not one of the built-in "
                "layers lamina and Keras share", f"Those are: {', '.join(_LAYER_CLASSES)}.")

@@ -94,6 +94,14 @@ def to_arrays(tree, owner="?"):
                                              or not isinstance(a, (list, tuple, dict))))
 
 
+def input_arrays(x, owner="?"):
+    """The inputs `x` of a model as numeric arrays: raw inputs through the model's host
+    prefix first (`Model.host_inputs`: text preprocessing layers run here, on the host,
+    docs/preprocessing.md), then `to_arrays`."""
+    host_inputs = getattr(owner, "host_inputs", None)
+    return to_arrays(host_inputs(x) if host_inputs is not None else x, owner)
+
+
 def flatten_targets(y, output_names, specs, owner="?"):
     """Targets as a list in output order (dicts matched by output name)."""
     if isinstance(y, dict):
@@ -155,7 +163,7 @@ class ArrayData:
 
     def __init__(self, x, y=None, sample_weight=None, owner="?"):
         self.owner = owner
-        self.x = to_arrays(x, owner)
+        self.x = input_arrays(x, owner)
         self.y = to_arrays(y, owner)
         self.sample_weight = to_arrays(sample_weight, owner)
         parts = [("x", self.x)]

@@ -15,7 +15,13 @@ rng, skip)`, `split(fraction)` and whether it carries targets.
 import jax
 
 from lamina.errors import AbstractMethodError, InputSpecError
-from lamina.training.data.arrays import ArrayData, is_array_like, num_samples, to_arrays
+from lamina.training.data.arrays import (
+    ArrayData,
+    input_arrays,
+    is_array_like,
+    num_samples,
+    to_arrays,
+)
 
 
 class PyDataset:
@@ -72,8 +78,9 @@ def unpack(batch, index, owner):
 
 def read_batch(batch, index, owner):
     """A raw batch as (x, y, sample_weight) of numeric arrays with one batch size."""
-    x, y, sw = (to_arrays(part, owner) if part is not None else None
-                for part in unpack(batch, index, owner))
+    x, y, sw = unpack(batch, index, owner)
+    x = input_arrays(x, owner)
+    y, sw = (to_arrays(part, owner) if part is not None else None for part in (y, sw))
     for name, part in (("x", x), ("y", y), ("sample_weight", sw)):
         for leaf in jax.tree_util.tree_leaves(part):
             if leaf.ndim == 0:
