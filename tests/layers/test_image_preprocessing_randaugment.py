@@ -3,7 +3,8 @@ parity given Keras's own transformations (each of RandAugment's eleven operation
 them, the elastic field), properties of the draws, the jitted training step, saving, the
 .keras importer and errors. Tolerance: atol 5e-4 on values in [0, 255] (float32; the
 operations run jitted, and XLA's fused sampling arithmetic differs from Keras's eager one by
-about 1e-4, a relative 1e-6). Statistical checks allow about 5 standard errors (and the seeds are fixed anyway)."""
+about 1e-4, a relative 1e-6). Statistical checks allow about 5 standard errors (and the
+seeds are fixed anyway)."""
 import numpy as np
 import pytest
 from harness import LayerCase, check_layer
