@@ -107,6 +107,8 @@ def test_randaugment_properties(one_op):
     assert not np.allclose(out, x)
     single = np.asarray(one_op(x[0], training=True))  # one image, rank 3
     assert single.shape == x[0].shape
+    gray = np.asarray(one_op(x[..., :1], training=True))  # one channel
+    assert gray.shape == (4, 7, 6, 1) and gray.min() >= 0.0 and gray.max() <= 255.0
     first = np.asarray(RandAugment(seed=9)(x, training=True))
     np.testing.assert_array_equal(first, np.asarray(RandAugment(seed=9)(x, training=True)))
 
@@ -121,6 +123,8 @@ def test_operations_are_chosen_uniformly_per_batch():
     assert np.all(np.abs(counts - expected) < 5 * np.sqrt(expected))
     again = np.asarray(layer.get_random_transformation(x)["layer_idxes"])
     assert not np.array_equal(indices, again)  # each call draws afresh
+    nothing = RandAugment(num_ops=0, seed=1)
+    np.testing.assert_array_equal(np.asarray(nothing(x, training=True)), x)
 
 
 # -- RandomElasticTransform ---------------------------------------------------------------
@@ -273,5 +277,6 @@ def test_bad_arguments_and_inputs_are_refused_by_name():
     for layer in (RandAugment(), RandomElasticTransform(), RandomColorDegeneration(0.5)):
         with pytest.raises(InputSpecError, match=f"'{layer.name}'.*rank 4.*shape \\(5, 4\\)"):
             layer(np.zeros((5, 4), np.float32), training=True)
-    with pytest.raises(InputSpecError, match="RandomColorDegeneration .*3 channels"):
-        RandomColorDegeneration(0.5)(np.zeros((1, 3, 3, 2), np.float32), training=True)
+    for layer in (RandomColorDegeneration(0.5), RandAugment()):
+        with pytest.raises(InputSpecError, match=f"'{layer.name}'.*3 channels.*\\(1, 3, 3, 2\\)"):
+            layer(np.zeros((1, 3, 3, 2), np.float32), training=True)

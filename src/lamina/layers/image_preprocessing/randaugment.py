@@ -8,6 +8,7 @@ import numbers
 import jax
 import jax.numpy as jnp
 
+from lamina.errors import InputSpecError
 from lamina.layers.image_preprocessing.base import (
     AFFINE_INTERPOLATIONS,
     RandomImageLayer,
@@ -15,6 +16,7 @@ from lamina.layers.image_preprocessing.base import (
     check_value_range,
     factor_range,
     fail,
+    where,
 )
 from lamina.layers.image_preprocessing.color import RandomBrightness, RandomContrast
 from lamina.layers.image_preprocessing.degeneration import RandomColorDegeneration
@@ -64,8 +66,8 @@ class RandAugment(RandomImageLayer):
     """When training, applies `num_ops` augmentations chosen uniformly at random (with
     repetition) from Keras's eleven: shear, translation, rotation, brightness, colour
     degeneration, contrast, sharpness, posterization, solarization, auto-contrast and
-    equalization. As Keras, one draw chooses the operations of the whole batch; each
-    operation draws its own parameters per image.
+    equalization. Images have 3 (RGB) channels or one. As Keras, one draw chooses the
+    operations of the whole batch; each operation draws its own parameters per image.
 
     Args:
         value_range: (low, high) of the pixel values, default (0, 255).
@@ -93,6 +95,12 @@ class RandAugment(RandomImageLayer):
                                           AFFINE_INTERPOLATIONS)
         for name, operation in _operations(self, kwargs.get("dtype")).items():
             setattr(self, name, operation)
+
+    def check_input(self, inputs):
+        super().check_input(inputs)
+        if inputs.shape[-1 if self.data_format == "channels_last" else -3] not in (1, 3):
+            raise InputSpecError(f"{where(self)}: expected RGB images (3 channels) or one "
+                                 f"channel, received shape {tuple(inputs.shape)}.")
 
     def draw(self, key, batch, images):
         index_key, *keys = jax.random.split(key, len(AUGMENT_LAYERS) + 1)
