@@ -354,10 +354,9 @@ def test_options_lamina_lacks_are_refused_by_layer_and_option(keras, tmp_path):
 
 def test_unsupported_layers_initializers_and_nested_classes_are_refused(keras, tmp_path):
     layers = keras.layers
-    path = tmp_path / "degenerate.keras"
-    keras.Sequential([keras.Input((4, 4, 3)),
-                      layers.RandomColorDegeneration(0.5, name="degenerate")]).save(path)
-    _refused(path, "RandomColorDegeneration", "not supported")
+    path = tmp_path / "augmix.keras"
+    keras.Sequential([keras.Input((4, 4, 3)), layers.AugMix(name="augmix")]).save(path)
+    _refused(path, "AugMix", "not supported")
 
     path = tmp_path / "td.keras"
     keras.Sequential([keras.Input((3, 2)), layers.TimeDistributed(

@@ -63,8 +63,14 @@ from lamina.layers.hashed_crossing import HashedCrossing as HashedCrossing
 from lamina.layers.hashing import Hashing as Hashing
 from lamina.layers.image_preprocessing.color import RandomBrightness as RandomBrightness
 from lamina.layers.image_preprocessing.color import RandomContrast as RandomContrast
+from lamina.layers.image_preprocessing.degeneration import (
+    RandomColorDegeneration as RandomColorDegeneration,
+)
 from lamina.layers.image_preprocessing.effects import RandomErasing as RandomErasing
 from lamina.layers.image_preprocessing.effects import RandomGaussianBlur as RandomGaussianBlur
+from lamina.layers.image_preprocessing.elastic import (
+    RandomElasticTransform as RandomElasticTransform,
+)
 from lamina.layers.image_preprocessing.geometric import RandomFlip as RandomFlip
 from lamina.layers.image_preprocessing.geometric import RandomRotation as RandomRotation
 from lamina.layers.image_preprocessing.geometric import RandomShear as RandomShear
@@ -76,6 +82,7 @@ from lamina.layers.image_preprocessing.hsv import RandomSaturation as RandomSatu
 from lamina.layers.image_preprocessing.mixing import CutMix as CutMix
 from lamina.layers.image_preprocessing.mixing import MixUp as MixUp
 from lamina.layers.image_preprocessing.perspective import RandomPerspective as RandomPerspective
+from lamina.layers.image_preprocessing.randaugment import RandAugment as RandAugment
 from lamina.layers.image_preprocessing.resizing import CenterCrop as CenterCrop
 from lamina.layers.image_preprocessing.resizing import RandomCrop as RandomCrop
 from lamina.layers.image_preprocessing.resizing import Resizing as Resizing

@@ -64,8 +64,8 @@ _LAYER_CLASSES = (
     "RandomTranslation", "RandomShear", "RandomContrast", "RandomBrightness", "AutoContrast",
     "RandomInvert", "RandomGrayscale", "Solarization", "RandomPosterization", "RandomSharpness",
     "MixUp", "CutMix", "RandomErasing", "RandomGaussianBlur", "RandomHue", "RandomSaturation",
-    "RandomColorJitter", "RandomPerspective", "Equalization", "CategoryEncoding",
-    "Discretization",
+    "RandomColorJitter", "RandomPerspective", "Equalization", "RandomColorDegeneration",
+    "RandAugment", "RandomElasticTransform", "CategoryEncoding", "Discretization",
 )
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU")
 # Keras options lamina has no argument for, accepted only with the value that does nothing
