@@ -220,3 +220,34 @@ def test_hashed_crossing_bad_inputs_name_the_layer(inputs, match):
 def test_hashed_crossing_bad_arguments_name_the_layer(kwargs, match):
     with pytest.raises(ConfigurationError, match="HashedCrossing 'c': " + match):
         HashedCrossing(name="c", **kwargs)
+
+
+def test_hashing_and_crossing_lead_models_that_fit_predict_and_save(tmp_path, recwarn):
+    """Host hashing layers at a model's inputs: the model hashes raw strings itself, equal to a
+    twin model fed the hashes made in the data pipeline, and the reload predicts the same."""
+    words = np.array([["red"], ["green"], ["blue"], ["red"]])
+    counts = np.array([[1], [2], [3], [4]])
+    y = np.array([[0.0], [1.0], [2.0], [0.5]], "float32")
+    text = lm.Input(shape=(1,), dtype="string")
+    number = lm.Input(shape=(1,), dtype="int64")
+    embed = lm.layers.Embedding(16, 3)
+    dense = lm.layers.Dense(1)
+    hashed = Hashing(num_bins=16)(text)
+    crossed = HashedCrossing(num_bins=4, output_mode="one_hot")((text, number))
+    merged = lm.layers.Concatenate()([lm.layers.Flatten()(embed(hashed)), crossed])
+    model = lm.Model([text, number], dense(merged))
+    twin_h, twin_c = lm.Input(shape=(1,), dtype="int32"), lm.Input(shape=(4,))
+    twin = lm.Model([twin_h, twin_c], dense(lm.layers.Concatenate()(
+        [lm.layers.Flatten()(embed(twin_h)), twin_c])))
+    pipeline = [Hashing(num_bins=16)(words),
+                HashedCrossing(num_bins=4, output_mode="one_hot")((words, counts))]
+    np.testing.assert_array_equal(model.predict([words, counts], verbose=0),
+                                  twin.predict(pipeline, verbose=0))
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit([words, counts], y, epochs=2, verbose=0)
+    predicted = model.predict([words, counts], verbose=0)
+    np.testing.assert_array_equal(predicted, twin.predict(pipeline, verbose=0))
+    model.save(tmp_path / "hashing.lamina")
+    loaded = lm.models.load_model(tmp_path / "hashing.lamina")
+    np.testing.assert_array_equal(loaded.predict([words, counts], verbose=0), predicted)
+    assert not [w for w in recwarn if "dtype int64" in str(w.message)]

@@ -140,7 +140,8 @@ class Graph:
                 f"Model '{self.model_name}', input '{name}': expected integer dtype "
                 f"{spec.dtype.name}, received floating dtype {np.dtype(x.dtype).name}."
             )
-        return jnp.asarray(x, dtype=spec.dtype)
+        # int64 / float64 inputs become jax's default widths without x64, silently
+        return jnp.asarray(x, dtype=jax.dtypes.canonicalize_dtype(spec.dtype))
 
     def run(self, inputs, masks=None):
         """(outputs, output masks) of the graph on concrete `inputs`.
