@@ -23,6 +23,12 @@ EXPLICIT = {
                "checks outputs against TensorFlow's, config and registry round trips",
     "HashedCrossing": "a host layer called on a tuple of features: test_hashing.py checks "
                       "outputs against TensorFlow's, config and registry round trips",
+    "StringLookup": "a host layer on text: test_text_reference.py checks outputs and adapt "
+                    "against Keras with TensorFlow, test_text_model.py fit, predict and saving",
+    "IntegerLookup": "a host layer: test_text_reference.py checks outputs and adapt against "
+                     "Keras with TensorFlow, test_text_layers.py the vocabulary API and errors",
+    "TextVectorization": "a host layer on text: test_text_reference.py checks outputs against "
+                         "Keras with TensorFlow, test_text_model.py fit, predict and saving",
 }
 
 

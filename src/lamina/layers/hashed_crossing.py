@@ -30,6 +30,8 @@ class HashedCrossing(HostLayer):
     `(batch, 1)`, each of integers or strings. The output is a numpy array.
     """
 
+    takes_feature_list = True
+
     def __init__(self, num_bins, output_mode="int", sparse=False, **kwargs):
         if output_mode == "int" and kwargs.get("dtype") is None:
             kwargs["dtype"] = "int64"

@@ -52,6 +52,9 @@ class HostLayer(Layer):
     """Base class of the preprocessing layers that compute in numpy on the host."""
 
     runs_on_host = True
+    # True for layers called on a list of features (HashedCrossing): a plain list is then
+    # that list, each item one feature; otherwise a plain (nested) list is one array
+    takes_feature_list = False
 
     def host_call(self, inputs: np.ndarray, **kwargs: Any) -> np.ndarray:
         raise AbstractMethodError(
@@ -69,7 +72,8 @@ class HostLayer(Layer):
         kwargs.pop("training", None)
         if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(args)):
             raise UsageError(MSG_TRACED.format(name=self.name, cls=type(self).__name__))
-        inputs = (as_host_array(args[0]) if _is_plain_list(args[0])
+        inputs = (as_host_array(args[0])
+                  if _is_plain_list(args[0]) and not self.takes_feature_list
                   else jax.tree_util.tree_map(as_host_array, args[0]))
         if not self.built:
             self.build(jax.tree_util.tree_map(lambda a: tuple(a.shape), inputs))
