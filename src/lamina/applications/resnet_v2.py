@@ -129,7 +129,8 @@ def ResNet152V2(include_top=True, weights="imagenet", input_tensor=None, input_s
 
 
 for _constructor in (ResNet50V2, ResNet101V2, ResNet152V2):
-    _constructor.__doc__ += _DOC.format(keras_name=_constructor.__name__)
+    _constructor.__doc__ = (_constructor.__doc__ or "") + _DOC.format(
+        keras_name=_constructor.__name__)
 
 
 def preprocess_input(x, data_format=None):

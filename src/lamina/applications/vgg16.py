@@ -46,7 +46,7 @@ def VGG16(include_top=True, weights="imagenet", input_tensor=None, input_shape=N
         for conv in range(1, convs + 1):
             x = layers.Conv2D(filters, (3, 3), activation="relu", padding="same",
                               name=f"block{block}_conv{conv}")(x)
-        x = layers.MaxPooling2D((2, 2), strides=(2, 2), name=f"block{block}_pool")(x)
+        x = layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool")(x)
     if include_top:
         x = layers.Flatten(name="flatten")(x)
         x = layers.Dense(4096, activation="relu", name="fc1")(x)

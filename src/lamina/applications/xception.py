@@ -26,7 +26,7 @@ def _sepconv_bn(x, filters, name):
 def _downsampling_block(x, filters, block, relu_first=True):
     """Two separable convolutions and a strided max pooling, added to a strided 1x1
     convolution of the input (Keras leaves the shortcut's layers unnamed)."""
-    residual = layers.Conv2D(filters[1], (1, 1), strides=(2, 2), padding="same",
+    residual = layers.Conv2D(filters[1], 1, strides=2, padding="same",
                              use_bias=False)(x)
     residual = layers.BatchNormalization(axis=-1)(residual)
     if relu_first:
@@ -34,7 +34,7 @@ def _downsampling_block(x, filters, block, relu_first=True):
     x = _sepconv_bn(x, filters[0], f"block{block}_sepconv1")
     x = layers.Activation("relu", name=f"block{block}_sepconv2_act")(x)
     x = _sepconv_bn(x, filters[1], f"block{block}_sepconv2")
-    x = layers.MaxPooling2D((3, 3), strides=(2, 2), padding="same",
+    x = layers.MaxPooling2D(3, strides=2, padding="same",
                             name=f"block{block}_pool")(x)
     return layers.add([x, residual])
 
@@ -49,7 +49,7 @@ def _middle_block(x, block):
 
 
 def _entry_flow(img_input):
-    x = layers.Conv2D(32, (3, 3), strides=(2, 2), use_bias=False, name="block1_conv1")(
+    x = layers.Conv2D(32, 3, strides=2, use_bias=False, name="block1_conv1")(
         img_input)
     x = layers.BatchNormalization(axis=-1, name="block1_conv1_bn")(x)
     x = layers.Activation("relu", name="block1_conv1_act")(x)
