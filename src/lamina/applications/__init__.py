@@ -1,2 +1,16 @@
 """Keras 3's `keras.applications`: pretrained image backbones with Keras's layer and weight
 names, so Keras's published weight files load (docs/transfer_learning.md)."""
+
+# -- VGG16, ResNet50V2, Xception, DenseNet (helper H5's families) ------------------------------
+from lamina.applications import densenet as densenet
+from lamina.applications import resnet_v2 as resnet_v2
+from lamina.applications import vgg16 as vgg16
+from lamina.applications import xception as xception
+from lamina.applications.densenet import DenseNet121 as DenseNet121
+from lamina.applications.densenet import DenseNet169 as DenseNet169
+from lamina.applications.densenet import DenseNet201 as DenseNet201
+from lamina.applications.resnet_v2 import ResNet50V2 as ResNet50V2
+from lamina.applications.resnet_v2 import ResNet101V2 as ResNet101V2
+from lamina.applications.resnet_v2 import ResNet152V2 as ResNet152V2
+from lamina.applications.vgg16 import VGG16 as VGG16
+from lamina.applications.xception import Xception as Xception

@@ -72,12 +72,39 @@ class Graph:
         return order
 
     def _ordered_layers(self):
-        layers, seen = [], set()
-        for layer in [t.node.layer for t in self.flat_inputs] + [n.layer for n in self.nodes]:
-            if id(layer) not in seen:
-                seen.add(id(layer))
-                layers.append(layer)
-        return layers
+        """The layers in Keras 3's order (`keras.src.ops.function.map_graph`): deepest first,
+        a layer's depth being its longest path to an output; within one depth, in the order
+        a depth-first walk from the outputs first reaches them (an input no output uses is
+        at depth 0, first).
+        Keras's weights files (`.weights.h5`, legacy `.h5`) list a functional model's layers
+        in this order, so a branched model's weights only exchange with Keras in it."""
+        first, post, seen = {}, [], set()
+
+        def walk(tensor):
+            node = tensor.node
+            if id(node) in seen:
+                return
+            seen.add(id(node))
+            first.setdefault(id(node.layer), (len(first), node.layer))
+            if not node.is_input:
+                for parent in node.input_tensors:
+                    walk(parent)
+            post.append(node)
+
+        for t in self.flat_outputs:
+            walk(t)
+        node_depth, layer_depth = {}, {}
+        for node in reversed(post):
+            depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+            layer_depth[id(node.layer)] = node_depth[id(node)] = depth
+            for parent in [] if node.is_input else node.input_tensors:
+                node_depth[id(parent.node)] = max(node_depth.get(id(parent.node), 0), depth + 1)
+        for t in self.flat_inputs:
+            if id(t.node.layer) not in first:
+                first[id(t.node.layer)] = (-1, t.node.layer)
+                layer_depth[id(t.node.layer)] = 0
+        ranked = sorted(first.items(), key=lambda kv: (-layer_depth[kv[0]], kv[1][0]))
+        return [layer for _, (_, layer) in ranked]
 
     @property
     def input_names(self):
