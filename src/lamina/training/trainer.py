@@ -134,7 +134,13 @@ class Trainer:
         return cast(trainability.Resolution, self._resolution)  # set at the first call
 
     def _ensure_opt_state(self, resolution):
-        keys = frozenset(v.uid for v in resolution.variables if v.trainable)
+        """Give the optimizer state entries for the variables this configuration trains.
+
+        A variable's entries are made at the first step that trains it (optax's init of
+        that subtree), never before: until then it has never been updated, so its state is
+        still the init one, and a base frozen from the start costs no optimizer slots. Once
+        made, entries are kept (frozen variables' pass through each step untouched)."""
+        keys = frozenset(v.uid for v in resolution.trained)
         if keys - self._opt_keys or self.opt_state is None:
             covered = keys | self._opt_keys
             params = {v.uid: v.value for v in resolution.variables if v.uid in covered}
