@@ -134,12 +134,8 @@ class Trainer:
         return cast(trainability.Resolution, self._resolution)  # set at the first call
 
     def _ensure_opt_state(self, resolution):
-        """Give the optimizer state entries for the variables this configuration trains.
-
-        A variable's entries are made at the first step that trains it (optax's init of
-        that subtree), never before: until then it has never been updated, so its state is
-        still the init one, and a base frozen from the start costs no optimizer slots. Once
-        made, entries are kept (frozen variables' pass through each step untouched)."""
+        """Entries for the variables this configuration trains, made at the first step that
+        trains each (a base frozen from the start costs no slots) and kept after it."""
         keys = frozenset(v.uid for v in resolution.trained)
         if keys - self._opt_keys or self.opt_state is None:
             covered = keys | self._opt_keys
