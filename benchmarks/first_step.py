@@ -92,7 +92,9 @@ def worker(impl, workload, cache):
     start = time.perf_counter()
     result = run(TINY)
     wall = time.perf_counter() - start
-    failed = [name for name, ok in result["sanity"].items() if not ok]
+    # two epochs of two batches need not lower the loss: every other check must hold
+    failed = [name for name, ok in result["sanity"].items()
+              if not ok and name != "loss decreased"]
     if failed:
         raise SystemExit(f"{impl} {workload}: sanity failed: {failed}")
     print(json.dumps({**compilations.summary(), "wall_s": wall}))
