@@ -223,8 +223,8 @@ class GANTrainer:
         trained = resolution.trained
         if not trained:
             raise nothing_trainable_error(self.model, resolution)
-        keys = frozenset(v.uid for v in resolution.variables if v.trainable)
-        if keys - self._opt_keys:  # new trainable variables: extend both states
+        keys = frozenset(v.uid for v in trained)  # entries made at a variable's first step
+        if keys - self._opt_keys:  # newly trained variables: extend both states
             self._opt_keys = keys | self._opt_keys
             params = {v.uid: v.value for v in resolution.variables if v.uid in self._opt_keys}
             fresh = self._init_state(params)

@@ -127,15 +127,15 @@ def restore_optimizer(model, arrays, where):
     trainer = model._trainer
     arrays, extra = _split_extra(arrays, trainer, where)
     variables = tree.variable_paths(model)
-    # the saved state may cover variables frozen since (rule 6 keeps their slots)
+    # the saved state covers the variables trained so far, frozen since or not (rule 6
+    # keeps their slots); one not trained yet gets its entries at its first step
     saved = {p for name in arrays for p in re.findall(r"\[([^\]]+)\]", name)}
     unknown = sorted(saved - set(variables))
     if unknown:
         raise SavingError(f"{where}: optimizer state for variables {unknown[:5]} that the "
                           "model does not have.")
     resolution = trainer.resolution()
-    uids = {variables[p].uid for p in saved} | {v.uid for v in resolution.variables
-                                                if v.trainable}
+    uids = {variables[p].uid for p in saved}
     trainer.opt_state = opt_state_lib.extend(
         trainer.tx, None, {v.uid: v.value for v in resolution.variables if v.uid in uids})
     trainer._opt_keys = frozenset(uids)

@@ -1,7 +1,10 @@
 """Per-variable optimizer state that survives freezing (docs/design.md rule 6).
 
-The optimizer state covers every variable whose own flag is trainable, as a dict keyed by
-variable uid. A step updates only the trained subset: `restrict` cuts the per-variable
+The optimizer state covers every variable trained so far, as a dict keyed by variable uid:
+a variable's entries are made (optax's init of its subtree, `extend`) at the first step that
+trains it, so a base frozen from the start costs no optimizer slots; until then it has never
+been updated and its state would be the init one. A step updates only the trained subset
+of what the state covers: `restrict` cuts the per-variable
 entries down to that subset (scalars such as Adam's step count are shared), the optax
 update runs on it, and `merge` writes the result back. Entries of frozen variables are
 carried through untouched, so their moments resume where they stopped. `apply_gradients`

@@ -3,8 +3,8 @@
 
 Every lamina `Optimizer` held as an attribute of the model, besides the compiled one, is an
 *extra* optimizer. The trainer keeps one optax state per extra optimizer, over the same
-variables as the compiled one's (every variable whose own flag is True), so frozen
-variables keep their entries (docs/design.md rule 6). Inside the step each optimizer's
+variables as the compiled one's (every variable trained so far), so frozen variables keep
+their entries (docs/design.md rule 6). Inside the step each optimizer's
 `stateless_apply(optimizer_variables, grads, trainable_variables)` may update a **subset**
 of the step's `trainable_variables`: the values passed are matched, by identity, to the
 entries of the state's list, and only their optimizer entries change. For the compiled

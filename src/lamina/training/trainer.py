@@ -134,7 +134,9 @@ class Trainer:
         return cast(trainability.Resolution, self._resolution)  # set at the first call
 
     def _ensure_opt_state(self, resolution):
-        keys = frozenset(v.uid for v in resolution.variables if v.trainable)
+        """Entries for the variables this configuration trains, made at the first step that
+        trains each (a base frozen from the start costs no slots) and kept after it."""
+        keys = frozenset(v.uid for v in resolution.trained)
         if keys - self._opt_keys or self.opt_state is None:
             covered = keys | self._opt_keys
             params = {v.uid: v.value for v in resolution.variables if v.uid in covered}

@@ -1,0 +1,230 @@
+"""Time to first step: what compiling costs lamina's W1-W4 against the hand-written JAX + optax
+loops and Keras 3, from a fresh process with a cold compilation cache.
+
+Every (workload, implementation) runs in its own process, with JAX's persistent compilation
+cache off, the runs interleaved over repetitions in alternating order. Each process imports
+its framework, starts JAX's CPU client, then runs the workload of `run.py` at tiny sizes
+(256 samples, 2 epochs; GAN: 2 warm-up and 3 timed iterations). JAX reports every
+compilation through `jax.monitoring`; recorded per run, summed over every program the run
+compiled (the train steps and the small eager programs of initialisation):
+
+- trace: Python tracing of the functions into jaxprs;
+- lower: jaxpr to StableHLO;
+- xla: XLA's compilation (the backend);
+- total: their sum, the time to first step that compiling adds; and `step`: the part of
+  the train steps (the programs named in `STEP_NAMES`, their names given).
+
+`--cache DIR` runs lamina twice more in fresh processes with
+`lm.config.enable_compilation_cache(DIR, min_compile_time_secs=0)`: the first run fills
+`DIR`, the second reads it (its `xla` time is what remains of compiling).
+
+`--diagnose` compares, in one process, lamina's W1 train step with the hand-written one:
+jaxpr equations, StableHLO operations (the ops that differ), and their XLA compile times
+(`Lowered.compile()`, alternating, `--reps` times each).
+
+    python benchmarks/first_step.py [--quick] [--reps 3] [--workloads w1,w2,w3,w4]
+                                    [--impls lamina,jax,keras] [--cache DIR] [--diagnose]
+"""
+import argparse
+import collections
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import common as C
+
+TINY = C.Sizes(mlp_samples=256, mlp_epochs=2, cnn_samples=256, cnn_epochs=2, gan_iters=3,
+               gan_warmup=2)
+# the jitted train steps' function names: lamina's `CompiledStep`, the JAX loops', Keras 3's
+STEP_NAMES = {"call", "step", "d_step", "g_step", "both_steps", "train_step"}
+PHASES = {"jaxpr_trace_duration": "trace", "jaxpr_to_mlir_module_duration": "lower",
+          "backend_compile_duration": "xla"}
+
+
+class Compilations:
+    """The durations JAX reports for every compilation, by phase and by program."""
+
+    def __init__(self):
+        import jax.monitoring
+        self.by = collections.defaultdict(float)
+        self.cache_hits = 0
+        jax.monitoring.register_event_duration_secs_listener(self._listen)
+
+    def _listen(self, event, duration, **kwargs):
+        name = event.rsplit("/", 1)[-1]
+        if name == "cache_retrieval_time_sec":
+            self.cache_hits += 1
+        if name in PHASES:
+            program = str(kwargs.get("fun_name", "?")).removeprefix("jit(").rstrip(")")
+            self.by[(PHASES[name], program)] += duration
+
+    def summary(self):
+        phases = {p: sum(d for (ph, _), d in self.by.items() if ph == p)
+                  for p in PHASES.values()}
+        programs = collections.defaultdict(float)
+        for (_, program), duration in self.by.items():
+            programs[program] += duration
+        steps = sorted(p for p in programs if p in STEP_NAMES)
+        return {**phases, "total": sum(phases.values()),
+                "step": sum(programs[p] for p in steps), "step_name": "+".join(steps),
+                "programs": len(programs), "cache_hits": self.cache_hits}
+
+
+def worker(impl, workload, cache):
+    import jax
+    if impl == "keras":
+        import reference_keras as module
+        run = module.WORKLOADS[workload]
+    elif impl == "jax":
+        import reference_jax as module
+        run = module.WORKLOADS[workload]
+    else:
+        import workloads as module
+        run = module.LAMINA[workload]
+        if cache:
+            import lamina as lm
+            lm.config.enable_compilation_cache(cache, min_compile_time_secs=0)
+    jax.block_until_ready(jax.numpy.zeros(1) + 1)
+    compilations = Compilations()
+    start = time.perf_counter()
+    result = run(TINY)
+    wall = time.perf_counter() - start
+    # two epochs of two batches need not lower the loss: every other check must hold
+    failed = [name for name, ok in result["sanity"].items()
+              if not ok and name != "loss decreased"]
+    if failed:
+        raise SystemExit(f"{impl} {workload}: sanity failed: {failed}")
+    print(json.dumps({**compilations.summary(), "wall_s": wall}))
+
+
+def _run(impl, workload, cache=None):
+    cmd = [sys.executable, __file__, "--worker", impl, workload] + (
+        ["--cache", cache] if cache else [])
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE"))}
+    env["PYTHONPATH"] = os.pathsep.join([os.path.join(here, "..", "src"),
+                                         env.get("PYTHONPATH", "")])
+    env.setdefault("KERAS_BACKEND", "jax")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        return None, (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), None
+
+
+def _line(label, r):
+    return (f"{label:16} total {r['total']:6.2f} s (trace {r['trace']:5.2f}, lower "
+            f"{r['lower']:5.2f}, xla {r['xla']:5.2f}), step {r['step']:5.2f} s "
+            f"[{r['step_name']}], {r['programs']:3.0f} programs, wall {r['wall_s']:6.2f} s")
+
+
+def compare(args):
+    runs = [(w, i) for w in args.workloads.split(",") for i in args.impls.split(",")]
+    results = collections.defaultdict(list)
+    for rep in range(args.reps):
+        for workload, impl in (runs if rep % 2 == 0 else runs[::-1]):
+            result, error = _run(impl, workload)
+            if error:
+                print(f"  {workload} {impl}: failed: {error}")
+                continue
+            results[(workload, impl)].append(result)
+            print("  " + _line(f"rep {rep} {workload} {impl}", result), flush=True)
+    med = {k: {f: (statistics.median(r[f] for r in v) if f != "step_name" else v[0][f])
+               for f in v[0]} for k, v in results.items()}
+    for key, m in med.items():
+        print("median " + _line(" ".join(key), m))
+    for workload in args.workloads.split(","):
+        ours = med.get((workload, "lamina"))
+        for impl, target in (("jax", "<= 1.10"), ("keras", "< 1.0")):
+            if ours and (workload, impl) in med:
+                theirs = med[(workload, impl)]
+                print(f"{workload}: lamina / {impl} compile total "
+                      f"{ours['total'] / theirs['total']:.2f}x, train step "
+                      f"{ours['step'] / theirs['step']:.2f}x (target {target})")
+
+
+def cached(args):
+    for run in ("fills the cache", "reads the cache"):
+        for workload in args.workloads.split(","):
+            result, error = _run("lamina", workload, args.cache)
+            print(f"  {workload} lamina, {run}: " + (error or _line("", result)), flush=True)
+
+
+def diagnose(args):
+    """lamina's W1 train step against the hand-written one: program sizes, the StableHLO ops
+    that differ, and XLA compile times (alternating)."""
+    import re
+
+    import jax
+    import optax
+    import reference_jax as R
+    import workloads
+
+    import lamina as lm
+    x, y = C.mlp_data(256)
+    model = workloads.mlp_model()
+    model.compile(optimizer=lm.optimizers.Adam(C.LR), loss="sparse_categorical_crossentropy")
+    model.fit(x[:128], y[:128], batch_size=128, epochs=1, verbose=0)
+    trainer = model._trainer
+    (step,) = trainer.compiled_steps("train")
+    state = trainer._current_plan().state(trainer.opt_state, trainer.metric_state)
+    ours = step.jitted.trace(state._replace(other=None), state.other, x[:128], [y[:128]], None)
+    adam = optax.adam(C.LR)
+    hidden = C.Sizes().mlp_hidden
+    layers = R.init_dense_stack(jax.random.PRNGKey(0), [C.MLP_IN, hidden, hidden, C.MLP_OUT])
+    ref_step = R.make_step(
+        lambda p, xb, yb: R.class_loss(R.apply_dense_stack(p, xb, jax.nn.relu), yb), adam)
+    theirs = ref_step.trace((layers, adam.init(layers)), x[:128], y[:128])
+    lowered = {"lamina": ours.lower(), "jax": theirs.lower()}
+    counts = {k: collections.Counter(re.findall(r"stablehlo\.[a-z_]+", v.as_text()))
+              for k, v in lowered.items()}
+    for name, traced in (("lamina", ours), ("jax", theirs)):
+        print(f"{name:6}: {len(traced.jaxpr.eqns)} top-level jaxpr equations, "
+              f"{sum(counts[name].values())} StableHLO ops")
+    for op in sorted(set(counts["lamina"]) | set(counts["jax"])):
+        if counts["lamina"][op] != counts["jax"][op]:
+            print(f"  {op:32} lamina {counts['lamina'][op]:4}  jax {counts['jax'][op]:4}")
+    calls = {"lamina": (step.jitted, (state._replace(other=None), state.other, x[:128],
+                                      [y[:128]], None)),
+             "jax": (ref_step, ((layers, adam.init(layers)), x[:128], y[:128]))}
+    times = collections.defaultdict(list)
+    for rep in range(args.reps):
+        for name in (("lamina", "jax") if rep % 2 == 0 else ("jax", "lamina")):
+            jitted, call_args = calls[name]
+            # a new function each time: JAX caches compiled programs per traced function
+            fresh = jax.jit(lambda *a, f=jitted.__wrapped__: f(*a),
+                            donate_argnums=(0,)).lower(*call_args)
+            start = time.perf_counter()
+            fresh.compile()
+            times[name].append(time.perf_counter() - start)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"XLA compile, median of {args.reps}: lamina {med['lamina']:.2f} s, jax "
+          f"{med['jax']:.2f} s ({med['lamina'] / med['jax']:.2f}x)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", nargs=2, metavar=("IMPL", "WORKLOAD"))
+    parser.add_argument("--quick", action="store_true", help="W1 only, one repetition")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--workloads", default="w1,w2,w3,w4")
+    parser.add_argument("--impls", default="lamina,jax,keras")
+    parser.add_argument("--cache", default=None, metavar="DIR")
+    parser.add_argument("--diagnose", action="store_true")
+    args = parser.parse_args()
+    if args.worker:
+        return worker(*args.worker, args.cache)
+    if args.quick:
+        args.workloads, args.reps = "w1", 1
+    if args.diagnose:
+        return diagnose(args)
+    if args.cache:
+        return cached(args)
+    return compare(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
