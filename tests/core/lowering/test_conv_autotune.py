@@ -33,11 +33,12 @@ def _isolated(monkeypatch, tmp_path):
     autotune.clear_memory()
 
 
-def lax_conv(x, kernel, strides, padding, dilation):
+def lax_conv(x, kernel, strides, padding, dilation, groups=1):
     sp = "DHW"[-(x.ndim - 2):]
     pad = padding.upper() if isinstance(padding, str) else padding
     return jax.lax.conv_general_dilated(x, kernel, strides, pad, rhs_dilation=dilation,
-                                        dimension_numbers=(f"N{sp}C", f"{sp}IO", f"N{sp}C"))
+                                        dimension_numbers=(f"N{sp}C", f"{sp}IO", f"N{sp}C"),
+                                        feature_group_count=groups)
 
 
 def lax_conv_transpose(x, kernel, strides, pads, dilation):
@@ -92,6 +93,39 @@ def test_every_plan_matches_xla_convolution(index):
         _assert_same_values_and_gradients(
             lambda a, b, f=forward, t=training: conv_paths.conv_planned(
                 a, b, strides, padding, dilation, f, t), ref, x, k)
+
+
+DEPTHWISE = [
+    ((2, 9, 9, 4), (3, 3, 1, 8), (2, 1), "same", (1, 1)),
+    ((2, 9, 8, 3), (3, 2, 1, 3), (1, 1), ((1, 2), (0, 1)), (2, 1)),
+    ((2, 11, 3), (5, 1, 3), (1,), "valid", (1,)),
+    ((1, 5, 6, 5, 2), (3, 3, 3, 1, 2), (1, 2, 1), "same", (1, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("index", range(len(DEPTHWISE)))
+def test_depthwise_plans_match_xla_grouped_convolution(index):
+    x_shape, k_shape, strides, padding, dilation = DEPTHWISE[index]
+    x, k = _arrays(6, x_shape, k_shape)
+    groups = x_shape[-1]
+    plans = [("shifts", "shifts")] + ([("xla", "shifts"), ("shifts", "xla")] if index == 0
+                                      else [])
+    for forward, training in plans:
+        _assert_same_values_and_gradients(
+            lambda a, b, f=forward, t=training: conv_paths.grouped_planned(
+                a, b, strides, padding, dilation, groups, f, t),
+            lambda a, b: lax_conv(a, b, strides, padding, dilation, groups), x, k)
+    forced = jax.jit(lambda a, b: convolution.conv(a, b, strides, padding, dilation, groups,
+                                                   lowering="shifts"))(x, k)
+    np.testing.assert_allclose(forced, lax_conv(x, k, strides, padding, dilation, groups),
+                               **TOL)
+
+
+def test_shifts_needs_a_depthwise_convolution():
+    x, k = jnp.zeros((1, 5, 5, 4)), jnp.zeros((3, 3, 2, 4))
+    with pytest.raises(ConfigurationError, match=r"'shifts' lowering needs a depthwise "
+                                                 r"convolution .*received groups=2"):
+        convolution.conv(x, k, (1, 1), "valid", (1, 1), groups=2, lowering="shifts")
 
 
 @pytest.mark.parametrize("lowering", ["xla", "dilated"])
@@ -226,6 +260,7 @@ def _lowered(fn, *args):
 
 def test_tuned_plan_is_used_and_computes_the_same_function(monkeypatch):
     monkeypatch.setattr(convolution, "MIN_TUNE_FLOPS", 0)
+    monkeypatch.setattr(convolution, "MIN_TUNE_FLOPS_DEPTHWISE", 0)
     decisions = {}
 
     def fake_choose(key, candidates, structs, default):
@@ -244,6 +279,12 @@ def test_tuned_plan_is_used_and_computes_the_same_function(monkeypatch):
     _assert_same_values_and_gradients(
         lambda a, b: convolution.conv(a, b, (1, 1), "same", (1, 1)),
         lambda a, b: lax_conv(a, b, (1, 1), "same", (1, 1)), x, k)
+    depthwise_kernel = jnp.zeros((3, 3, 1, 4))
+    monkeypatch.setattr(autotune, "choose", lambda key, c, s, d: (
+        decisions.__setitem__(json.loads(key)["op"], sorted(c)) or "shifts"))
+    assert convolution.plan(x, depthwise_kernel, (1, 1), "same", (1, 1), groups=4) == (
+        "shifts", "shifts")
+    assert decisions == {"conv.forward": ["shifts", "xla"], "conv.training": ["shifts", "xla"]}
 
 
 def test_autotune_end_to_end_on_cpu(monkeypatch):
@@ -273,7 +314,13 @@ def test_the_switch_pins_a_path(monkeypatch, mode, needle, absent):
     assert needle in used and absent not in used
 
 
-def test_pinned_mode_falls_back_to_xla_where_patches_do_not_apply(monkeypatch):
+def test_pinned_mode_falls_back_to_xla_where_it_does_not_apply(monkeypatch):
+    monkeypatch.setenv("LAMINA_CONV_LOWERING", "shifts")
+    x = jnp.zeros((1, 5, 5, 4))
+    assert convolution.plan(x, jnp.zeros((3, 3, 1, 4)), (1, 1), "valid", (1, 1),
+                            groups=4) == ("shifts", "shifts")
+    assert convolution.plan(x, jnp.zeros((3, 3, 4, 4)), (1, 1), "valid", (1, 1)) == (
+        "xla", "xla")
     monkeypatch.setenv("LAMINA_CONV_LOWERING", "hybrid")
     x, k = jnp.zeros((1, 5, 5, 4)), jnp.zeros((3, 3, 2, 4))
     assert convolution.plan(x, k, (1, 1), "valid", (1, 1), groups=2) == ("xla", "xla")

@@ -150,3 +150,49 @@ def _planned_bwd(strides, padding, dilation_rate, x_struct, forward, training, r
 
 
 _planned.defvjp(_planned_fwd, _planned_bwd)
+
+
+def conv_shifts(x, kernel, strides, padding, dilation_rate, groups=None):
+    """A depthwise `conv` (groups = in, kernel (*window, 1, in * multiplier)) as a sum over
+    the window of strided input slices times that tap's weights: elementwise work that XLA:CPU
+    fuses into a few passes, where its grouped convolution runs one small product per
+    channel. Output channel c * multiplier + m reads input channel c."""
+    window = kernel.shape[:-2]
+    pads = explicit_padding(x.shape[1:-1], window, strides, dilation_rate, padding)
+    out = output_spatial(x.shape[1:-1], window, strides, dilation_rate, pads)
+    xp = jax.lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), *((lo, hi, 0) for lo, hi in pads),
+                                                 (0, 0, 0)])
+    multiplier = kernel.shape[-1] // x.shape[-1]
+    if multiplier > 1:
+        xp = jnp.repeat(xp, multiplier, axis=-1)
+    y = None
+    for offset in np.ndindex(*window):
+        start = (0, *(o * d for o, d in zip(offset, dilation_rate, strict=True)), 0)
+        limit = (xp.shape[0], *(b + (n - 1) * s + 1 for b, n, s in zip(
+            start[1:-1], out, strides, strict=True)), xp.shape[-1])
+        term = jax.lax.slice(xp, start, limit, (1, *strides, 1)) * kernel[offset][0]
+        y = term if y is None else y + term
+    return y
+
+
+GROUPED = {"xla": conv_xla, "shifts": conv_shifts}
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5, 6, 7))
+def grouped_planned(x, kernel, strides, padding, dilation_rate, groups, forward, training):
+    """A depthwise `conv` by `GROUPED[forward]` when evaluated and differentiated as
+    `GROUPED[training]`."""
+    return GROUPED[forward](x, kernel, strides, padding, dilation_rate, groups)
+
+
+def _grouped_fwd(x, kernel, strides, padding, dilation_rate, groups, forward, training):
+    return GROUPED[training](x, kernel, strides, padding, dilation_rate, groups), (x, kernel)
+
+
+def _grouped_bwd(strides, padding, dilation_rate, groups, forward, training, residuals, grad):
+    run = functools.partial(GROUPED[training], strides=strides, padding=padding,
+                            dilation_rate=dilation_rate, groups=groups)
+    return jax.vjp(run, *residuals)[1](grad)
+
+
+grouped_planned.defvjp(_grouped_fwd, _grouped_bwd)

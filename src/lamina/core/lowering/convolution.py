@@ -2,9 +2,8 @@
 layouts, with the lowering chosen per shape at trace time.
 
 `conv` is the one entry point of every convolutional layer, `conv_transpose` that of the
-transposed layers. The lowerings are in `conv_paths` ("xla", "patches", "hybrid") and, for
-transposes, "xla" (`jax.lax.conv_transpose`) or "dilated" (the input dilated by the strides
-with zeros, then `conv` with the flipped kernel, whose own lowering is chosen in turn).
+transposed layers. The lowerings are in `conv_paths` ("xla", "patches", "hybrid", and
+"shifts" for depthwise convolutions) and `conv_transpose` ("xla" or "dilated").
 
 How the lowering is chosen (`plan`), by the environment variable `LAMINA_CONV_LOWERING`:
 
@@ -14,10 +13,13 @@ How the lowering is chosen (`plan`), by the environment variable `LAMINA_CONV_LO
   the winners are cached in memory and on disk (`tuning_cache`). XLA's own lowering is a
   candidate and wins ties, so a convolution is never lowered to something measured slower
   than XLA's. Smaller convolutions, where timing would cost more than it can save, take the
-  "heuristic" choice. Off CPU every convolution is XLA's (cuDNN, the TPU's units).
-- "heuristic": `select_conv_lowering`, no timing: "patches" on CPU where it applies.
-- "xla", "patches", "hybrid": that lowering wherever it applies (transposes: "xla" for
-  "xla", "dilated" otherwise); tests pin a path this way. The `lowering=` argument of `conv`
+  "heuristic" choice. Depthwise convolutions (one group per input channel) are timed the
+  same way between "xla" and "shifts" from `MIN_TUNE_FLOPS_DEPTHWISE` on; other grouped
+  convolutions are XLA's. Off CPU every convolution is XLA's (cuDNN, the TPU's units).
+- "heuristic": `select_conv_lowering`, no timing: "patches" on CPU where it applies
+  (depthwise: "xla").
+- "xla", "patches", "hybrid", "shifts": that lowering wherever it applies, else "xla"
+  (transposes: "xla" for "xla", "dilated" otherwise); tests pin a path this way. The `lowering=` argument of `conv`
   does the same for one call.
 
 "patches" and "hybrid" need groups=1, a window larger than one element, a non-empty output
@@ -30,17 +32,19 @@ import jax
 
 from lamina.core.lowering import autotune
 from lamina.core.lowering.conv_paths import conv_planned, conv_xla, explicit_padding
-from lamina.core.lowering.conv_paths import dimension_numbers, output_spatial
+from lamina.core.lowering.conv_paths import dimension_numbers, grouped_planned, output_spatial
 from lamina.core.lowering.conv_paths import patches as patches
 from lamina.errors import ConfigurationError
 
-LOWERINGS = ("xla", "patches", "hybrid")
+LOWERINGS = ("xla", "patches", "hybrid", "shifts")
 MODES = ("auto", "heuristic", *LOWERINGS)
 # Largest patches tensor (bytes) the CPU lowerings build: "patches" keeps it until the
 # backward pass, so it bounds the extra memory a convolution may take.
 PATCHES_MAX_BYTES = 256 * 2**20
-# Convolutions below this many floating-point operations (forward) are not timed.
+# Convolutions below this many floating-point operations (forward) are not timed; depthwise
+# ones do far less arithmetic per byte, and XLA:CPU runs them far slower per operation.
 MIN_TUNE_FLOPS = 2**26
+MIN_TUNE_FLOPS_DEPTHWISE = 2**22
 
 
 def mode():
@@ -83,48 +87,70 @@ def forward_flops(x_shape, kernel_shape, strides, padding, dilation_rate):
     return 2 * x_shape[0] * math.prod(out) * math.prod(window) * math.prod(kernel_shape[-2:])
 
 
-def _tuned_plan(x, kernel, strides, padding, dilation_rate):
+def depthwise(x_shape, kernel_shape, groups):
+    """Whether "shifts" applies: one group per input channel (a depthwise convolution)."""
+    return groups > 1 and groups == x_shape[-1] and kernel_shape[-2] == 1
+
+
+def _tuned_plan(x, kernel, strides, padding, dilation_rate, groups):
     """(forward, training) lowerings, each the fastest measured on this machine."""
     fields = {"x": list(x.shape), "kernel": list(kernel.shape), "dtype": str(x.dtype),
               "strides": list(strides), "padding": padding, "dilation": list(dilation_rate),
-              "backend": jax.default_backend()}
-    x_struct = jax.ShapeDtypeStruct(x.shape, x.dtype)
-    k_struct = jax.ShapeDtypeStruct(kernel.shape, kernel.dtype)
+              "groups": groups, "backend": jax.default_backend()}
+    structs = (jax.ShapeDtypeStruct(x.shape, x.dtype),
+               jax.ShapeDtypeStruct(kernel.shape, kernel.dtype))
+    names = ("xla", "shifts") if groups > 1 else ("xla", "patches")
+    trained = ("xla", "shifts") if groups > 1 else ("xla", "patches", "hybrid")
 
     def run(name):
+        if groups > 1:
+            return lambda a, b: grouped_planned(a, b, strides, padding, dilation_rate, groups,
+                                                name, name)
         return lambda a, b: conv_planned(a, b, strides, padding, dilation_rate, name, name)
 
-    forward = autotune.choose(
-        autotune.decision_key("conv.forward", **fields),
-        {name: run(name) for name in ("xla", "patches")}, (x_struct, k_struct), "xla")
-    y_struct = jax.eval_shape(run("xla"), x_struct, k_struct)
-
-    def gradients(name):
-        return lambda a, b, g: jax.vjp(run(name), a, b)[1](g)
-
+    forward = autotune.choose(autotune.decision_key("conv.forward", **fields),
+                              {name: run(name) for name in names}, structs, "xla")
+    y_struct = jax.eval_shape(run("xla"), *structs)
     training = autotune.choose(
         autotune.decision_key("conv.training", **fields),
-        {name: gradients(name) for name in LOWERINGS}, (x_struct, k_struct, y_struct), "xla")
+        {name: (lambda a, b, g, f=run(name): jax.vjp(f, a, b)[1](g)) for name in trained},
+        (*structs, y_struct), "xla")
     return forward, training
+
+
+def _forced(lowering, x, kernel, groups):
+    if lowering in ("patches", "hybrid") and groups != 1:
+        raise ConfigurationError(
+            f"conv: the {lowering!r} lowering needs groups=1, received groups={groups}; "
+            f"use lowering='xla'.")
+    if lowering == "shifts" and not depthwise(x.shape, kernel.shape, groups):
+        raise ConfigurationError(
+            f"conv: the 'shifts' lowering needs a depthwise convolution (groups = input "
+            f"channels = {x.shape[-1]}, kernel (*window, 1, out)), received groups={groups} "
+            f"and kernel {kernel.shape}; use lowering='xla'.")
+    return lowering, lowering
 
 
 def plan(x, kernel, strides, padding, dilation_rate, groups=1, lowering=None):
     """(forward, training): the lowerings `conv` uses for evaluation and differentiation."""
     if lowering is not None:
-        if lowering != "xla" and groups != 1:
-            raise ConfigurationError(
-                f"conv: the {lowering!r} lowering needs groups=1, received groups={groups}; "
-                f"use lowering='xla'.")
-        return lowering, lowering
+        return _forced(lowering, x, kernel, groups)
     chosen = mode()
     args = (x.shape, kernel.shape, strides, padding, dilation_rate)
+    is_depthwise = depthwise(x.shape, kernel.shape, groups)
     if chosen in LOWERINGS:
-        usable = chosen == "xla" or applies(*args, groups, x.dtype.itemsize)
+        usable = (chosen == "xla" or (is_depthwise if chosen == "shifts" else
+                                      applies(*args, groups, x.dtype.itemsize)))
         return (chosen, chosen) if usable else ("xla", "xla")
+    if is_depthwise:
+        if chosen == "heuristic" or jax.default_backend() != "cpu" or \
+                forward_flops(*args) < MIN_TUNE_FLOPS_DEPTHWISE:
+            return "xla", "xla"
+        return _tuned_plan(x, kernel, strides, padding, dilation_rate, groups)
     heuristic = select_conv_lowering(jax.default_backend(), *args, groups, x.dtype.itemsize)
     if chosen == "heuristic" or heuristic == "xla" or forward_flops(*args) < MIN_TUNE_FLOPS:
         return heuristic, heuristic
-    return _tuned_plan(x, kernel, strides, padding, dilation_rate)
+    return _tuned_plan(x, kernel, strides, padding, dilation_rate, groups)
 
 
 def conv(x, kernel, strides, padding, dilation_rate, groups=1, lowering=None):
@@ -138,8 +164,8 @@ def conv(x, kernel, strides, padding, dilation_rate, groups=1, lowering=None):
             at the end) or explicit `((low, high), ...)` pairs.
         groups: `in` and `out` are split into `groups` groups convolved separately
             (output channels of group g are `g * out // groups ...`).
-        lowering: "xla", "patches" or "hybrid" to force one for this call; default: the
-            mode of `LAMINA_CONV_LOWERING` (see the module docstring).
+        lowering: "xla", "patches", "hybrid" or (depthwise only) "shifts" to force one for
+            this call; default: the mode of `LAMINA_CONV_LOWERING` (module docstring).
 
     Returns:
         `(batch, *out_spatial, out)`, in the dtype of `x`.
@@ -155,4 +181,7 @@ def conv(x, kernel, strides, padding, dilation_rate, groups=1, lowering=None):
     forward, training = plan(x, kernel, strides, padding, dilation_rate, groups, lowering)
     if forward == training == "xla":
         return conv_xla(x, kernel, strides, padding, dilation_rate, groups)
+    if groups != 1:
+        return grouped_planned(x, kernel, strides, padding, dilation_rate, groups, forward,
+                               training)
     return conv_planned(x, kernel, strides, padding, dilation_rate, forward, training)
