@@ -360,3 +360,12 @@ def test_an_unknown_mode_or_lowering_is_refused(monkeypatch):
     with pytest.raises(ConfigurationError, match=r"conv_transpose: expected lowering .*"
                                                  r"received 'patches'"):
         transpose.conv_transpose(x, k, (1, 1), ((0, 0), (0, 0)), (1, 1), lowering="patches")
+
+
+def test_candidates_are_timed_on_a_batch_cut_to_the_flop_budget(monkeypatch):
+    monkeypatch.setattr(convolution, "TUNE_FLOPS", 1000)
+    x, k = jnp.zeros((64, 4, 4, 2)), jnp.zeros((3, 3, 2, 2))
+    assert convolution.tuning_structs(x, k, 8000)[0].shape == (8, 4, 4, 2)
+    assert convolution.tuning_structs(x, k, 10**9)[0].shape == (1, 4, 4, 2)
+    assert convolution.tuning_structs(x, k, 10)[0].shape == (64, 4, 4, 2)
+    assert convolution.tuning_structs(x, k, 10)[1].shape == k.shape

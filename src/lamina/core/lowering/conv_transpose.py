@@ -58,8 +58,8 @@ def _tuned(x, kernel, strides, padding, dilation_rate):
     fields = {"x": list(x.shape), "kernel": list(kernel.shape), "dtype": str(x.dtype),
               "strides": list(strides), "padding": padding, "dilation": list(dilation_rate),
               "backend": jax.default_backend()}
-    structs = (jax.ShapeDtypeStruct(x.shape, x.dtype),
-               jax.ShapeDtypeStruct(kernel.shape, kernel.dtype))
+    structs = convolution.tuning_structs(
+        x, kernel, _dilated_flops(x, kernel, strides, padding, dilation_rate))
 
     def run(name):
         return lambda a, b: PATHS[name](a, b, strides, padding, dilation_rate)

@@ -45,6 +45,17 @@ PATCHES_MAX_BYTES = 256 * 2**20
 # ones do far less arithmetic per byte, and XLA:CPU runs them far slower per operation.
 MIN_TUNE_FLOPS = 2**26
 MIN_TUNE_FLOPS_DEPTHWISE = 2**22
+# The candidates are timed on a batch cut down so that one forward pass does at most this
+# many operations: it bounds the cost of a decision (a slow candidate's backward pass on a
+# large batch can take seconds), and convolution time grows linearly with the batch.
+TUNE_FLOPS = 2**28
+
+
+def tuning_structs(x, kernel, flops):
+    """Shape structs of `x` (batch cut down to stay under `TUNE_FLOPS`) and `kernel`."""
+    batch = max(1, min(x.shape[0], x.shape[0] * TUNE_FLOPS // max(flops, 1)))
+    return (jax.ShapeDtypeStruct((batch, *x.shape[1:]), x.dtype),
+            jax.ShapeDtypeStruct(kernel.shape, kernel.dtype))
 
 
 def mode():
@@ -97,8 +108,8 @@ def _tuned_plan(x, kernel, strides, padding, dilation_rate, groups):
     fields = {"x": list(x.shape), "kernel": list(kernel.shape), "dtype": str(x.dtype),
               "strides": list(strides), "padding": padding, "dilation": list(dilation_rate),
               "groups": groups, "backend": jax.default_backend()}
-    structs = (jax.ShapeDtypeStruct(x.shape, x.dtype),
-               jax.ShapeDtypeStruct(kernel.shape, kernel.dtype))
+    structs = tuning_structs(x, kernel, forward_flops(x.shape, kernel.shape, strides, padding,
+                                                      dilation_rate))
     names = ("xla", "shifts") if groups > 1 else ("xla", "patches")
     trained = ("xla", "shifts") if groups > 1 else ("xla", "patches", "hybrid")
 
