@@ -200,7 +200,7 @@ def torch_worker(cases, reps):
             span = (k - 1) * d + 1
             crop = max(0, -(-(span - s) // 2))  # output n * s, as Keras's "same"
 
-            def run(x, w, w2, crop=crop):
+            def run(x, w, w2, crop=crop, s=s, d=d, span=span):
                 return F.conv_transpose2d(x, w, stride=s, padding=crop, dilation=d,
                                           output_padding=s - span + 2 * crop)
             w2 = None
@@ -211,7 +211,7 @@ def torch_worker(cases, reps):
             w2 = None if k2_shape is None else torch.randn((cout, cin, 1, 1), generator=g)
             padding = pad if s == 1 else _torch_pads(n, k, s, d, pad, rank)
 
-            def run(x, w, w2, groups=groups, padding=padding):
+            def run(x, w, w2, groups=groups, padding=padding, s=s, d=d, rank=rank):
                 xin = x
                 if isinstance(padding, tuple):
                     xin = F.pad(x, padding)

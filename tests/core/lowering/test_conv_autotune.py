@@ -72,6 +72,8 @@ FAMILIES = [
     ((2, 9, 10, 2), (3, 2, 2, 3), (2, 1), "same", (1, 2)),
     ((1, 10, 9, 3), (7, 7, 3, 2), (2, 2), "valid", (1, 1)),
     ((2, 8, 8, 2), (3, 3, 2, 2), (1, 1), ((2, 0), (1, 3)), (1, 1)),
+    ((2, 6, 5, 3), (1, 1, 3, 4), (1, 1), "valid", (1, 1)),
+    ((2, 7, 6, 3), (1, 1, 3, 2), (2, 2), "same", (1, 1)),
     ((1, 5, 6, 5, 2), (3, 3, 3, 2, 3), (1, 2, 1), "same", (1, 1, 1)),
 ]
 # (forward, training) plans: each single CPU lowering on every family; the mixed plans the
@@ -325,7 +327,9 @@ def test_pinned_mode_falls_back_to_xla_where_it_does_not_apply(monkeypatch):
     x, k = jnp.zeros((1, 5, 5, 4)), jnp.zeros((3, 3, 2, 4))
     assert convolution.plan(x, k, (1, 1), "valid", (1, 1), groups=2) == ("xla", "xla")
     assert convolution.plan(x, jnp.zeros((1, 1, 4, 4)), (1, 1), "valid", (1, 1)) == (
-        "xla", "xla")
+        "hybrid", "hybrid")
+    assert convolution.plan(jnp.zeros((1, 2, 2, 4)), jnp.zeros((3, 3, 4, 4)), (1, 1),
+                            "valid", (1, 1)) == ("xla", "xla")  # no output
     assert convolution.plan(x, jnp.zeros((3, 3, 4, 4)), (1, 1), "valid", (1, 1)) == (
         "hybrid", "hybrid")
 

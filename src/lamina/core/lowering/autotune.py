@@ -103,6 +103,11 @@ def measure(candidates, structs):
     return {name: min(t) for name, t in times.items()}
 
 
+def gradients(fn):
+    """The training candidate of `fn(a, b)`: (a, b, cotangent) -> the gradients of both."""
+    return lambda a, b, g: jax.vjp(fn, a, b)[1](g)
+
+
 def winner(timings, default):
     """The fastest candidate, but `default` unless beaten by more than `MARGIN`."""
     best = min(timings, key=timings.get)

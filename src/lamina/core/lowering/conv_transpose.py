@@ -69,7 +69,7 @@ def _tuned(x, kernel, strides, padding, dilation_rate):
     y_struct = jax.eval_shape(run("xla"), *structs)
     training = autotune.choose(
         autotune.decision_key("conv_transpose.training", **fields),
-        {name: (lambda a, b, g, f=run(name): jax.vjp(f, a, b)[1](g)) for name in LOWERINGS},
+        {name: autotune.gradients(run(name)) for name in LOWERINGS},
         (*structs, y_struct), "xla")
     return forward, training
 

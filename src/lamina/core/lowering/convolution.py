@@ -19,11 +19,13 @@ How the lowering is chosen (`plan`), by the environment variable `LAMINA_CONV_LO
 - "heuristic": `select_conv_lowering`, no timing: "patches" on CPU where it applies
   (depthwise: "xla").
 - "xla", "patches", "hybrid", "shifts": that lowering wherever it applies, else "xla"
-  (transposes: "xla" for "xla", "dilated" otherwise); tests pin a path this way. The `lowering=` argument of `conv`
-  does the same for one call.
+  (transposes: "xla" for "xla", "dilated" otherwise); tests pin a path this way. The
+  `lowering=` argument of `conv` does the same for one call.
 
-"patches" and "hybrid" need groups=1, a window larger than one element, a non-empty output
-and a patches tensor of at most `PATCHES_MAX_BYTES`; elsewhere "xla" is used.
+"patches" and "hybrid" need groups=1, a non-empty output and a patches tensor of at most
+`PATCHES_MAX_BYTES`; elsewhere "xla" is used. 1x1 windows are autotuned too (XLA:CPU's
+gradient of a 1x1 convolution is far slower than the matrix products "patches" uses), but
+the heuristic leaves them to XLA.
 """
 import math
 import os
@@ -31,8 +33,14 @@ import os
 import jax
 
 from lamina.core.lowering import autotune
-from lamina.core.lowering.conv_paths import conv_planned, conv_xla, explicit_padding
-from lamina.core.lowering.conv_paths import dimension_numbers, grouped_planned, output_spatial
+from lamina.core.lowering.conv_paths import (
+    conv_planned,
+    conv_xla,
+    dimension_numbers,
+    explicit_padding,
+    grouped_planned,
+    output_spatial,
+)
 from lamina.core.lowering.conv_paths import patches as patches
 from lamina.errors import ConfigurationError
 
@@ -75,10 +83,10 @@ def _geometry(x_shape, kernel_shape, strides, padding, dilation_rate):
 
 
 def applies(x_shape, kernel_shape, strides, padding, dilation_rate, groups=1, itemsize=4):
-    """Whether "patches" and "hybrid" apply: groups=1, a window larger than one element, a
-    non-empty output and a patches tensor of at most `PATCHES_MAX_BYTES`."""
+    """Whether "patches" and "hybrid" apply: groups=1, a non-empty output and a patches
+    tensor of at most `PATCHES_MAX_BYTES`."""
     window, out = _geometry(x_shape, kernel_shape, strides, padding, dilation_rate)
-    if groups != 1 or math.prod(window) == 1 or min(out) <= 0:
+    if groups != 1 or min(out) <= 0:
         return False
     nbytes = x_shape[0] * math.prod(out) * math.prod(window) * kernel_shape[-2] * itemsize
     return nbytes <= PATCHES_MAX_BYTES
@@ -87,8 +95,9 @@ def applies(x_shape, kernel_shape, strides, padding, dilation_rate, groups=1, it
 def select_conv_lowering(backend, x_shape, kernel_shape, strides, padding, dilation_rate,
                          groups=1, itemsize=4):
     """The "heuristic" lowering for these shapes on `backend` ("cpu", "gpu", "tpu", ...):
-    "patches" on CPU where it `applies`, "xla" everywhere else."""
-    return "patches" if backend == "cpu" and applies(
+    "patches" on CPU where it `applies` to a window larger than one element, "xla"
+    everywhere else."""
+    return "patches" if backend == "cpu" and math.prod(kernel_shape[:-2]) > 1 and applies(
         x_shape, kernel_shape, strides, padding, dilation_rate, groups, itemsize) else "xla"
 
 
@@ -124,7 +133,7 @@ def _tuned_plan(x, kernel, strides, padding, dilation_rate, groups):
     y_struct = jax.eval_shape(run("xla"), *structs)
     training = autotune.choose(
         autotune.decision_key("conv.training", **fields),
-        {name: (lambda a, b, g, f=run(name): jax.vjp(f, a, b)[1](g)) for name in trained},
+        {name: autotune.gradients(run(name)) for name in trained},
         (*structs, y_struct), "xla")
     return forward, training
 
@@ -159,7 +168,8 @@ def plan(x, kernel, strides, padding, dilation_rate, groups=1, lowering=None):
             return "xla", "xla"
         return _tuned_plan(x, kernel, strides, padding, dilation_rate, groups)
     heuristic = select_conv_lowering(jax.default_backend(), *args, groups, x.dtype.itemsize)
-    if chosen == "heuristic" or heuristic == "xla" or forward_flops(*args) < MIN_TUNE_FLOPS:
+    if chosen == "heuristic" or jax.default_backend() != "cpu" or not applies(
+            *args, groups, x.dtype.itemsize) or forward_flops(*args) < MIN_TUNE_FLOPS:
         return heuristic, heuristic
     return _tuned_plan(x, kernel, strides, padding, dilation_rate, groups)
 
