@@ -18,6 +18,7 @@ Prints each repetition, then each variant's median ratio to the hand-written loo
     python benchmarks/w4_paths.py [--reps 3] [--samples 4096] [--epochs 3] [--gpu-lowerings]
 """
 import argparse
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -38,11 +39,11 @@ def main(argv=None):
     import jax
     import reference_jax as R
 
-    from lamina.core.lowering import convolution, pooling
+    from lamina.core.lowering import pooling
     from lamina.training.data import device as device_data
 
     if args.gpu_lowerings:
-        convolution.select_conv_lowering = lambda *a, **k: "xla"
+        os.environ["LAMINA_CONV_LOWERING"] = "xla"
         pooling.select_pool_lowering = lambda *a, **k: "xla"
     sizes = C.Sizes(cnn_epochs=args.epochs,
                     cnn_samples=args.samples or C.Sizes().cnn_samples)

@@ -1,19 +1,14 @@
 """Transposed convolution layers, Conv1DTranspose/2DTranspose/3DTranspose, with Keras 3
 names, arguments and weights.
 
-They use `jax.lax.conv_transpose` with Keras's padding arithmetic, so output shapes and
-values match Keras for the same weights. Inputs are channels-last.
+They go through `lamina.core.lowering.conv_transpose.conv_transpose` (the lowering chosen
+per shape there) with Keras's padding arithmetic, so output shapes and values match Keras for
+the same weights. Inputs are channels-last.
 """
-import jax
-
+from lamina.core.lowering.conv_transpose import conv_transpose
 from lamina.errors import ConfigurationError
 from lamina.layers.base_conv import _BaseConv
 from lamina.layers.sliding_window import _label, normalize_tuple, positive_int
-
-
-def _dimension_numbers(rank):
-    spatial = "DHW"[-rank:]
-    return (f"N{spatial}C", f"{spatial}IO", f"N{spatial}C")
 
 
 def _transpose_length(length, kernel, stride, dilation, padding, output_padding):
@@ -95,10 +90,8 @@ class _ConvTranspose(_BaseConv):
         padding = [_transpose_padding(k, s, d, self.padding, p) for k, s, d, p in zip(
             self.kernel_size, self.strides, self.dilation_rate, self._output_paddings(),
             strict=True)]
-        x = jax.lax.conv_transpose(
-            inputs.astype(self.compute_dtype), self.kernel.value, self.strides, padding,
-            rhs_dilation=self.dilation_rate, dimension_numbers=_dimension_numbers(self.rank),
-            transpose_kernel=True)
+        x = conv_transpose(inputs.astype(self.compute_dtype), self.kernel.value, self.strides,
+                           padding, self.dilation_rate)
         return self._finish(x)
 
     def get_config(self):

@@ -1,152 +1,177 @@
-"""N-D convolution over channels-last inputs with Keras's kernel layout.
+"""N-D convolution and transposed convolution over channels-last inputs, Keras's kernel
+layouts, with the lowering chosen per shape at trace time.
 
-`conv` is the one entry point every convolutional layer calls; it chooses the lowering at
-trace time with `select_conv_lowering`:
+`conv` is the one entry point of every convolutional layer, `conv_transpose` that of the
+transposed layers. The lowerings are in `conv_paths` ("xla", "patches", "hybrid", and
+"shifts" for depthwise convolutions) and `conv_transpose` ("xla" or "dilated").
 
-- "xla": `jax.lax.conv_general_dilated`, XLA's own convolution. Used on GPU and TPU (cuDNN,
-  the TPU's convolution units) and on CPU where "patches" does not apply.
-- "patches" (CPU): im2col. One gather copies, for every output position, the input rows
-  under the window into a (batch, *out, window * in) patches tensor; one matrix product with
-  the kernel reshaped to (window * in, out) gives the output. The gradients are written out
-  (`jax.custom_vjp`): kernel = patches^T @ grad (the patches are kept from the forward
-  pass), input = XLA's transposed convolution of grad. On XLA:CPU (jax 0.10) this replaces
-  the kernel-gradient convolution, which XLA runs far below matrix-product speed, and makes
-  W4's training step about 1.5x faster (benchmarks/README.md has the profile). The patches
-  tensor is window-size times the input, so convolutions whose patches would exceed
-  `PATCHES_MAX_BYTES` keep "xla", as do 1x1 windows (XLA's convolution is already a matrix
-  product there) and grouped convolutions.
+How the lowering is chosen (`plan`), by the environment variable `LAMINA_CONV_LOWERING`:
 
-Both lowerings compute the same function (same padding arithmetic, same output layout);
-tests/core/lowering/test_convolution.py checks values and gradients of each against
-`jax.lax.conv_general_dilated`.
+- "auto" (default): on CPU, a convolution of at least `MIN_TUNE_FLOPS` is autotuned
+  (`autotune.choose`): the candidates are compiled and timed once per shape and machine on
+  random inputs, separately for plain evaluation and for the forward + backward pass, and
+  the winners are cached in memory and on disk (`tuning_cache`). XLA's own lowering is a
+  candidate and wins ties, so a convolution is never lowered to something measured slower
+  than XLA's. Smaller convolutions, where timing would cost more than it can save, take the
+  "heuristic" choice. Depthwise convolutions (one group per input channel) are timed the
+  same way between "xla" and "shifts" from `MIN_TUNE_FLOPS_DEPTHWISE` on; other grouped
+  convolutions are XLA's. Off CPU every convolution is XLA's (cuDNN, the TPU's units).
+- "heuristic": `select_conv_lowering`, no timing: "patches" on CPU where it applies
+  (depthwise: "xla").
+- "xla", "patches", "hybrid", "shifts": that lowering wherever it applies, else "xla"
+  (transposes: "xla" for "xla", "dilated" otherwise); tests pin a path this way. The
+  `lowering=` argument of `conv` does the same for one call.
+
+"patches" and "hybrid" need groups=1, a non-empty output and a patches tensor of at most
+`PATCHES_MAX_BYTES`; elsewhere "xla" is used. 1x1 windows are autotuned too (XLA:CPU's
+gradient of a 1x1 convolution is far slower than the matrix products "patches" uses), but
+the heuristic leaves them to XLA.
 """
-import functools
 import math
+import os
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
-from lamina.errors import ConfigurationError, InputSpecError
+from lamina.core.lowering import autotune
+from lamina.core.lowering.conv_paths import (
+    conv_planned,
+    conv_xla,
+    dimension_numbers,
+    explicit_padding,
+    grouped_planned,
+    output_spatial,
+)
+from lamina.core.lowering.conv_paths import patches as patches
+from lamina.errors import ConfigurationError
 
-LOWERINGS = ("xla", "patches")
-# Largest patches tensor (bytes) the CPU lowering builds: it lives until the backward pass,
-# so it bounds the extra memory a convolution may take.
+LOWERINGS = ("xla", "patches", "hybrid", "shifts")
+MODES = ("auto", "heuristic", *LOWERINGS)
+# Largest patches tensor (bytes) the CPU lowerings build: "patches" keeps it until the
+# backward pass, so it bounds the extra memory a convolution may take.
 PATCHES_MAX_BYTES = 256 * 2**20
+# Convolutions below this many floating-point operations (forward) are not timed; depthwise
+# ones do far less arithmetic per byte, and XLA:CPU runs them far slower per operation.
+MIN_TUNE_FLOPS = 2**26
+MIN_TUNE_FLOPS_DEPTHWISE = 2**22
+# The candidates are timed on a batch cut down so that one forward pass does at most this
+# many operations: it bounds the cost of a decision (a slow candidate's backward pass on a
+# large batch can take seconds), and convolution time grows linearly with the batch.
+TUNE_FLOPS = 2**28
 
 
-def _dimension_numbers(rank):
-    spatial = "DHW"[-rank:] if 1 <= rank <= 3 else None
-    if spatial is None:
-        raise InputSpecError(
-            f"conv: expected 1 to 3 spatial dimensions (inputs of rank 3 to 5), "
-            f"received {rank} spatial dimensions.")
-    return (f"N{spatial}C", f"{spatial}IO", f"N{spatial}C")
+def tuning_structs(x, kernel, flops):
+    """Shape structs of `x` (batch cut down to stay under `TUNE_FLOPS`) and `kernel`."""
+    batch = max(1, min(x.shape[0], x.shape[0] * TUNE_FLOPS // max(flops, 1)))
+    return (jax.ShapeDtypeStruct((batch, *x.shape[1:]), x.dtype),
+            jax.ShapeDtypeStruct(kernel.shape, kernel.dtype))
 
 
-def _explicit_padding(spatial, window, strides, dilation_rate, padding):
-    """((low, high), ...) per spatial axis, with XLA's arithmetic for "valid" and "same"."""
-    if not isinstance(padding, str):
-        return tuple((int(lo), int(hi)) for lo, hi in padding)
-    effective = [(k - 1) * d + 1 for k, d in zip(window, dilation_rate, strict=True)]
-    return tuple(jax.lax.padtype_to_pads(spatial, effective, strides, padding.upper()))
+def mode():
+    """The lowering mode: `LAMINA_CONV_LOWERING`, default "auto" (see the module docstring)."""
+    chosen = os.environ.get("LAMINA_CONV_LOWERING", "auto").strip().lower() or "auto"
+    if chosen not in MODES:
+        raise ConfigurationError(
+            f"LAMINA_CONV_LOWERING: expected one of {MODES}, received {chosen!r}. Unset it "
+            f"for the default, 'auto'.")
+    return chosen
 
 
-def _output_spatial(spatial, window, strides, dilation_rate, pads):
-    return tuple((n + lo + hi - (k - 1) * d - 1) // s + 1 for n, k, s, d, (lo, hi)
-                 in zip(spatial, window, strides, dilation_rate, pads, strict=True))
+def _geometry(x_shape, kernel_shape, strides, padding, dilation_rate):
+    window = tuple(kernel_shape[:-2])
+    pads = explicit_padding(x_shape[1:-1], window, strides, dilation_rate, padding)
+    return window, output_spatial(x_shape[1:-1], window, strides, dilation_rate, pads)
+
+
+def applies(x_shape, kernel_shape, strides, padding, dilation_rate, groups=1, itemsize=4):
+    """Whether "patches" and "hybrid" apply: groups=1, a non-empty output and a patches
+    tensor of at most `PATCHES_MAX_BYTES`."""
+    window, out = _geometry(x_shape, kernel_shape, strides, padding, dilation_rate)
+    if groups != 1 or min(out) <= 0:
+        return False
+    nbytes = x_shape[0] * math.prod(out) * math.prod(window) * kernel_shape[-2] * itemsize
+    return nbytes <= PATCHES_MAX_BYTES
 
 
 def select_conv_lowering(backend, x_shape, kernel_shape, strides, padding, dilation_rate,
                          groups=1, itemsize=4):
-    """The lowering `conv` uses for these shapes on `backend` ("cpu", "gpu", "tpu", ...).
-
-    "patches" only on CPU, for ungrouped convolutions with a window larger than one element
-    whose patches tensor fits in `PATCHES_MAX_BYTES`; "xla" everywhere else.
-    """
-    window, channels = tuple(kernel_shape[:-2]), kernel_shape[-2]
-    if backend != "cpu" or groups != 1 or math.prod(window) == 1:
-        return "xla"
-    pads = _explicit_padding(x_shape[1:-1], window, strides, dilation_rate, padding)
-    out = _output_spatial(x_shape[1:-1], window, strides, dilation_rate, pads)
-    if min(out) <= 0:
-        return "xla"
-    nbytes = x_shape[0] * math.prod(out) * math.prod(window) * channels * itemsize
-    return "patches" if nbytes <= PATCHES_MAX_BYTES else "xla"
+    """The "heuristic" lowering for these shapes on `backend` ("cpu", "gpu", "tpu", ...):
+    "patches" on CPU where it `applies` to a window larger than one element, "xla"
+    everywhere else."""
+    return "patches" if backend == "cpu" and math.prod(kernel_shape[:-2]) > 1 and applies(
+        x_shape, kernel_shape, strides, padding, dilation_rate, groups, itemsize) else "xla"
 
 
-def conv_xla(x, kernel, strides, padding, dilation_rate, groups=1):
-    """`conv` through `jax.lax.conv_general_dilated`."""
-    pad = padding.upper() if isinstance(padding, str) else tuple(map(tuple, padding))
-    return jax.lax.conv_general_dilated(
-        x, kernel, window_strides=tuple(strides), padding=pad,
-        rhs_dilation=tuple(dilation_rate), dimension_numbers=_dimension_numbers(x.ndim - 2),
-        feature_group_count=groups,
-    )
+def forward_flops(x_shape, kernel_shape, strides, padding, dilation_rate):
+    """Multiply-adds times two of the dense convolution (groups=1)."""
+    window, out = _geometry(x_shape, kernel_shape, strides, padding, dilation_rate)
+    return 2 * x_shape[0] * math.prod(out) * math.prod(window) * math.prod(kernel_shape[-2:])
 
 
-def patches(x, window, strides, padding, dilation_rate):
-    """im2col: (batch, *out_spatial, prod(window) * in) windows of channels-last `x`.
-
-    Feature index `(offset * in) + channel`, offsets in row-major window order, which is the
-    order of a Keras kernel (*window, in, out) reshaped to (prod(window) * in, out). Built by
-    one gather of whole channel rows (XLA:CPU copies contiguous rows; a concatenation of
-    window slices costs several passes).
-    """
-    pads = _explicit_padding(x.shape[1:-1], window, strides, dilation_rate, padding)
-    out = _output_spatial(x.shape[1:-1], window, strides, dilation_rate, pads)
-    xp = jax.lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), *((lo, hi, 0) for lo, hi in pads),
-                                                 (0, 0, 0)])
-    padded = xp.shape[1:-1]
-    # flat row of xp read by (output position, window offset), both row-major
-    rank = len(window)
-    rows = np.zeros((1,) * (2 * rank), np.int64)
-    for d in range(rank):
-        along = np.arange(out[d]) * strides[d]
-        tap = np.arange(window[d]) * dilation_rate[d]
-        shape_o = [out[d] if i == d else 1 for i in range(rank)] + [1] * rank
-        shape_t = [1] * rank + [window[d] if i == d else 1 for i in range(rank)]
-        rows = rows * padded[d] + along.reshape(shape_o) + tap.reshape(shape_t)
-    flat = xp.reshape(x.shape[0], math.prod(padded), x.shape[-1])
-    cols = flat.at[:, rows.reshape(-1).astype(np.int32)].get(mode="promise_in_bounds")
-    return cols.reshape(x.shape[0], *out, math.prod(window) * x.shape[-1])
+def depthwise(x_shape, kernel_shape, groups):
+    """Whether "shifts" applies: one group per input channel (a depthwise convolution)."""
+    return groups > 1 and groups == x_shape[-1] and kernel_shape[-2] == 1
 
 
-def conv_patches(x, kernel, strides, padding, dilation_rate):
-    """`conv` (groups=1) as im2col patches times the kernel in one matrix product.
+def _tuned_plan(x, kernel, strides, padding, dilation_rate, groups):
+    """(forward, training) lowerings, each the fastest measured on this machine."""
+    fields = {"x": list(x.shape), "kernel": list(kernel.shape), "dtype": str(x.dtype),
+              "strides": list(strides), "padding": padding, "dilation": list(dilation_rate),
+              "groups": groups, "backend": jax.default_backend()}
+    structs = tuning_structs(x, kernel, forward_flops(x.shape, kernel.shape, strides, padding,
+                                                      dilation_rate))
+    names = ("xla", "shifts") if groups > 1 else ("xla", "patches")
+    trained = ("xla", "shifts") if groups > 1 else ("xla", "patches", "hybrid")
 
-    Gradients (`jax.custom_vjp`): kernel = patches^T @ grad, one matrix product over the
-    patches kept from the forward pass; input = the transposed convolution of grad, by
-    `jax.lax.conv_general_dilated`'s own transpose rule.
-    """
-    x_struct = jax.ShapeDtypeStruct(x.shape, x.dtype)
-    return _conv_patches(x, kernel, tuple(strides), padding, tuple(dilation_rate), x_struct)
+    def run(name):
+        if groups > 1:
+            return lambda a, b: grouped_planned(a, b, strides, padding, dilation_rate, groups,
+                                                name, name)
+        return lambda a, b: conv_planned(a, b, strides, padding, dilation_rate, name, name)
 
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
-def _conv_patches(x, kernel, strides, padding, dilation_rate, x_struct):
-    return _conv_patches_fwd(x, kernel, strides, padding, dilation_rate, x_struct)[0]
-
-
-def _conv_patches_fwd(x, kernel, strides, padding, dilation_rate, x_struct):
-    cols = patches(x, kernel.shape[:-2], strides, padding, dilation_rate)
-    flat = kernel.reshape(-1, kernel.shape[-1])
-    y = jax.lax.dot_general(cols, flat, (((cols.ndim - 1,), (0,)), ((), ())))
-    return y, (cols, kernel)
-
-
-def _conv_patches_bwd(strides, padding, dilation_rate, x_struct, residuals, grad):
-    cols, kernel = residuals
-    rows = cols.reshape(-1, cols.shape[-1])
-    grad_kernel = jax.lax.dot_general(rows, grad.reshape(-1, grad.shape[-1]),
-                                      (((0,), (0,)), ((), ()))).reshape(kernel.shape)
-    conv_of_x = functools.partial(conv_xla, kernel=kernel, strides=strides, padding=padding,
-                                  dilation_rate=dilation_rate)
-    grad_x, = jax.linear_transpose(conv_of_x, x_struct)(grad)
-    return grad_x, grad_kernel
+    forward = autotune.choose(autotune.decision_key("conv.forward", **fields),
+                              {name: run(name) for name in names}, structs, "xla")
+    y_struct = jax.eval_shape(run("xla"), *structs)
+    training = autotune.choose(
+        autotune.decision_key("conv.training", **fields),
+        {name: autotune.gradients(run(name)) for name in trained},
+        (*structs, y_struct), "xla")
+    return forward, training
 
 
-_conv_patches.defvjp(_conv_patches_fwd, _conv_patches_bwd)
+def _forced(lowering, x, kernel, groups):
+    if lowering in ("patches", "hybrid") and groups != 1:
+        raise ConfigurationError(
+            f"conv: the {lowering!r} lowering needs groups=1, received groups={groups}; "
+            f"use lowering='xla'.")
+    if lowering == "shifts" and not depthwise(x.shape, kernel.shape, groups):
+        raise ConfigurationError(
+            f"conv: the 'shifts' lowering needs a depthwise convolution (groups = input "
+            f"channels = {x.shape[-1]}, kernel (*window, 1, out)), received groups={groups} "
+            f"and kernel {kernel.shape}; use lowering='xla'.")
+    return lowering, lowering
+
+
+def plan(x, kernel, strides, padding, dilation_rate, groups=1, lowering=None):
+    """(forward, training): the lowerings `conv` uses for evaluation and differentiation."""
+    if lowering is not None:
+        return _forced(lowering, x, kernel, groups)
+    chosen = mode()
+    args = (x.shape, kernel.shape, strides, padding, dilation_rate)
+    is_depthwise = depthwise(x.shape, kernel.shape, groups)
+    if chosen in LOWERINGS:
+        usable = (chosen == "xla" or (is_depthwise if chosen == "shifts" else
+                                      applies(*args, groups, x.dtype.itemsize)))
+        return (chosen, chosen) if usable else ("xla", "xla")
+    if is_depthwise:
+        if chosen == "heuristic" or jax.default_backend() != "cpu" or \
+                forward_flops(*args) < MIN_TUNE_FLOPS_DEPTHWISE:
+            return "xla", "xla"
+        return _tuned_plan(x, kernel, strides, padding, dilation_rate, groups)
+    heuristic = select_conv_lowering(jax.default_backend(), *args, groups, x.dtype.itemsize)
+    if chosen == "heuristic" or jax.default_backend() != "cpu" or not applies(
+            *args, groups, x.dtype.itemsize) or forward_flops(*args) < MIN_TUNE_FLOPS:
+        return heuristic, heuristic
+    return _tuned_plan(x, kernel, strides, padding, dilation_rate, groups)
 
 
 def conv(x, kernel, strides, padding, dilation_rate, groups=1, lowering=None):
@@ -160,27 +185,24 @@ def conv(x, kernel, strides, padding, dilation_rate, groups=1, lowering=None):
             at the end) or explicit `((low, high), ...)` pairs.
         groups: `in` and `out` are split into `groups` groups convolved separately
             (output channels of group g are `g * out // groups ...`).
-        lowering: "xla" or "patches" to force one; default: `select_conv_lowering` for
-            `jax.default_backend()`.
+        lowering: "xla", "patches", "hybrid" or (depthwise only) "shifts" to force one for
+            this call; default: the mode of `LAMINA_CONV_LOWERING` (module docstring).
 
     Returns:
         `(batch, *out_spatial, out)`, in the dtype of `x`.
     """
-    _dimension_numbers(x.ndim - 2)  # checks the rank
+    dimension_numbers(x.ndim - 2)  # checks the rank
     strides, dilation_rate = tuple(strides), tuple(dilation_rate)
     if not isinstance(padding, str):
         padding = tuple((int(lo), int(hi)) for lo, hi in padding)
-    if lowering is None:
-        lowering = select_conv_lowering(jax.default_backend(), x.shape, kernel.shape, strides,
-                                        padding, dilation_rate, groups, x.dtype.itemsize)
-    if lowering not in LOWERINGS:
+    if lowering is not None and lowering not in LOWERINGS:
         raise ConfigurationError(
             f"conv: expected lowering None or one of {LOWERINGS}, received "
             f"{lowering!r}.")
-    if lowering == "xla":
+    forward, training = plan(x, kernel, strides, padding, dilation_rate, groups, lowering)
+    if forward == training == "xla":
         return conv_xla(x, kernel, strides, padding, dilation_rate, groups)
     if groups != 1:
-        raise ConfigurationError(
-            f"conv: the 'patches' lowering needs groups=1, received "
-            f"groups={groups}; use lowering='xla'.")
-    return conv_patches(x, kernel, strides, padding, dilation_rate)
+        return grouped_planned(x, kernel, strides, padding, dilation_rate, groups, forward,
+                               training)
+    return conv_planned(x, kernel, strides, padding, dilation_rate, forward, training)

@@ -1,0 +1,135 @@
+"""One-time autotuning of a lowering: time the candidate programs once, remember the winner.
+
+`choose(key, candidates, structs, default)` runs at trace time, where shapes are static but
+values are not: each candidate is compiled as its own program (`jax.jit(...).lower(structs)`)
+and run on random inputs of those shapes, one call each, then further rounds (alternating
+order) while under `TUNE_SECONDS`, at most `MAX_REPS`. The fastest (minimum time) wins;
+`default` (XLA's own lowering, for convolutions) is kept unless another is
+faster by more than `MARGIN`, so a noisy measurement never trades it for a slower one.
+Winners are kept in memory and on disk (`tuning_cache`), keyed by `decision_key`: the
+operation, shapes, dtype, strides, padding, dilation, backend and machine (CPU model, core
+count, jax version, device kind), so each shape is timed once per machine.
+
+Every candidate computes the same function (tests compare each with XLA's), so the choice
+changes speed, never results beyond float rounding. `tuning_stats()` reports how many
+decisions were timed in this process and the seconds spent (compiling included).
+"""
+import functools
+import json
+import os
+import platform
+import threading
+import time
+
+import jax
+import numpy as np
+
+from lamina.core.lowering import tuning_cache
+
+# Seconds of timed running per decision, after compiling and one warm-up call per candidate.
+TUNE_SECONDS = 0.6
+MAX_REPS = 5
+# Another candidate replaces the default only when faster by more than this fraction.
+MARGIN = 0.03
+
+_LOCK = threading.RLock()
+_MEMORY = {}
+_DISK = {}
+_STATS = {"decisions": 0, "seconds": 0.0}
+
+
+@functools.cache
+def machine():
+    """A description of this machine that tuned choices are valid for."""
+    model = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f
+                          if line.startswith("model name")), model)
+    except OSError:
+        pass
+    devices = jax.devices()
+    return (f"{platform.machine()} {model} x{os.cpu_count()} jax {jax.__version__} "
+            f"{devices[0].platform}:{devices[0].device_kind}")
+
+
+def decision_key(op, **fields):
+    """The cache key of one decision: `op`, the given fields and `machine()`, as JSON."""
+    return json.dumps({"op": op, **fields, "machine": machine()}, sort_keys=True)
+
+
+def tuning_stats():
+    """{"decisions": timed decisions in this process, "seconds": time they took}."""
+    return dict(_STATS)
+
+
+def clear_memory():
+    """Forget the choices held in memory (the disk cache is read again on next use)."""
+    with _LOCK:
+        _MEMORY.clear()
+        _DISK.clear()
+
+
+def _disk_entries(path):
+    if path not in _DISK:
+        _DISK[path] = tuning_cache.load(path)
+    return _DISK[path]
+
+
+def _random_inputs(structs):
+    rng = np.random.default_rng(0)
+    return [jax.numpy.asarray(rng.standard_normal(s.shape, np.float32), s.dtype)
+            for s in structs]
+
+
+def measure(candidates, structs):
+    """Fastest seconds per call of each candidate (name -> function of `structs`' arrays):
+    one call each, then more rounds, alternating, while under `TUNE_SECONDS` (at most
+    `MAX_REPS`); the minimum is the estimate least disturbed by other work on the machine."""
+    with jax.ensure_compile_time_eval():
+        args = _random_inputs(structs)
+        compiled = {name: jax.jit(fn).lower(*structs).compile()
+                    for name, fn in candidates.items()}
+        times = {name: [] for name in compiled}
+        names = list(compiled)
+        start = time.perf_counter()
+        for rep in range(MAX_REPS):
+            for name in names if rep % 2 == 0 else names[::-1]:
+                begin = time.perf_counter()
+                jax.block_until_ready(compiled[name](*args))
+                times[name].append(time.perf_counter() - begin)
+            if time.perf_counter() - start > TUNE_SECONDS:
+                break
+    return {name: min(t) for name, t in times.items()}
+
+
+def gradients(fn):
+    """The training candidate of `fn(a, b)`: (a, b, cotangent) -> the gradients of both."""
+    return lambda a, b, g: jax.vjp(fn, a, b)[1](g)
+
+
+def winner(timings, default):
+    """The fastest candidate, but `default` unless beaten by more than `MARGIN`."""
+    best = min(timings, key=timings.get)
+    if default in timings and timings[default] <= timings[best] * (1 + MARGIN):
+        return default
+    return best
+
+
+def choose(key, candidates, structs, default):
+    """The name of the fastest of `candidates` for `key`: from memory, the disk cache, or
+    timed now (then stored in both)."""
+    with _LOCK:
+        path = tuning_cache.cache_path()
+        known = _MEMORY.get(key) or _disk_entries(path).get(key)
+        if known in candidates:
+            _MEMORY[key] = known
+            return known
+        start = time.perf_counter()
+        chosen = winner(measure(candidates, structs), default)
+        _STATS["decisions"] += 1
+        _STATS["seconds"] += time.perf_counter() - start
+        _MEMORY[key] = chosen
+        _disk_entries(path)[key] = chosen
+        tuning_cache.store(path, {key: chosen})
+        return chosen
