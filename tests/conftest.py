@@ -1,4 +1,5 @@
-"""Shared test set-up: JAX's persistent compilation cache, the slow tests listed in
+"""Shared test set-up: JAX's persistent compilation cache, convolutions on the untimed rule
+(no autotune outside its own tests), the slow tests listed in
 `tests/slow_tests.txt`, reproducible initialisation and fresh auto names per test.
 
 XLA compilation dominates the suite's time, and most tests compile the same small programs
@@ -14,6 +15,11 @@ _CACHE_HOME = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_CACHE_HOME / "lamina" / "jax-tests"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+# convolutions take the untimed rule, so no test's lowering depends on a timing; the
+# autotune's own tests unset it, and name their cache file with `LAMINA_AUTOTUNE_CACHE`
+# (tests write only into temporary folders)
+os.environ.setdefault("LAMINA_CONV_LOWERING", "heuristic")
+os.environ.setdefault("LAMINA_AUTOTUNE_CACHE", "none")
 
 import pytest  # noqa: E402
 
