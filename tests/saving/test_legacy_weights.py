@@ -153,3 +153,33 @@ def test_a_listed_dataset_that_is_absent_is_refused(saved, tmp_path):
     with pytest.raises(SavingError, match=r"conv/conv/kernel:0' is listed in 'weight_names' "
                        "but the file has no such dataset"):
         build(lm).load_weights(path)
+
+
+def branchy(lib):
+    """A shortcut built before the main branch: Keras lists (and numbers) the layers by
+    depth, not in call order."""
+    inp = lib.Input((4,))
+    shortcut = lib.layers.Dense(3, name="shortcut")(inp)
+    x = lib.layers.Dense(5, name="first")(inp)
+    x = lib.layers.Dense(3, name="second")(x)
+    return lib.Model(inp, lib.layers.Add()([shortcut, x]))
+
+
+def test_weight_files_follow_keras_s_layer_order_where_branches_join(keras, tmp_path):
+    from lamina.saving.keras.export_model import keras_layer_order
+
+    x = np.random.default_rng(2).normal(size=(2, 4)).astype("float32")
+    kmodel, model = branchy(keras), branchy(lm)
+    assert [layer.name for layer in keras_layer_order(model)][1:] == [
+        layer.name for layer in kmodel.layers][1:]
+    kmodel.save_weights(tmp_path / "k.weights.h5")
+    keras_file(keras, tmp_path / "k.h5", kmodel)
+    for name in ("k.weights.h5", "k.h5"):
+        fresh = branchy(lm)
+        fresh.load_weights(tmp_path / name)
+        np.testing.assert_allclose(fresh.predict(x, verbose=0), kmodel.predict(x, verbose=0),
+                                   atol=1e-6, err_msg=name)
+    model.save_weights(tmp_path / "l.weights.h5")
+    kmodel.load_weights(tmp_path / "l.weights.h5")
+    np.testing.assert_allclose(kmodel.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-6)
