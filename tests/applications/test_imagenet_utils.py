@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import lamina as lm
-from lamina.applications import imagenet_utils, weights as weights_lib
+from lamina.applications import imagenet_utils
+from lamina.applications import weights as weights_lib
 from lamina.errors import ConfigurationError, InputSpecError, SavingError
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
