@@ -59,14 +59,16 @@ def preprocess_input(x, data_format=None, mode="caffe"):
     return x - xp.asarray(_CAFFE_MEAN, x.dtype).reshape(shape)
 
 
-def _load_class_index():
+def _load_class_index() -> dict:
     global _class_index
-    if _class_index is None:
-        path = get_file("imagenet_class_index.json", CLASS_INDEX_PATH, cache_subdir="models",
-                        file_hash=CLASS_INDEX_HASH)
-        with open(path, encoding="utf-8") as f:
-            _class_index = json.load(f)
-    return _class_index
+    if _class_index is not None:
+        return _class_index
+    path = get_file("imagenet_class_index.json", CLASS_INDEX_PATH, cache_subdir="models",
+                    file_hash=CLASS_INDEX_HASH)
+    with open(path, encoding="utf-8") as f:
+        index = json.load(f)
+    _class_index = index
+    return index
 
 
 def decode_predictions(preds, top=5):

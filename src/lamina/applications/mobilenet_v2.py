@@ -146,7 +146,7 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
 
 
 def _backbone(img_input, alpha):
-    x = layers.Conv2D(make_divisible(32 * alpha, 8), 3, strides=(2, 2), padding="same",
+    x = layers.Conv2D(make_divisible(32 * alpha, 8), 3, strides=2, padding="same",
                       use_bias=False, name="Conv1")(img_input)
     x = layers.ReLU(6.0, name="Conv1_relu")(_bn(x, "bn_Conv1"))
     for block_id, (filters, stride, expansion) in enumerate(_BLOCKS):
