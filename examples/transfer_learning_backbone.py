@@ -1,8 +1,10 @@
 """Fine-tune a MobileNetV2 backbone on scikit-learn's digits, upsampled to 32x32 RGB.
 
 No download: the backbone starts from a random initialisation (`weights=None`), so the
-numbers show the mechanics, not ImageNet transfer. With `weights="imagenet"` (Keras's
-published file, downloaded once and hash-checked) the code is the same.
+numbers show the mechanics, not ImageNet transfer (with random weights and its
+BatchNormalization layers in inference mode, the accuracy stays near chance here). With
+`weights="imagenet"` (Keras's published file, downloaded once and hash-checked) the code is
+the same.
 
 Stage 1  the base frozen (`base.trainable = False`): only the new head trains; the base,
          BatchNormalization statistics included, is checked bit for bit unchanged.
