@@ -3,6 +3,7 @@
 The public API, as explicit re-exports. See docs/design.md for the design contract.
 """
 from lamina import activations as activations
+from lamina import applications as applications
 from lamina import callbacks as callbacks
 from lamina import config as config
 from lamina import datasets as datasets

@@ -59,14 +59,16 @@ def preprocess_input(x, data_format=None, mode="caffe"):
     return x - xp.asarray(_CAFFE_MEAN, x.dtype).reshape(shape)
 
 
-def _load_class_index():
+def _load_class_index() -> dict:
     global _class_index
-    if _class_index is None:
-        path = get_file("imagenet_class_index.json", CLASS_INDEX_PATH, cache_subdir="models",
-                        file_hash=CLASS_INDEX_HASH)
-        with open(path, encoding="utf-8") as f:
-            _class_index = json.load(f)
-    return _class_index
+    if _class_index is not None:
+        return _class_index
+    path = get_file("imagenet_class_index.json", CLASS_INDEX_PATH, cache_subdir="models",
+                    file_hash=CLASS_INDEX_HASH)
+    with open(path, encoding="utf-8") as f:
+        index = json.load(f)
+    _class_index = index
+    return index
 
 
 def decode_predictions(preds, top=5):
@@ -169,3 +171,19 @@ def image_input(input_tensor, input_shape, name="application"):
             f"{name}: expected `input_tensor` to be a symbolic tensor (from lamina.Input or a "
             f"layer called on one), received {type(input_tensor).__name__}.")
     return input_tensor
+
+
+def source_inputs(tensor):
+    """The `Input` tensors a symbolic tensor is computed from (Keras's
+    `operation_utils.get_source_inputs`): a model built on `input_tensor` starts there."""
+    found, seen, stack = [], set(), [tensor]
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t.node is None or t.node.is_input:
+            found.append(t)
+        else:
+            stack.extend(reversed(t.node.input_tensors))
+    return found[0] if len(found) == 1 else found

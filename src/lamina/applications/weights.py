@@ -15,11 +15,12 @@ from lamina.utils.file_download import get_file
 
 @dataclass(frozen=True)
 class WeightsFile:
-    """One published weights file: its file name, URL and hash (as in Keras's sources)."""
+    """One published weights file: its file name, URL and hash (as in Keras's sources;
+    None where Keras publishes none, as for MobileNetV2)."""
 
     fname: str
     origin: str
-    file_hash: str
+    file_hash: str | None
 
 
 def check_weights_argument(name: str, weights, include_top: bool, classes: int) -> None:

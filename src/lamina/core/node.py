@@ -36,9 +36,12 @@ def is_string(dtype):
     return np.dtype(dtype).kind in "USO"
 
 # stand in for unknown (None) dimensions while shapes are traced: the batch axis, and (traced
-# twice, with two sizes) any other axis; output sizes that follow the stand-in become None
+# twice, with two sizes) any other axis; output sizes that follow the stand-in become None.
+# The two sizes are far apart so that strided layers keep them apart: 13 and 14 both give 7
+# after a stride-2 convolution, 13 and 77 stay distinct through six halvings (a ResNet's or
+# MobileNet's five, with their paddings), so the image size stays None as in Keras.
 _PLACEHOLDER = 1
-_OTHER_PLACEHOLDERS = (13, 14)
+_OTHER_PLACEHOLDERS = (13, 77)
 
 
 class SymbolicTensor:

@@ -21,6 +21,7 @@ from lamina.saving.keras.exporter import load_keras_weights, save_keras_model, s
 from lamina.saving.keras.files import is_keras_file
 from lamina.saving.keras.importer import load_keras_model
 from lamina.saving.keras.legacy_h5 import save_legacy_h5
+from lamina.saving.keras.legacy_weights import load_legacy_weights
 from lamina.training import opt_state as opt_state_lib
 from lamina.training import step as step_lib
 from lamina.training import step_optimizers
@@ -333,11 +334,16 @@ def save_weights(model, path):
 
 
 def load_weights(model, path, skip_mismatch=False):
-    """Set the model's variables from a `save_weights` file; returns the mismatch report
-    (dict with "missing", "unexpected", "mismatched" paths)."""
+    """Set the model's variables from a `save_weights` file, a Keras 3 `.weights.h5` file or
+    (other `.h5` / `.hdf5` names) Keras's legacy layer-keyed HDF5 weights, matched by layer
+    order as Keras does; returns the mismatch report (dict with "missing", "unexpected",
+    "mismatched" paths)."""
     where = f"'{path}'"
     with archive.naming_file(path):
-        if _suffix(path) == ".weights.h5":
+        suffix = _suffix(path)
+        if suffix == ".weights.h5":
             return load_keras_weights(model, path, skip_mismatch)
+        if suffix in {".h5", ".hdf5"}:
+            return load_legacy_weights(model, path, skip_mismatch)
         data = archive.read_bytes(path)
         return assign_weights(model, tensors.decode(data, where), where, skip_mismatch)

@@ -198,6 +198,40 @@ def _layer_groups(layer):
     return [("vars", list(layer.weights))]
 
 
+def keras_layer_order(model):
+    """`model.layers` in Keras 3's order (`ops/function.py::map_graph`): by depth from the
+    outputs, deepest first, ties in the order a depth-first walk from the outputs first
+    reaches them. lamina lists a functional model's layers in call order, which differs
+    where branches join (a ResNet block's shortcut); Keras's files number and list layers
+    in its order."""
+    graph = getattr(model, "_graph", None)
+    if graph is None:
+        return list(model.layers)
+    first_seen, post_order, done = {}, [], set()
+
+    def visit(tensor):
+        node = tensor.node
+        if id(node) in done:
+            return
+        first_seen.setdefault(id(node.layer), len(first_seen))
+        if not node.is_input:
+            for parent in node.input_tensors:
+                visit(parent)
+        done.add(id(node))
+        post_order.append(node)
+
+    for output in graph.flat_outputs:
+        visit(output)
+    node_depth, layer_depth = {}, {}
+    for node in reversed(post_order):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = node_depth[id(node)] = depth
+        for parent in node.input_tensors:
+            node_depth[id(parent.node)] = max(depth + 1, node_depth.get(id(parent.node), 0))
+    return sorted(model.layers, key=lambda layer: (-layer_depth.get(id(layer), 0),
+                                                   first_seen.get(id(layer), -1)))
+
+
 def layer_paths(model, prefix="", depth=0):
     """[(HDF5 group path, layer)] of every layer of `model` and of the models it holds (the
     models themselves included, with their path ending in "/"), in Keras 3's layout."""
@@ -205,7 +239,7 @@ def layer_paths(model, prefix="", depth=0):
         refuse(f"model '{model.name}'", f"models nested more than {MAX_NESTING} deep")
     model_kind(model)
     found, used = [(prefix, model)], {}
-    for layer in model.layers:
+    for layer in keras_layer_order(model):
         if _is_model(layer):
             name = "sequential" if type(layer) is Sequential else "functional"
             found += layer_paths(layer, f"{prefix}layers/{_unique(name, used)}/", depth + 1)

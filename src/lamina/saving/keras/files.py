@@ -156,15 +156,15 @@ def _import_h5py(path):
 class _WeightsFile:
     """The HDF5 member, opened from memory and checked whole before any data is read."""
 
-    def __init__(self, path, data):
+    def __init__(self, path, data, member=WEIGHTS):
         self.path = path
+        self.member = member  # the zip member holding the HDF5 file, None for a plain file
         self.size = len(data)
         self.h5py = _import_h5py(path)
         try:
             self.file = self.h5py.File(io.BytesIO(data), "r")
         except _H5_ERRORS as err:
-            raise SavingError(f"'{path}': member '{WEIGHTS}' is not a valid HDF5 file: "
-                              f"{err}.") from err
+            raise SavingError(f"{self.where()} is not a valid HDF5 file: {err}.") from err
         try:
             self.datasets = {}  # "layers/dense/vars/0" -> h5py.Dataset
             self.groups = {"": self.file}
@@ -179,8 +179,11 @@ class _WeightsFile:
         with contextlib.suppress(*_H5_ERRORS):
             self.file.close()
 
+    def where(self):
+        return f"'{self.path}': member '{self.member}'" if self.member else f"'{self.path}'"
+
     def fail(self, obj_path, message):
-        raise SavingError(f"'{self.path}': member '{WEIGHTS}': '/{obj_path}' {message}")
+        raise SavingError(f"{self.where()}: '/{obj_path}' {message}")
 
     def _scan(self):
         h5py = self.h5py
