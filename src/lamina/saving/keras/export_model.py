@@ -44,6 +44,7 @@ from lamina.layers import (
     TimeDistributed,
 )
 from lamina.models.model import Model
+from lamina.ops.symbolic import TensorOperation
 from lamina.models.sequential import Sequential
 from lamina.saving.keras.export_objects import (
     dtype_policy,
@@ -200,12 +201,16 @@ def _layer_groups(layer):
 
 def layer_paths(model, prefix="", depth=0):
     """[(HDF5 group path, layer)] of every layer of `model` and of the models it holds (the
-    models themselves included, with their path ending in "/"), in Keras 3's layout."""
+    models themselves included, with their path ending in "/"), in Keras 3's layout. Ops on
+    symbolic tensors (`x + 1.0`) have no place in it: Keras's `model.layers` lists no
+    operations, and they hold no weights."""
     if depth > MAX_NESTING:
         refuse(f"model '{model.name}'", f"models nested more than {MAX_NESTING} deep")
     model_kind(model)
     found, used = [(prefix, model)], {}
     for layer in model.layers:
+        if isinstance(layer, TensorOperation):
+            continue
         if _is_model(layer):
             name = "sequential" if type(layer) is Sequential else "functional"
             found += layer_paths(layer, f"{prefix}layers/{_unique(name, used)}/", depth + 1)
