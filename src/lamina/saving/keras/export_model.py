@@ -44,8 +44,8 @@ from lamina.layers import (
     TimeDistributed,
 )
 from lamina.models.model import Model
-from lamina.ops.symbolic import TensorOperation
 from lamina.models.sequential import Sequential
+from lamina.ops.symbolic import TensorOperation
 from lamina.saving.keras.export_objects import (
     dtype_policy,
     keras_object,
