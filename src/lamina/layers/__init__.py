@@ -22,6 +22,7 @@ from lamina.layers import preprocessing as _preprocessing  # noqa: E402
 from lamina.layers import recurrent as _recurrent  # noqa: E402
 from lamina.layers import regularization as _regularization  # noqa: E402
 from lamina.layers import reshaping as _reshaping  # noqa: E402
+from lamina.layers import residual_branch as _residual_branch  # noqa: E402
 from lamina.layers import rms_normalization as _rms_normalization  # noqa: E402
 from lamina.layers import rnn_cells as _rnn_cells  # noqa: E402
 from lamina.layers import wrappers as _wrappers  # noqa: E402
@@ -136,6 +137,8 @@ from lamina.layers.reshaping import UpSampling1D as UpSampling1D
 from lamina.layers.reshaping import UpSampling2D as UpSampling2D
 from lamina.layers.reshaping import ZeroPadding1D as ZeroPadding1D
 from lamina.layers.reshaping import ZeroPadding2D as ZeroPadding2D
+from lamina.layers.residual_branch import LayerScale as LayerScale
+from lamina.layers.residual_branch import StochasticDepth as StochasticDepth
 from lamina.layers.rms_normalization import RMSNormalization as RMSNormalization
 from lamina.layers.rnn_cells import GRUCell as GRUCell
 from lamina.layers.rnn_cells import LSTMCell as LSTMCell
@@ -146,7 +149,7 @@ from lamina.layers.wrappers import TimeDistributed as TimeDistributed
 _FAMILIES = (
     _activations, _attention, _conv_lstm, _convolutional, _einsum_dense, _embedding,
     _group_query_attention, _image_preprocessing, _lambda_layer, _merging, _normalization,
-    _pipeline, _pooling, _preprocessing, _recurrent, _regularization, _reshaping,
+    _pipeline, _pooling, _preprocessing, _recurrent, _regularization, _reshaping, _residual_branch,
     _rms_normalization, _rnn_cells, _wrappers,
 )
 for _cls in (Layer, InputLayer, Activation, Dense,
