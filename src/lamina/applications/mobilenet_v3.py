@@ -219,7 +219,7 @@ def MobileNetV3(blocks, last_point_ch, input_shape=None, alpha=1.0, model_type="
     x = img_input
     if include_preprocessing:
         x = layers.Rescaling(scale=1.0 / 127.5, offset=-1.0)(x)
-    x = layers.Conv2D(16, kernel_size=3, strides=(2, 2), padding="same", use_bias=False,
+    x = layers.Conv2D(16, kernel_size=3, strides=2, padding="same", use_bias=False,
                       name="conv")(x)
     x = activation(_batch_norm(x, "conv_bn"))
     x = _stack(x, blocks, alpha, minimalistic)
