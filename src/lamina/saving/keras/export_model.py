@@ -43,6 +43,7 @@ from lamina.layers import (
     SimpleRNN,
     TimeDistributed,
 )
+from lamina.layers.residual_branch import LayerScale, StochasticDepth
 from lamina.models.model import Model
 from lamina.models.sequential import Sequential
 from lamina.ops.symbolic import TensorOperation
@@ -199,6 +200,11 @@ def _layer_groups(layer):
     return [("vars", list(layer.weights))]
 
 
+# classes Keras defines in `keras.applications` rather than `keras.layers`: their weights take
+# Keras's groups, but a `.keras` config cannot name them (`layer_entry` refuses them)
+_APPLICATION_LAYERS = (LayerScale, StochasticDepth)
+
+
 def layer_paths(model, prefix="", depth=0):
     """[(HDF5 group path, layer)] of every layer of `model` and of the models it holds (the
     models themselves included, with their path ending in "/"), in Keras 3's layout. Ops on
@@ -215,8 +221,12 @@ def layer_paths(model, prefix="", depth=0):
             name = "sequential" if type(layer) is Sequential else "functional"
             found += layer_paths(layer, f"{prefix}layers/{_unique(name, used)}/", depth + 1)
             continue
-        class_name = ("InputLayer" if isinstance(layer, InputLayer)
-                      else layer_class_name(layer))
+        if isinstance(layer, InputLayer):
+            class_name = "InputLayer"
+        elif type(layer) in _APPLICATION_LAYERS:
+            class_name = type(layer).__name__
+        else:
+            class_name = layer_class_name(layer)
         h5_name = naming.to_snake_case(_KERAS_PYTHON_NAMES.get(class_name, class_name))
         found.append((f"{prefix}layers/{_unique(h5_name, used)}", layer))
     return found
