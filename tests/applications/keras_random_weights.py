@@ -14,8 +14,9 @@ FORMATS = ("weights.h5", "legacy.h5")
 
 
 def keras_model(constructor, seed=0, **kwargs):
-    """`keras.applications.<constructor>(weights=None, **kwargs)` with every weight drawn at
-    random (variances positive), so that no layer is an identity at initialisation.
+    """`keras.applications.<constructor>(weights=None, **kwargs)` with every weight moved by
+    random noise (variances kept positive), so that no layer is an identity at
+    initialisation.
     Keras's layer name counters are reset first: auto-named layers get the names of a fresh
     session, as in the published files."""
     keras.utils.clear_session()
@@ -24,10 +25,14 @@ def keras_model(constructor, seed=0, **kwargs):
     for weight in model.weights:
         if "int" in str(weight.dtype):
             continue
-        value = rng.normal(0.0, 0.2, weight.shape).astype("float32")
+        current = np.asarray(weight.value)
+        # noise on the scale of the initialisation (0.1 for constants: biases, statistics),
+        # so that activations stay finite and small through dozens of blocks
+        noise = rng.normal(0.0, 0.1 * (float(current.std()) or 1.0), weight.shape)
+        value = current + noise.astype("float32")
         if "variance" in weight.path:
             value = np.abs(value) + 0.5
-        weight.assign(np.asarray(weight.value) + value)
+        weight.assign(value)
     return model
 
 
