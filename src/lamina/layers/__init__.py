@@ -26,6 +26,7 @@ from lamina.layers import preprocessing as _preprocessing  # noqa: E402
 from lamina.layers import recurrent as _recurrent  # noqa: E402
 from lamina.layers import regularization as _regularization  # noqa: E402
 from lamina.layers import reshaping as _reshaping  # noqa: E402
+from lamina.layers import residual_branch as _residual_branch  # noqa: E402
 from lamina.layers import rms_normalization as _rms_normalization  # noqa: E402
 from lamina.layers import rnn_cells as _rnn_cells  # noqa: E402
 from lamina.layers import text as _text  # noqa: E402
@@ -152,6 +153,8 @@ from lamina.layers.reshaping import UpSampling1D as UpSampling1D
 from lamina.layers.reshaping import UpSampling2D as UpSampling2D
 from lamina.layers.reshaping import ZeroPadding1D as ZeroPadding1D
 from lamina.layers.reshaping import ZeroPadding2D as ZeroPadding2D
+from lamina.layers.residual_branch import LayerScale as LayerScale
+from lamina.layers.residual_branch import StochasticDepth as StochasticDepth
 from lamina.layers.rms_normalization import RMSNormalization as RMSNormalization
 from lamina.layers.rnn_cells import GRUCell as GRUCell
 from lamina.layers.rnn_cells import LSTMCell as LSTMCell
@@ -167,7 +170,7 @@ _FAMILIES = (
     _einsum_dense, _embedding, _group_query_attention, _hashed_crossing, _hashing,
     _image_preprocessing, _lambda_layer, _merging, _normalization,
     _pipeline, _pooling, _preprocessing, _recurrent, _regularization, _reshaping,
-    _rms_normalization, _rnn_cells, _text, _wrappers,
+    _residual_branch, _rms_normalization, _rnn_cells, _text, _wrappers,
 )
 for _cls in (Layer, InputLayer, Activation, Dense,
              *(cls for family in _FAMILIES for cls in family.LAYERS)):

@@ -43,8 +43,10 @@ from lamina.layers import (
     SimpleRNN,
     TimeDistributed,
 )
+from lamina.layers.residual_branch import LayerScale, StochasticDepth
 from lamina.models.model import Model
 from lamina.models.sequential import Sequential
+from lamina.ops.symbolic import TensorOperation
 from lamina.saving.keras.export_objects import (
     dtype_policy,
     keras_object,
@@ -198,54 +200,33 @@ def _layer_groups(layer):
     return [("vars", list(layer.weights))]
 
 
-def keras_layer_order(model):
-    """`model.layers` in Keras 3's order (`ops/function.py::map_graph`): by depth from the
-    outputs, deepest first, ties in the order a depth-first walk from the outputs first
-    reaches them. lamina lists a functional model's layers in call order, which differs
-    where branches join (a ResNet block's shortcut); Keras's files number and list layers
-    in its order."""
-    graph = getattr(model, "_graph", None)
-    if graph is None:
-        return list(model.layers)
-    first_seen, post_order, done = {}, [], set()
-
-    def visit(tensor):
-        node = tensor.node
-        if id(node) in done:
-            return
-        first_seen.setdefault(id(node.layer), len(first_seen))
-        if not node.is_input:
-            for parent in node.input_tensors:
-                visit(parent)
-        done.add(id(node))
-        post_order.append(node)
-
-    for output in graph.flat_outputs:
-        visit(output)
-    node_depth, layer_depth = {}, {}
-    for node in reversed(post_order):
-        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
-        layer_depth[id(node.layer)] = node_depth[id(node)] = depth
-        for parent in node.input_tensors:
-            node_depth[id(parent.node)] = max(depth + 1, node_depth.get(id(parent.node), 0))
-    return sorted(model.layers, key=lambda layer: (-layer_depth.get(id(layer), 0),
-                                                   first_seen.get(id(layer), -1)))
+# classes Keras defines in `keras.applications` rather than `keras.layers`: their weights take
+# Keras's groups, but a `.keras` config cannot name them (`layer_entry` refuses them)
+_APPLICATION_LAYERS = (LayerScale, StochasticDepth)
 
 
 def layer_paths(model, prefix="", depth=0):
     """[(HDF5 group path, layer)] of every layer of `model` and of the models it holds (the
-    models themselves included, with their path ending in "/"), in Keras 3's layout."""
+    models themselves included, with their path ending in "/"), in Keras 3's layout. Ops on
+    symbolic tensors (`x + 1.0`) have no place in it: Keras's `model.layers` lists no
+    operations, and they hold no weights."""
     if depth > MAX_NESTING:
         refuse(f"model '{model.name}'", f"models nested more than {MAX_NESTING} deep")
     model_kind(model)
     found, used = [(prefix, model)], {}
-    for layer in keras_layer_order(model):
+    for layer in model.layers:  # Keras's order (models/functional.py::_ordered_layers)
+        if isinstance(layer, TensorOperation):
+            continue
         if _is_model(layer):
             name = "sequential" if type(layer) is Sequential else "functional"
             found += layer_paths(layer, f"{prefix}layers/{_unique(name, used)}/", depth + 1)
             continue
-        class_name = ("InputLayer" if isinstance(layer, InputLayer)
-                      else layer_class_name(layer))
+        if isinstance(layer, InputLayer):
+            class_name = "InputLayer"
+        elif type(layer) in _APPLICATION_LAYERS:
+            class_name = type(layer).__name__
+        else:
+            class_name = layer_class_name(layer)
         h5_name = naming.to_snake_case(_KERAS_PYTHON_NAMES.get(class_name, class_name))
         found.append((f"{prefix}layers/{_unique(h5_name, used)}", layer))
     return found

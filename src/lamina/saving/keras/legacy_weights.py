@@ -26,7 +26,6 @@ from lamina.core.arrays import to_array
 from lamina.errors import SavingError
 from lamina.models.model import Model
 from lamina.saving import archive
-from lamina.saving.keras.export_model import keras_layer_order
 from lamina.saving.keras.export_objects import is_default_trainable
 from lamina.saving.keras.files import _H5_ERRORS, _WeightsFile
 from lamina.saving.keras.importer import DEFAULT_MAX_WEIGHTS_BYTES
@@ -45,7 +44,7 @@ def legacy_weights(layer):
 
 def _all_variables(layer):
     if isinstance(layer, Model):
-        return [v for sub in keras_layer_order(layer) for v in _all_variables(sub)]
+        return [v for sub in layer.layers for v in _all_variables(sub)]
     return list(layer.weights)
 
 
@@ -62,7 +61,7 @@ def load_legacy_weights(model, path, skip_mismatch=False):
     try:
         root = _root(h5)
         saved = _saved_layers(h5, root)
-        layers = [layer for layer in keras_layer_order(model) if legacy_weights(layer)]
+        layers = [layer for layer in model.layers if legacy_weights(layer)]
         if len(saved) != len(layers):
             raise SavingError(
                 f"'{path}': the file holds weights for {len(saved)} layers "
