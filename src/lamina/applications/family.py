@@ -11,6 +11,7 @@ a model whose input shape and layers disagree.
 from lamina import layers
 from lamina.applications.imagenet_utils import image_input as checked_input
 from lamina.applications.imagenet_utils import obtain_input_shape, validate_activation
+from lamina.applications.model_inputs import source_inputs
 from lamina.applications.weights import WeightsFile, check_weights_argument, load
 from lamina.config import image_data_format
 from lamina.errors import ConfigurationError
@@ -51,22 +52,6 @@ def classifier(x, name, *, classes, classifier_activation, weights):
     """The "predictions" layer of the top, its activation checked for pretrained weights."""
     validate_activation(classifier_activation, weights, name=name)
     return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-
-
-def source_inputs(tensor):
-    """The `lamina.Input` tensors `tensor` is computed from (Keras's `get_source_inputs`), in
-    the order they are first reached."""
-    found, seen, stack = [], set(), [tensor]
-    while stack:
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        if t.node.is_input:
-            found.append(t)
-        else:
-            stack.extend(reversed(t.node.input_tensors))
-    return found[0] if len(found) == 1 else found
 
 
 def finish(img_input, outputs, name, *, weights, published: WeightsFile | None):

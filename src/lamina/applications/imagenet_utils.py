@@ -172,18 +172,3 @@ def image_input(input_tensor, input_shape, name="application"):
             f"layer called on one), received {type(input_tensor).__name__}.")
     return input_tensor
 
-
-def source_inputs(tensor):
-    """The `Input` tensors a symbolic tensor is computed from (Keras's
-    `operation_utils.get_source_inputs`): a model built on `input_tensor` starts there."""
-    found, seen, stack = [], set(), [tensor]
-    while stack:
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        if t.node is None or t.node.is_input:
-            found.append(t)
-        else:
-            stack.extend(reversed(t.node.input_tensors))
-    return found[0] if len(found) == 1 else found

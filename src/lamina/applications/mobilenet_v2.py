@@ -10,6 +10,7 @@ import warnings
 from lamina import layers
 from lamina.applications import imagenet_utils
 from lamina.applications import weights as weights_lib
+from lamina.applications.model_inputs import source_inputs
 from lamina.applications.stages import layers_by_stage
 from lamina.config import image_data_format
 from lamina.errors import ConfigurationError
@@ -139,7 +140,7 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
         x = layers.GlobalAveragePooling2D()(x)
     elif pooling == "max":
         x = layers.GlobalMaxPooling2D()(x)
-    inputs = img_input if input_tensor is None else imagenet_utils.source_inputs(input_tensor)
+    inputs = img_input if input_tensor is None else source_inputs(input_tensor, where)
     model = Model(inputs, x, name=name or f"mobilenetv2_{alpha:0.2f}_{rows}")
     weights_lib.load(model, weights, published_weights(alpha, rows, include_top))
     return model

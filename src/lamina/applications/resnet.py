@@ -8,6 +8,7 @@ ImageNet means). `stages(model)` gives the five stages (`conv1` ... `conv5`) for
 from lamina import layers
 from lamina.applications import imagenet_utils
 from lamina.applications import weights as weights_lib
+from lamina.applications.model_inputs import source_inputs
 from lamina.applications.stages import layers_by_stage
 from lamina.config import image_data_format
 from lamina.models.model import Model
@@ -87,7 +88,7 @@ def ResNet(weights_name, include_top=True, weights="imagenet", input_tensor=None
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     elif pooling == "max":
         x = layers.GlobalMaxPooling2D(name="max_pool")(x)
-    inputs = img_input if input_tensor is None else imagenet_utils.source_inputs(input_tensor)
+    inputs = img_input if input_tensor is None else source_inputs(input_tensor, name)
     model = Model(inputs, x, name=name)
     weights_lib.load(model, weights, published_weights(weights_name, include_top))
     return model
