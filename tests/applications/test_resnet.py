@@ -108,9 +108,9 @@ def test_input_tensor_with_predecessors_is_part_of_the_model(small_pair):
 def test_stages_are_the_five_resnet_stages_in_order(small_pair):
     _, model = small_pair
     groups = resnet.stages(model)
-    assert [g[0].name for g in groups] == ["conv1_pad", "conv2_block1_0_conv",
-                                            "conv3_block1_0_conv", "conv4_block1_0_conv",
-                                            "conv5_block1_0_conv"]
+    assert [g[0].name for g in groups] == ["conv1_pad", "conv2_block1_1_conv",
+                                            "conv3_block1_1_conv", "conv4_block1_1_conv",
+                                            "conv5_block1_1_conv"]
     named = [layer for g in groups for layer in g]
     assert len(named) == len(set(map(id, named)))
     assert {layer.name for layer in model.layers} - {layer.name for layer in named} == {
