@@ -60,3 +60,30 @@ def finish(img_input, outputs, name, *, weights, published: WeightsFile | None):
     model = Model(source_inputs(img_input), outputs, name=name)
     load(model, weights, published)
     return model
+
+
+def average_top(x, name, *, include_top, pooling, classes, classifier_activation, weights):
+    """Keras's head of the ResNetV2 and DenseNet families: global average pooling and the
+    classifier with the top, else the optional pooling (layers "avg_pool" / "max_pool")."""
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        return classifier(x, name, classes=classes, classifier_activation=classifier_activation,
+                          weights=weights)
+    return pooled(x, pooling, avg_name="avg_pool", max_name="max_pool")
+
+
+# the arguments section of the ResNetV2 and DenseNet constructors' docstrings
+ARGUMENTS_DOC = """
+
+    **Arguments:** as `keras.applications.{keras_name}`:
+    - `include_top`: global average pooling and the classifier on top (then the input must be
+      224x224x3 with ImageNet weights);
+    - `weights`: None (random), "imagenet" (downloaded once, hash-checked) or a weights path;
+    - `input_tensor`: a symbolic tensor to use as the image input;
+    - `input_shape`: `(height, width, 3)`, at least 32x32, without the top;
+    - `pooling`: without the top, None (4D features), "avg" or "max" (2D features);
+    - `classes`, `classifier_activation`: the classifier (None gives logits);
+    - `name`: the model's name.
+
+    **Returns:** a functional `lamina.Model`.
+    """

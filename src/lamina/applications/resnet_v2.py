@@ -79,30 +79,10 @@ def _resnet_v2(weights_name, include_top, weights, input_tensor, input_shape, po
         x = stack_residual_blocks_v2(x, filters, count, stride1=1 if stage == 3 else 2,
                                      name=f"conv{stage + 2}")
     x = _bn_relu(x, "post")
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = family.classifier(x, name, classes=classes,
-                              classifier_activation=classifier_activation, weights=weights)
-    else:
-        x = family.pooled(x, pooling, avg_name="avg_pool", max_name="max_pool")
+    x = family.average_top(x, name, include_top=include_top, pooling=pooling, classes=classes,
+                           classifier_activation=classifier_activation, weights=weights)
     published = (WEIGHTS if include_top else WEIGHTS_NO_TOP)[weights_name]
     return family.finish(img_input, x, name, weights=weights, published=published)
-
-
-_DOC = """
-
-    **Arguments:** as `keras.applications.{keras_name}`:
-    - `include_top`: global average pooling and the classifier on top (then the input must be
-      224x224x3 with ImageNet weights);
-    - `weights`: None (random), "imagenet" (downloaded once, hash-checked) or a weights path;
-    - `input_tensor`: a symbolic tensor to use as the image input;
-    - `input_shape`: `(height, width, 3)`, at least 32x32, without the top;
-    - `pooling`: without the top, None (4D features), "avg" or "max" (2D features);
-    - `classes`, `classifier_activation`: the classifier (None gives logits);
-    - `name`: the model's name.
-
-    **Returns:** a functional `lamina.Model`.
-    """
 
 
 def ResNet50V2(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
@@ -129,7 +109,7 @@ def ResNet152V2(include_top=True, weights="imagenet", input_tensor=None, input_s
 
 
 for _constructor in (ResNet50V2, ResNet101V2, ResNet152V2):
-    _constructor.__doc__ = (_constructor.__doc__ or "") + _DOC.format(
+    _constructor.__doc__ = (_constructor.__doc__ or "") + family.ARGUMENTS_DOC.format(
         keras_name=_constructor.__name__)
 
 
