@@ -125,7 +125,8 @@ def main():
     params = sum(p.numel() for p in model.parameters())
     print(json.dumps({"framework": "torch", "model": args.model, "params": params,
                       "inference_s": inference, "train_s": training,
-                      "torch": torch.__version__, "source": source, "threads": torch.get_num_threads()}))
+                      "torch": torch.__version__, "source": source,
+                      "threads": torch.get_num_threads()}))
 
 
 if __name__ == "__main__":
