@@ -38,6 +38,7 @@ def _clip_jvp(low, high, primals, tangents):
     above = jnp.where(raised < high, 1.0, jnp.where(raised == high, 0.5, 0.0)).astype(x.dtype)
     return jnp.minimum(high, raised), tangent * above * below
 
+
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
 
