@@ -18,9 +18,14 @@ compiled (the train steps and the small eager programs of initialisation):
 `lm.config.enable_compilation_cache(DIR, min_compile_time_secs=0)`: the first run fills
 `DIR`, the second reads it (its `xla` time is what remains of compiling).
 
-`--diagnose` compares, in one process, lamina's W1 train step with the hand-written one:
-jaxpr equations, StableHLO operations (the ops that differ), and their XLA compile times
-(`Lowered.compile()`, alternating, `--reps` times each).
+The train step's compilations are counted too (`xN` after its name): a step that fit
+compiled more than once would show there.
+
+`--diagnose` compares, in one process, lamina's W1 and W2 train steps with the hand-written
+ones. First the load-insensitive sizes of each program: jaxpr equations, StableHLO
+operations, and the instructions of XLA's optimised HLO (`compiled.as_text()`; the opcodes
+that differ, fusions among them). Then their XLA compile times (`Lowered.compile()` of a
+fresh function, alternating, `--reps` times each, with the load average).
 
     python benchmarks/first_step.py [--quick] [--reps 3] [--workloads w1,w2,w3,w4]
                                     [--impls lamina,jax,keras] [--cache DIR] [--diagnose]
@@ -51,6 +56,7 @@ class Compilations:
         import jax.monitoring
         self.by = collections.defaultdict(float)
         self.cache_hits = 0
+        self.compiles = collections.Counter()  # XLA compilations, by program
         jax.monitoring.register_event_duration_secs_listener(self._listen)
 
     def _listen(self, event, duration, **kwargs):
@@ -60,6 +66,7 @@ class Compilations:
         if name in PHASES:
             program = str(kwargs.get("fun_name", "?")).removeprefix("jit(").rstrip(")")
             self.by[(PHASES[name], program)] += duration
+            self.compiles[program] += PHASES[name] == "xla"
 
     def summary(self):
         phases = {p: sum(d for (ph, _), d in self.by.items() if ph == p)
@@ -70,6 +77,7 @@ class Compilations:
         steps = sorted(p for p in programs if p in STEP_NAMES)
         return {**phases, "total": sum(phases.values()),
                 "step": sum(programs[p] for p in steps), "step_name": "+".join(steps),
+                "step_compiles": sum(self.compiles[p] for p in steps),
                 "programs": len(programs), "cache_hits": self.cache_hits}
 
 
@@ -118,7 +126,8 @@ def _run(impl, workload, cache=None):
 def _line(label, r):
     return (f"{label:16} total {r['total']:6.2f} s (trace {r['trace']:5.2f}, lower "
             f"{r['lower']:5.2f}, xla {r['xla']:5.2f}), step {r['step']:5.2f} s "
-            f"[{r['step_name']}], {r['programs']:3.0f} programs, wall {r['wall_s']:6.2f} s")
+            f"[{r['step_name']}] x{r['step_compiles']:.0f}, {r['programs']:3.0f} programs, "
+            f"wall {r['wall_s']:6.2f} s")
 
 
 def compare(args):
@@ -153,56 +162,103 @@ def cached(args):
             print(f"  {workload} lamina, {run}: " + (error or _line("", result)), flush=True)
 
 
-def diagnose(args):
-    """lamina's W1 train step against the hand-written one: program sizes, the StableHLO ops
-    that differ, and XLA compile times (alternating)."""
-    import re
-
-    import jax
-    import optax
-    import reference_jax as R
+def _lamina_mlp_step(x, y, frozen):
+    """lamina's W1 (W2 with `frozen`) train step after a two-batch fit: (jitted function, its
+    arguments, how many times fit compiled it)."""
     import workloads
 
     import lamina as lm
-    x, y = C.mlp_data(256)
     model = workloads.mlp_model()
+    if frozen:
+        model.layers[0].trainable = model.layers[1].trainable = False
     model.compile(optimizer=lm.optimizers.Adam(C.LR), loss="sparse_categorical_crossentropy")
-    model.fit(x[:128], y[:128], batch_size=128, epochs=1, verbose=0)
+    model.fit(x, y, batch_size=128, epochs=1, verbose=0)
     trainer = model._trainer
     (step,) = trainer.compiled_steps("train")
     state = trainer._current_plan().state(trainer.opt_state, trainer.metric_state)
-    ours = step.jitted.trace(state._replace(other=None), state.other, x[:128], [y[:128]], None)
+    return (step.jitted, (state._replace(other=None), state.other, x[:128], [y[:128]], None),
+            step.jitted._cache_size())
+
+
+def _reference_mlp_step(x, y, frozen):
+    """The hand-written W1 (W2) step of `reference_jax`, as `_lamina_mlp_step` returns it
+    (no fit ran it: no compile count)."""
+    import jax
+    import optax
+    import reference_jax as R
     adam = optax.adam(C.LR)
     hidden = C.Sizes().mlp_hidden
     layers = R.init_dense_stack(jax.random.PRNGKey(0), [C.MLP_IN, hidden, hidden, C.MLP_OUT])
-    ref_step = R.make_step(
-        lambda p, xb, yb: R.class_loss(R.apply_dense_stack(p, xb, jax.nn.relu), yb), adam)
-    theirs = ref_step.trace((layers, adam.init(layers)), x[:128], y[:128])
-    lowered = {"lamina": ours.lower(), "jax": theirs.lower()}
-    counts = {k: collections.Counter(re.findall(r"stablehlo\.[a-z_]+", v.as_text()))
-              for k, v in lowered.items()}
-    for name, traced in (("lamina", ours), ("jax", theirs)):
-        print(f"{name:6}: {len(traced.jaxpr.eqns)} top-level jaxpr equations, "
-              f"{sum(counts[name].values())} StableHLO ops")
-    for op in sorted(set(counts["lamina"]) | set(counts["jax"])):
-        if counts["lamina"][op] != counts["jax"][op]:
-            print(f"  {op:32} lamina {counts['lamina'][op]:4}  jax {counts['jax'][op]:4}")
-    calls = {"lamina": (step.jitted, (state._replace(other=None), state.other, x[:128],
-                                      [y[:128]], None)),
-             "jax": (ref_step, ((layers, adam.init(layers)), x[:128], y[:128]))}
-    times = collections.defaultdict(list)
-    for rep in range(args.reps):
-        for name in (("lamina", "jax") if rep % 2 == 0 else ("jax", "lamina")):
-            jitted, call_args = calls[name]
-            # a new function each time: JAX caches compiled programs per traced function
-            fresh = jax.jit(lambda *a, f=jitted.__wrapped__: f(*a),
-                            donate_argnums=(0,)).lower(*call_args)
-            start = time.perf_counter()
-            fresh.compile()
-            times[name].append(time.perf_counter() - start)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"XLA compile, median of {args.reps}: lamina {med['lamina']:.2f} s, jax "
-          f"{med['jax']:.2f} s ({med['lamina'] / med['jax']:.2f}x)")
+    if frozen:
+        step = R.make_head_step(adam)
+        state = ((layers[2], adam.init(layers[2])), layers[:2])
+    else:
+        step = R.make_step(R.mlp_loss, adam)
+        state = (layers, adam.init(layers))
+    return step, (state, x[:128], y[:128]), None
+
+
+def _eqns(jaxpr):
+    """Equations of a jaxpr and of every jaxpr nested in it (custom_jvp, pjit, ...)."""
+    total = 0
+    for eqn in jaxpr.eqns:
+        total += 1
+        for param in eqn.params.values():
+            inner = getattr(param, "jaxpr", param)
+            if hasattr(inner, "eqns"):
+                total += _eqns(inner)
+    return total
+
+
+def program_sizes(jitted, call_args):
+    """Load-insensitive sizes of one step program: jaxpr equations (top level, nested),
+    StableHLO ops, and XLA's optimised HLO (instructions, by opcode; fusions)."""
+    import re
+    traced = jitted.trace(*call_args)
+    lowered = traced.lower()
+    hlo = lowered.compile().as_text()
+    ops = collections.Counter(re.findall(r"= [^=]*? ([a-z][\w-]*)\(", hlo))
+    return {"jaxpr": len(traced.jaxpr.eqns), "jaxpr_nested": _eqns(traced.jaxpr.jaxpr),
+            "stablehlo": len(re.findall(r"stablehlo\.[a-z_]+", lowered.as_text())),
+            "hlo": sum(ops.values()), "hlo_ops": ops}
+
+
+def diagnose(args):
+    """lamina's W1 and W2 train steps against the hand-written ones, in one process: program
+    sizes (`program_sizes`, the HLO opcodes that differ) and XLA compile times
+    (`Lowered.compile()` of a fresh function, alternating, `--reps` times each)."""
+    import jax
+    x, y = C.mlp_data(256)
+    for workload in args.workloads.split(","):
+        if workload not in ("w1", "w2"):
+            continue
+        frozen = workload == "w2"
+        steps = {"lamina": _lamina_mlp_step(x, y, frozen), "jax": _reference_mlp_step(x, y, frozen)}
+        sizes = {name: program_sizes(jitted, call_args)
+                 for name, (jitted, call_args, _) in steps.items()}
+        for name, size in sizes.items():
+            print(f"{workload} {name:6}: jaxpr {size['jaxpr']} top-level / {size['jaxpr_nested']} "
+                  f"nested equations, {size['stablehlo']} StableHLO ops, {size['hlo']} optimised "
+                  f"HLO instructions ({size['hlo_ops']['fusion']} fusions)"
+                  + ("" if steps[name][2] is None else f"; fit compiled it {steps[name][2]}x"))
+        ours, theirs = sizes["lamina"]["hlo_ops"], sizes["jax"]["hlo_ops"]
+        print("  HLO opcodes that differ: " + ", ".join(
+            f"{op} {ours[op]}/{theirs[op]}" for op in sorted(set(ours) | set(theirs))
+            if ours[op] != theirs[op]))
+        times = collections.defaultdict(list)
+        for rep in range(args.reps):
+            for name in (("lamina", "jax") if rep % 2 == 0 else ("jax", "lamina")):
+                jitted, call_args, _ = steps[name]
+                # a new function each time: JAX caches compiled programs per traced function
+                fresh = jax.jit(lambda *a, f=jitted.__wrapped__: f(*a),
+                                donate_argnums=(0,)).lower(*call_args)
+                start = time.perf_counter()
+                fresh.compile()
+                times[name].append(time.perf_counter() - start)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        print(f"  XLA compile, median of {args.reps} (load {os.getloadavg()[0]:.1f}): lamina "
+              f"{med['lamina']:.3f} s, jax {med['jax']:.3f} s ({med['lamina'] / med['jax']:.2f}x)",
+              flush=True)
 
 
 def main():

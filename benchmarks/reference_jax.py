@@ -86,6 +86,24 @@ def run_epochs(step, state, x, y, epochs, batch):
 
 
 # ---- W1 / W2 -------------------------------------------------------------------------------
+def mlp_loss(layers, xb, yb):
+    """W1's loss: the dense stack (relu) with the fused softmax cross-entropy."""
+    return class_loss(apply_dense_stack(layers, xb, jax.nn.relu), yb)
+
+
+def make_head_step(optimizer):
+    """W2's jitted train step `((head, opt_state), base), xb, yb -> (state, loss)`: the
+    gradient is taken w.r.t. the head only. The base is part of the donated state (so XLA
+    aliases it through) but gets no gradient and no optimiser state."""
+    @partial(jax.jit, donate_argnums=(0,))
+    def step(state, xb, yb):
+        (head, opt_state), base = state
+        loss, grads = jax.value_and_grad(lambda h: mlp_loss(base + [h], xb, yb))(head)
+        updates, opt_state = optimizer.update(grads, opt_state, head)
+        return ((optax.apply_updates(head, updates), opt_state), base), loss
+    return step
+
+
 def mlp(sizes, frozen):
     """W1 (frozen=False) or W2 (frozen=True: the gradient is taken w.r.t. the head only)."""
     x, y = C.mlp_data(sizes.mlp_samples)
@@ -95,24 +113,10 @@ def mlp(sizes, frozen):
     base_before, head_before = host_copy(layers[:2]), host_copy(layers[2])
 
     if frozen:
-        def head_loss(head_and_base, xb, yb):
-            head, base = head_and_base
-            return class_loss(apply_dense_stack(base + [head], xb, jax.nn.relu), yb)
-
-        # the base is part of the donated state (so XLA aliases it through) but gets no
-        # gradient and no optimiser state
-        @partial(jax.jit, donate_argnums=(0,))
-        def step(state, xb, yb):
-            (head, opt_state), base = state
-            loss, grads = jax.value_and_grad(
-                lambda h: head_loss((h, base), xb, yb))(head)
-            updates, opt_state = adam.update(grads, opt_state, head)
-            return ((optax.apply_updates(head, updates), opt_state), base), loss
-
+        step = make_head_step(adam)
         state = ((layers[2], adam.init(layers[2])), layers[:2])
     else:
-        step = make_step(lambda p, xb, yb: class_loss(apply_dense_stack(p, xb, jax.nn.relu), yb),
-                         adam)
+        step = make_step(mlp_loss, adam)
         state = (layers, adam.init(layers))
 
     state, times, losses = run_epochs(step, state, x, y, sizes.mlp_epochs, sizes.mlp_batch)

@@ -6,11 +6,38 @@ reduction is Keras's "sum over batch size": `sum(per_sample * weight) / number_o
 mask (the model output's mask, e.g. padded time steps) averages over the valid entries only,
 as Keras 3 does.
 """
+import functools
+
+import jax
 import jax.numpy as jnp
 
 from lamina.errors import AbstractMethodError, ConfigurationError
 
 EPSILON = 1e-7  # keras.backend.epsilon()
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+def clip(x, low, high):
+    """`jnp.clip(x, low, high)` (`low`, `high`: Python numbers) with the same derivative,
+    bit for bit, computed without a division.
+
+    JAX differentiates `clip` as `max` then `min`, each derivative a quotient of two selects
+    (1/1 inside, 1/2 at a tie, 0 outside); the losses on probabilities clip every
+    prediction, so those divisions and their selects reach every train step's program and
+    cost XLA compile time. Here the same factors (1, 0.5 or 0, NaN giving 0) are selected
+    directly."""
+    return jnp.clip(x, low, high)
+
+
+@clip.defjvp
+def _clip_jvp(low, high, primals, tangents):
+    (x,), (tangent,) = primals, tangents
+    low, high = jnp.asarray(low, x.dtype), jnp.asarray(high, x.dtype)
+    raised = jnp.maximum(low, x)
+    below = jnp.where(x > low, 1.0, jnp.where(x == low, 0.5, 0.0)).astype(x.dtype)
+    above = jnp.where(raised < high, 1.0, jnp.where(raised == high, 0.5, 0.0)).astype(x.dtype)
+    return jnp.minimum(high, raised), tangent * above * below
+
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
@@ -56,6 +83,8 @@ def mask_weights(mask, sample_weight, per_sample, averaged=True):
 
 
 def _divide_no_nan(total, divisor):
+    if isinstance(divisor, int):  # a static count: no selects in the traced program
+        return total / divisor if divisor else jnp.zeros_like(total)
     safe = jnp.where(divisor == 0, 1.0, divisor)
     return jnp.where(divisor == 0, 0.0, total / safe)
 
@@ -75,7 +104,7 @@ def reduce_weighted(values, sample_weight=None, mask=None, reduction="sum_over_b
         return total
     if reduction == "mean_with_sample_weight" and sample_weight is not None:
         return _divide_no_nan(total, jnp.sum(jnp.broadcast_to(sample_weight, values.shape)))
-    return _divide_no_nan(total, jnp.asarray(values.size, values.dtype))
+    return _divide_no_nan(total, values.size)
 
 
 def check_reduction(reduction, owner):

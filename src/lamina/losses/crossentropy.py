@@ -10,7 +10,14 @@ import jax
 import jax.numpy as jnp
 
 from lamina.errors import ConfigurationError, InputSpecError
-from lamina.losses.base import EPSILON, LossFunctionWrapper, check_axis, check_probability, prepare
+from lamina.losses.base import (
+    EPSILON,
+    LossFunctionWrapper,
+    check_axis,
+    check_probability,
+    clip,
+    prepare,
+)
 
 _DEFAULT = "sum_over_batch_size"
 
@@ -22,7 +29,7 @@ def _mean_over(x, axis):
 def _bce_elements(y_true, y_pred, from_logits):
     if from_logits:
         return -y_true * jax.nn.log_sigmoid(y_pred) - (1.0 - y_true) * jax.nn.log_sigmoid(-y_pred)
-    p = jnp.clip(y_pred, EPSILON, 1.0 - EPSILON)
+    p = clip(y_pred, EPSILON, 1.0 - EPSILON)
     return -(y_true * jnp.log(p) + (1.0 - y_true) * jnp.log(1.0 - p))
 
 
@@ -30,7 +37,7 @@ def _log_probabilities(y_pred, from_logits, axis):
     if from_logits:
         return jax.nn.log_softmax(y_pred, axis=axis)
     p = y_pred / jnp.sum(y_pred, axis=axis, keepdims=True)
-    return jnp.log(jnp.clip(p, EPSILON, 1.0 - EPSILON))
+    return jnp.log(clip(p, EPSILON, 1.0 - EPSILON))
 
 
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
@@ -96,7 +103,7 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
     y_true = _smooth_categorical(y_true, label_smoothing, axis)
     if from_logits:
         y_pred = jax.nn.softmax(y_pred, axis=axis)
-    p = jnp.clip(y_pred / jnp.sum(y_pred, axis=axis, keepdims=True), EPSILON, 1.0 - EPSILON)
+    p = clip(y_pred / jnp.sum(y_pred, axis=axis, keepdims=True), EPSILON, 1.0 - EPSILON)
     weight = jnp.power(1.0 - p, gamma) * jnp.asarray(alpha, p.dtype)
     return jnp.sum(weight * -y_true * jnp.log(p), axis=axis)
 
@@ -139,8 +146,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
 def kl_divergence(y_true, y_pred):
     """`sum(y_true * log(y_true / y_pred), axis=-1)` with both clipped to `[epsilon, 1]`."""
     y_true, y_pred = prepare(y_true, y_pred)
-    y_true = jnp.clip(y_true, EPSILON, 1.0)
-    y_pred = jnp.clip(y_pred, EPSILON, 1.0)
+    y_true = clip(y_true, EPSILON, 1.0)
+    y_pred = clip(y_pred, EPSILON, 1.0)
     per = y_true * jnp.log(y_true / y_pred)
     return jnp.sum(per, axis=-1) if per.ndim > 1 else per
 

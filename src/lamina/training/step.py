@@ -154,9 +154,11 @@ def update_metrics(specs, state, loss, per_output, y_true, y_pred, sample_weight
     def add(pair, value):
         return (pair[0] + value * n, pair[1] + n)
 
+    # one output's loss is the loss: `results` logs it once, so its own tracker stays as is
+    per_output_logged = len(specs) > 1
     return {
         "loss": add(state["loss"], loss),
-        "output_losses": [add(st, value) if st is not None else None
+        "output_losses": [add(st, value) if st is not None and per_output_logged else st
                           for st, value in zip(state["output_losses"], per_output, strict=True)],
         "metrics": [[update_one(m, st, t, p, sample_weight, mask)
                      for m, st in zip(s.metrics, states, strict=True)]
