@@ -21,7 +21,8 @@ KERNEL_SIZE = WIDTH * HEADS * KEY_DIM  # 120: every projection kernel (d, h, k) 
 @pytest.fixture(scope="module")
 def lora_attention():
     """Self-attention -> pooled -> Dense head; LoRA on query and value, every other weight
-    but the head frozen (the benchmark's set-up, small); one step run."""
+    but the head frozen (the benchmark's set-up, small); its train step lowered (the step
+    `train_on_batch` would compile and run)."""
     lm.reset_names()
     inputs = lm.Input((SEQ, WIDTH))
     attention = lm.layers.MultiHeadAttention(HEADS, KEY_DIM, name="mha")
@@ -35,15 +36,12 @@ def lora_attention():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(BATCH, SEQ, WIDTH)).astype("float32")
     y = rng.normal(size=(BATCH, 1)).astype("float32")
-    model.train_on_batch(x, y)
-    return model, attention, x, y
-
-
-def _lowered_step(model, x, y):
     trainer = model._trainer
-    (step,) = trainer.compiled_steps("train")
-    state = trainer._current_plan().state(trainer.opt_state, trainer.metric_state)
-    return step.jitted.lower(state._replace(other=None), state.other, x, [y], None)
+    trainer.ensure_ready(x)
+    plan = trainer._current_plan()
+    step = trainer._build("train", "batch", None, plan)
+    state = plan.state(trainer.opt_state, trainer.metric_state)
+    return attention, step.jitted.lower(state._replace(other=None), state.other, x, [y], None)
 
 
 def _entry_buffers(hlo_text):
@@ -60,12 +58,11 @@ def _entry_buffers(hlo_text):
 
 
 def test_the_lora_step_makes_no_buffer_of_a_frozen_kernels_size(lora_attention):
-    model, attention, x, y = lora_attention
+    attention, lowered = lora_attention
     kernels = [attention.query_dense.kernel, attention.key_dense.kernel,
                attention.value_dense.kernel, attention.output_dense.kernel]
     assert {math.prod(k.shape) for k in kernels} == {KERNEL_SIZE}
     assert not any(k.trainable for k in kernels)
-    lowered = _lowered_step(model, x, y)
     buffers = _entry_buffers(lowered.compile().as_text())
     assert any(opcode == "fusion" for opcode, _ in buffers)  # the parse sees the program
     # a frozen kernel's gradient, or a copy of it (transposed for the input gradient),
