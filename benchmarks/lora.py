@@ -17,7 +17,10 @@ compilation, and `steady`, over the timed steps only (weights, optimizer state, 
 activations, compiled programs). lamina's runs also report XLA's cost analysis of the compiled
 step (GFLOP, GB accessed): with only the adapters trained, the backward pass still computes
 every activation gradient and skips only the frozen weights' gradients, so the FLOP ratio is
-the floor of the step-time ratio when the step is compute-bound.
+the floor of the step-time ratio when the step is compute-bound. And XLA's memory analysis of
+the step (MB): its arguments (weights, optimizer state, batch), its outputs and how much of
+them reuses donated arguments, and its temporaries (activations kept for the backward pass,
+gradients in flight), which the step allocates on every call.
 Printed: the medians and the ratios LoRA / full for each framework, and lamina / Keras.
 
     python benchmarks/lora.py [--quick] [--reps 2] [--blocks 8] [--width 512] [--rank 8]
@@ -74,9 +77,11 @@ def _keras_lora(model, rank):
             layer.trainable = False
 
 
-def _lamina_flops(lib):
-    """Capture the arguments of lamina's compiled train step, so XLA's cost analysis (FLOPs,
-    bytes accessed) of the compiled program can be read after the run: a diagnostic that
+def _lamina_analysis():
+    """Capture the arguments of lamina's compiled train step, so XLA's analyses of the
+    compiled program can be read after the run: the cost analysis (FLOPs, bytes accessed)
+    and the memory analysis (MB of arguments, of outputs, of outputs that reuse a donated
+    argument, and of the temporary buffers the step allocates per call). A diagnostic that
     reads lamina's internals (`training.state.CompiledStep`), not its public API."""
     from lamina.training import state
 
@@ -90,12 +95,16 @@ def _lamina_flops(lib):
 
     state.CompiledStep.__call__ = spy
 
-    def cost():
-        analysis = seen["step"].jitted.lower(*seen["args"]).compile().cost_analysis()
-        analysis = analysis[0] if isinstance(analysis, list) else analysis
-        return {"gflop": analysis["flops"] / 1e9,
-                "gb_accessed": analysis.get("bytes accessed", 0.0) / 1e9}
-    return cost
+    def analysis():
+        compiled = seen["step"].jitted.lower(*seen["args"]).compile()
+        cost = compiled.cost_analysis()
+        cost = cost[0] if isinstance(cost, list) else cost
+        memory = compiled.memory_analysis()
+        return {"gflop": cost["flops"] / 1e9,
+                "gb_accessed": cost.get("bytes accessed", 0.0) / 1e9,
+                **{f"xla_{name}_mb": getattr(memory, f"{name}_size_in_bytes") / 2**20
+                   for name in ("argument", "output", "alias", "temp")}}
+    return analysis
 
 
 def worker(args):
@@ -106,7 +115,7 @@ def worker(args):
         import lamina as lib
     import jax.numpy as jnp
 
-    cost = _lamina_flops(lib) if args.framework == "lamina" else None
+    analysis = _lamina_analysis() if args.framework == "lamina" else None
     x, y = _data(args)
     jnp.zeros(1).block_until_ready()  # the runtime starts before the baseline
     settle()
@@ -131,7 +140,7 @@ def worker(args):
     result = {"step_s": statistics.median(times), "peak_mb": peak_with_compile,
               "steady_mb": peak_mb() - start, "trained": trained,
               "params": int(model.count_params())}
-    print(json.dumps({**result, **(cost() if cost else {})}))
+    print(json.dumps({**result, **(analysis() if analysis else {})}))
 
 
 def _run(args, framework, mode):
@@ -182,7 +191,10 @@ def main():
                 print(f"  {framework} {mode}: failed: {error}")
                 continue
             results.setdefault((framework, mode), []).append(result)
-            flops = (f", {result['gflop']:.1f} GFLOP, {result['gb_accessed']:.2f} GB accessed"
+            flops = (f", {result['gflop']:.1f} GFLOP, {result['gb_accessed']:.2f} GB accessed, "
+                     f"XLA MB: arguments {result['xla_argument_mb']:.0f}, temp "
+                     f"{result['xla_temp_mb']:.0f}, outputs {result['xla_output_mb']:.0f} "
+                     f"(reusing donated {result['xla_alias_mb']:.0f})"
                      if "gflop" in result else "")
             print(f"  rep {rep} {framework:6} {mode:4}: step {result['step_s'] * 1e3:8.1f} ms, "
                   f"peak +{result['peak_mb']:6.0f} MB (steady +{result['steady_mb']:6.0f} MB), "
