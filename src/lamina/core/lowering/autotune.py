@@ -36,6 +36,10 @@ _LOCK = threading.RLock()
 _MEMORY = {}
 _DISK = {}
 _STATS = {"decisions": 0, "seconds": 0.0}
+# True while candidates are compiled: a decision nested in a candidate (the convolution inside
+# a transposed convolution's "dilated" form) takes its default untimed and is not stored, so
+# one decision never times, nor caches, the candidates of another at its cut batch.
+_MEASURING = [False]
 
 
 @functools.cache
@@ -125,8 +129,15 @@ def choose(key, candidates, structs, default):
         if known in candidates:
             _MEMORY[key] = known
             return known
+        if _MEASURING[0]:
+            return default
         start = time.perf_counter()
-        chosen = winner(measure(candidates, structs), default)
+        _MEASURING[0] = True
+        try:
+            timings = measure(candidates, structs)
+        finally:
+            _MEASURING[0] = False
+        chosen = winner(timings, default)
         _STATS["decisions"] += 1
         _STATS["seconds"] += time.perf_counter() - start
         _MEMORY[key] = chosen
