@@ -67,6 +67,13 @@ def tuning_stats():
     return dict(_STATS)
 
 
+def memory():
+    """{operation and shapes: chosen lowering} of the decisions held in memory (for reports)."""
+    with _LOCK:
+        return {" ".join(f"{k}={v}" for k, v in json.loads(key).items() if k != "machine"): name
+                for key, name in _MEMORY.items()}
+
+
 def clear_memory():
     """Forget the choices held in memory (the disk cache is read again on next use)."""
     with _LOCK:
