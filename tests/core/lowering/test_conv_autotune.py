@@ -267,7 +267,7 @@ def test_tuned_conv_decides_what_the_traced_program_needs(monkeypatch):
     monkeypatch.setattr(convolution, "MIN_TUNE_FLOPS_DEPTHWISE", 0)
     decisions = []
 
-    def fake_choose(key, candidates, structs, default):
+    def fake_choose(key, candidates, structs, default, untimed):
         op = json.loads(key)["op"]
         decisions.append((op, sorted(candidates)))
         return {"conv.forward": "patches", "conv.training": "hybrid"}[op]
@@ -292,7 +292,7 @@ def test_tuned_conv_decides_what_the_traced_program_needs(monkeypatch):
                                                                 (1, 1)), x, k)
     assert ("conv.training", ["hybrid", "patches", "xla"]) in decisions
     depthwise_kernel = jnp.asarray(_arrays(7, (3, 3, 1, 4))[0])
-    monkeypatch.setattr(autotune, "choose", lambda key, c, s, d: (
+    monkeypatch.setattr(autotune, "choose", lambda key, c, s, d, u: (
         decisions.append((json.loads(key)["op"], sorted(c))) or "shifts"))
     decisions.clear()
     _assert_same_values_and_gradients(
@@ -322,9 +322,18 @@ def test_autotune_end_to_end_on_cpu(monkeypatch):
     assert autotune.tuning_stats()["decisions"] == before + 2
 
 
+def test_a_nested_decision_takes_its_untimed_answer(monkeypatch):
+    monkeypatch.setattr(autotune, "measure", lambda *a: pytest.fail("nested timing"))
+    monkeypatch.setattr(autotune, "_MEASURING", [True])
+    candidates = {"xla": None, "patches": None}
+    assert autotune.choose("k", candidates, (), "xla", "patches") == "patches"
+    assert autotune.choose("k", candidates, (), "xla") == "xla"
+    assert autotune.memory() == {}
+
+
 def test_a_decision_nested_in_a_candidate_is_not_timed(monkeypatch):
     """The "dilated" transpose candidate convolves at the cut batch: that inner convolution
-    takes XLA's lowering untimed and leaves nothing in the cache."""
+    takes the untimed rule's lowering and leaves nothing in the cache."""
     if jax.default_backend() != "cpu":
         pytest.skip("the autotune runs on CPU only; elsewhere XLA's convolution is used")
     monkeypatch.setattr(convolution, "MIN_TUNE_FLOPS", 0)

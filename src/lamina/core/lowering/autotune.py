@@ -37,7 +37,7 @@ _MEMORY = {}
 _DISK = {}
 _STATS = {"decisions": 0, "seconds": 0.0}
 # True while candidates are compiled: a decision nested in a candidate (the convolution inside
-# a transposed convolution's "dilated" form) takes its default untimed and is not stored, so
+# a transposed convolution's "dilated" form) takes its `untimed` answer and is not stored, so
 # one decision never times, nor caches, the candidates of another at its cut batch.
 _MEASURING = [False]
 
@@ -127,9 +127,10 @@ def winner(timings, default):
     return best
 
 
-def choose(key, candidates, structs, default):
+def choose(key, candidates, structs, default, untimed=None):
     """The name of the fastest of `candidates` for `key`: from memory, the disk cache, or
-    timed now (then stored in both)."""
+    timed now (then stored in both); `untimed` (default: `default`) when asked while another
+    decision's candidates are being compiled."""
     with _LOCK:
         path = tuning_cache.cache_path()
         known = _MEMORY.get(key) or _disk_entries(path).get(key)
@@ -137,7 +138,7 @@ def choose(key, candidates, structs, default):
             _MEMORY[key] = known
             return known
         if _MEASURING[0]:
-            return default
+            return default if untimed is None else untimed
         start = time.perf_counter()
         _MEASURING[0] = True
         try:
