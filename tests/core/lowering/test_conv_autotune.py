@@ -260,48 +260,97 @@ def _lowered(fn, *args):
     return str(jax.make_jaxpr(fn)(*args))
 
 
-def test_tuned_plan_is_used_and_computes_the_same_function(monkeypatch):
+def test_tuned_conv_decides_what_the_traced_program_needs(monkeypatch):
+    """Evaluation times only the forward candidates, differentiation only the training
+    ones; the chosen paths compute XLA's convolution, values and gradients."""
     monkeypatch.setattr(convolution, "MIN_TUNE_FLOPS", 0)
     monkeypatch.setattr(convolution, "MIN_TUNE_FLOPS_DEPTHWISE", 0)
-    decisions = {}
+    decisions = []
 
-    def fake_choose(key, candidates, structs, default):
+    def fake_choose(key, candidates, structs, default, untimed):
         op = json.loads(key)["op"]
-        decisions[op] = sorted(candidates)
-        return {"conv.forward": "xla", "conv.training": "hybrid"}[op]
+        decisions.append((op, sorted(candidates)))
+        return {"conv.forward": "patches", "conv.training": "hybrid"}[op]
 
     monkeypatch.setattr(autotune, "choose", fake_choose)
     x, k = _arrays(4, X_SHAPE, K_SHAPE)
     if jax.default_backend() != "cpu":
         assert convolution.plan(x, k, (1, 1), "same", (1, 1)) == ("xla", "xla")
         return
-    assert convolution.plan(x, k, (1, 1), "same", (1, 1)) == ("xla", "hybrid")
-    assert decisions == {"conv.forward": ["patches", "xla"],
-                         "conv.training": ["hybrid", "patches", "xla"]}
+    assert convolution.plan(x, k, (1, 1), "same", (1, 1)) == (convolution.TUNED,) * 2
+    assert decisions == []  # planning times nothing
+
+    def fn(a, b):
+        return convolution.conv(a, b, (1, 1), "same", (1, 1))
+
+    np.testing.assert_allclose(jax.jit(fn)(x, k), lax_conv(x, k, (1, 1), "same", (1, 1)),
+                               **TOL)
+    assert decisions == [("conv.forward", ["patches", "xla"])]
+    assert "gather" in _lowered(fn, x, k)  # the forward choice is the program's
+    decisions.clear()
+    _assert_same_values_and_gradients(fn, lambda a, b: lax_conv(a, b, (1, 1), "same",
+                                                                (1, 1)), x, k)
+    assert ("conv.training", ["hybrid", "patches", "xla"]) in decisions
+    depthwise_kernel = jnp.asarray(_arrays(7, (3, 3, 1, 4))[0])
+    monkeypatch.setattr(autotune, "choose", lambda key, c, s, d, u: (
+        decisions.append((json.loads(key)["op"], sorted(c))) or "shifts"))
+    decisions.clear()
     _assert_same_values_and_gradients(
-        lambda a, b: convolution.conv(a, b, (1, 1), "same", (1, 1)),
-        lambda a, b: lax_conv(a, b, (1, 1), "same", (1, 1)), x, k)
-    depthwise_kernel = jnp.zeros((3, 3, 1, 4))
-    monkeypatch.setattr(autotune, "choose", lambda key, c, s, d: (
-        decisions.__setitem__(json.loads(key)["op"], sorted(c)) or "shifts"))
-    assert convolution.plan(x, depthwise_kernel, (1, 1), "same", (1, 1), groups=4) == (
-        "shifts", "shifts")
-    assert decisions == {"conv.forward": ["shifts", "xla"], "conv.training": ["shifts", "xla"]}
+        lambda a, b: convolution.conv(a, b, (1, 1), "same", (1, 1), groups=4),
+        lambda a, b: lax_conv(a, b, (1, 1), "same", (1, 1), 4), x, depthwise_kernel)
+    assert sorted(decisions) == [("conv.forward", ["shifts", "xla"]),
+                                 ("conv.training", ["shifts", "xla"])]
 
 
 def test_autotune_end_to_end_on_cpu(monkeypatch):
-    """Real timing on tiny shapes: a decision per mode, cached, results equal XLA's."""
+    """Real timing on tiny shapes: one decision for evaluation, one for training, cached."""
     if jax.default_backend() != "cpu":
         pytest.skip("the autotune runs on CPU only; elsewhere XLA's convolution is used")
     monkeypatch.setattr(convolution, "MIN_TUNE_FLOPS", 0)
     monkeypatch.setattr(autotune, "TUNE_SECONDS", 0.0)
     x, k = _arrays(5, X_SHAPE, K_SHAPE)
     before = autotune.tuning_stats()["decisions"]
-    forward, training = convolution.plan(x, k, (2, 2), "valid", (1, 1))
-    assert forward in ("xla", "patches") and training in convolution.LOWERINGS
+
+    def loss(a, b):
+        return jnp.sum(convolution.conv(a, b, (2, 2), "valid", (1, 1)) ** 2)
+
+    jax.jit(loss)(x, k)
+    assert autotune.tuning_stats()["decisions"] == before + 1
+    jax.jit(jax.grad(loss, (0, 1)))(x, k)
     assert autotune.tuning_stats()["decisions"] == before + 2
-    assert convolution.plan(x, k, (2, 2), "valid", (1, 1)) == (forward, training)
+    jax.jit(lambda a, b: jax.grad(loss)(a, b) * 2)(x, k)  # a new program, same decisions
     assert autotune.tuning_stats()["decisions"] == before + 2
+
+
+def test_a_nested_decision_takes_its_untimed_answer(monkeypatch):
+    monkeypatch.setattr(autotune, "measure", lambda *a: pytest.fail("nested timing"))
+    monkeypatch.setattr(autotune, "_MEASURING", [True])
+    candidates = {"xla": None, "patches": None}
+    assert autotune.choose("k", candidates, (), "xla", "patches") == "patches"
+    assert autotune.choose("k", candidates, (), "xla") == "xla"
+    assert autotune.memory() == {}
+
+
+def test_a_decision_nested_in_a_candidate_is_not_timed(monkeypatch):
+    """The "dilated" transpose candidate convolves at the cut batch: that inner convolution
+    takes the untimed rule's lowering and leaves nothing in the cache."""
+    if jax.default_backend() != "cpu":
+        pytest.skip("the autotune runs on CPU only; elsewhere XLA's convolution is used")
+    monkeypatch.setattr(convolution, "MIN_TUNE_FLOPS", 0)
+    monkeypatch.setattr(convolution, "TUNE_FLOPS", 1)
+    monkeypatch.setattr(autotune, "TUNE_SECONDS", 0.0)
+    timed = []
+    real_measure = autotune.measure
+    monkeypatch.setattr(autotune, "measure", lambda c, s: (
+        timed.append((sorted(c), s[0].shape)) or real_measure(c, s)))
+    x, k = _arrays(8, (4, 5, 4, 3), (3, 3, 2, 3))
+    pads = ((1, 2), (1, 2))
+    _assert_same_values_and_gradients(
+        lambda a, b: transpose.conv_transpose(a, b, (2, 2), pads, (1, 1)),
+        lambda a, b: lax_conv_transpose(a, b, (2, 2), pads, (1, 1)), x, k)
+    assert timed[0] == (["dilated", "xla"], (1, 5, 4, 3))
+    assert all(shape[0] == 1 for _, shape in timed)
+    assert all(json.loads(key)["x"][0] == 4 for key in autotune._MEMORY)
 
 
 @pytest.mark.parametrize("mode,needle,absent", [

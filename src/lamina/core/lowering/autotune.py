@@ -36,6 +36,10 @@ _LOCK = threading.RLock()
 _MEMORY = {}
 _DISK = {}
 _STATS = {"decisions": 0, "seconds": 0.0}
+# True while candidates are compiled: a decision nested in a candidate (the convolution inside
+# a transposed convolution's "dilated" form) takes its `untimed` answer and is not stored, so
+# one decision never times, nor caches, the candidates of another at its cut batch.
+_MEASURING = [False]
 
 
 @functools.cache
@@ -61,6 +65,13 @@ def decision_key(op, **fields):
 def tuning_stats():
     """{"decisions": timed decisions in this process, "seconds": time they took}."""
     return dict(_STATS)
+
+
+def memory():
+    """{operation and shapes: chosen lowering} of the decisions held in memory (for reports)."""
+    with _LOCK:
+        return {" ".join(f"{k}={v}" for k, v in json.loads(key).items() if k != "machine"): name
+                for key, name in _MEMORY.items()}
 
 
 def clear_memory():
@@ -116,17 +127,25 @@ def winner(timings, default):
     return best
 
 
-def choose(key, candidates, structs, default):
+def choose(key, candidates, structs, default, untimed=None):
     """The name of the fastest of `candidates` for `key`: from memory, the disk cache, or
-    timed now (then stored in both)."""
+    timed now (then stored in both); `untimed` (default: `default`) when asked while another
+    decision's candidates are being compiled."""
     with _LOCK:
         path = tuning_cache.cache_path()
         known = _MEMORY.get(key) or _disk_entries(path).get(key)
         if known in candidates:
             _MEMORY[key] = known
             return known
+        if _MEASURING[0]:
+            return default if untimed is None else untimed
         start = time.perf_counter()
-        chosen = winner(measure(candidates, structs), default)
+        _MEASURING[0] = True
+        try:
+            timings = measure(candidates, structs)
+        finally:
+            _MEASURING[0] = False
+        chosen = winner(timings, default)
         _STATS["decisions"] += 1
         _STATS["seconds"] += time.perf_counter() - start
         _MEMORY[key] = chosen

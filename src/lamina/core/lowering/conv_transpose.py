@@ -11,8 +11,11 @@ Two lowerings compute the same function:
   convolution, whose own lowering ("xla", "patches", "hybrid") is chosen in turn.
 
 The choice follows `convolution.mode()`: "auto" times both on CPU (evaluation and
-forward + backward separately, `autotune.choose`, XLA's winning ties) for transposes of at
-least `convolution.MIN_TUNE_FLOPS` and uses "dilated" below; "heuristic" uses "dilated" on
+forward + backward separately, each when a traced program first needs it,
+`autotune.choose`, XLA's winning ties) for transposes of at least
+`convolution.MIN_TUNE_FLOPS` and uses "dilated" below (the "dilated" candidate is timed
+with XLA's convolution inside; once chosen, that convolution's lowering is decided at its
+own shape); "heuristic" uses "dilated" on
 CPU; a forced lowering name uses "xla" for "xla" and "dilated" otherwise. Off CPU: "xla".
 """
 import functools
@@ -54,7 +57,8 @@ def _dilated_flops(x, kernel, strides, padding, dilation_rate):
                                      (1,) * len(window), padding, dilation_rate)
 
 
-def _tuned(x, kernel, strides, padding, dilation_rate):
+def decide(kind, x, kernel, strides, padding, dilation_rate):
+    """The lowering timed fastest for `kind` ("forward" or "training") at these shapes."""
     fields = {"x": list(x.shape), "kernel": list(kernel.shape), "dtype": str(x.dtype),
               "strides": list(strides), "padding": padding, "dilation": list(dilation_rate),
               "backend": jax.default_backend()}
@@ -64,19 +68,17 @@ def _tuned(x, kernel, strides, padding, dilation_rate):
     def run(name):
         return lambda a, b: PATHS[name](a, b, strides, padding, dilation_rate)
 
-    forward = autotune.choose(autotune.decision_key("conv_transpose.forward", **fields),
-                              {name: run(name) for name in LOWERINGS}, structs, "xla")
+    key = autotune.decision_key(f"conv_transpose.{kind}", **fields)
+    if kind == "forward":
+        return autotune.choose(key, {name: run(name) for name in LOWERINGS}, structs, "xla")
     y_struct = jax.eval_shape(run("xla"), *structs)
-    training = autotune.choose(
-        autotune.decision_key("conv_transpose.training", **fields),
-        {name: autotune.gradients(run(name)) for name in LOWERINGS},
-        (*structs, y_struct), "xla")
-    return forward, training
+    return autotune.choose(key, {name: autotune.gradients(run(name)) for name in LOWERINGS},
+                           (*structs, y_struct), "xla")
 
 
 def transpose_plan(x, kernel, strides, padding, dilation_rate):
     """(forward, training): the lowerings `conv_transpose` uses for evaluation and
-    differentiation."""
+    differentiation; `convolution.TUNED` for both where the autotune decides (`decide`)."""
     chosen = convolution.mode()
     if chosen in convolution.LOWERINGS:
         return ("xla",) * 2 if chosen == "xla" else ("dilated",) * 2
@@ -85,7 +87,7 @@ def transpose_plan(x, kernel, strides, padding, dilation_rate):
     if chosen == "heuristic" or _dilated_flops(x, kernel, strides, padding,
                                                 dilation_rate) < convolution.MIN_TUNE_FLOPS:
         return "dilated", "dilated"
-    return _tuned(x, kernel, strides, padding, dilation_rate)
+    return convolution.TUNED, convolution.TUNED
 
 
 def conv_transpose(x, kernel, strides, padding, dilation_rate, lowering=None):
@@ -109,6 +111,8 @@ def conv_transpose(x, kernel, strides, padding, dilation_rate, lowering=None):
             f"{lowering!r}.")
     forward, training = ((lowering, lowering) if lowering is not None else
                          transpose_plan(x, kernel, strides, padding, dilation_rate))
+    if forward == convolution.TUNED:
+        return _tuned(x, kernel, strides, padding, dilation_rate)
     if forward == training:
         return PATHS[forward](x, kernel, strides, padding, dilation_rate)
     return _dispatch(x, kernel, strides, padding, dilation_rate, forward, training)
@@ -131,3 +135,22 @@ def _dispatch_bwd(strides, padding, dilation_rate, forward, training, residuals,
 
 
 _dispatch.defvjp(_dispatch_fwd, _dispatch_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _tuned(x, kernel, strides, padding, dilation_rate):
+    """Each lowering timed when the traced program needs it (see `convolution._tuned`)."""
+    name = decide("forward", x, kernel, strides, padding, dilation_rate)
+    return PATHS[name](x, kernel, strides, padding, dilation_rate)
+
+
+def _tuned_fwd(x, kernel, strides, padding, dilation_rate):
+    name = decide("training", x, kernel, strides, padding, dilation_rate)
+    return jax.vjp(lambda a, b: PATHS[name](a, b, strides, padding, dilation_rate), x, kernel)
+
+
+def _tuned_bwd(strides, padding, dilation_rate, pullback, grad):
+    return pullback(grad)
+
+
+_tuned.defvjp(_tuned_fwd, _tuned_bwd)

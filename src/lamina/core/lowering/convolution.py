@@ -10,7 +10,10 @@ How the lowering is chosen (`plan`), by the environment variable `LAMINA_CONV_LO
 - "auto" (default): on CPU, a convolution of at least `MIN_TUNE_FLOPS` is autotuned
   (`autotune.choose`): the candidates are compiled and timed once per shape and machine on
   random inputs, separately for plain evaluation and for the forward + backward pass, and
-  the winners are cached in memory and on disk (`tuning_cache`). XLA's own lowering is a
+  the winners are cached in memory and on disk (`tuning_cache`). Each decision is made
+  when a traced program first needs it (`_tuned`, a `jax.custom_vjp` whose body JAX traces
+  only for evaluation and whose forward rule only under differentiation): a training step
+  times the training candidates alone. XLA's own lowering is a
   candidate and wins ties, so a convolution is never lowered to something measured slower
   than XLA's. Smaller convolutions, where timing would cost more than it can save, take the
   "heuristic" choice. Depthwise convolutions (one group per input channel) are timed the
@@ -27,6 +30,7 @@ How the lowering is chosen (`plan`), by the environment variable `LAMINA_CONV_LO
 gradient of a 1x1 convolution is far slower than the matrix products "patches" uses), but
 the heuristic leaves them to XLA.
 """
+import functools
 import math
 import os
 
@@ -46,6 +50,8 @@ from lamina.errors import ConfigurationError
 
 LOWERINGS = ("xla", "patches", "hybrid", "shifts")
 MODES = ("auto", "heuristic", *LOWERINGS)
+# `plan`'s answer where the autotune decides, at trace time, what the traced program needs.
+TUNED = "tuned"
 # Largest patches tensor (bytes) the CPU lowerings build: "patches" keeps it until the
 # backward pass, so it bounds the extra memory a convolution may take.
 PATCHES_MAX_BYTES = 256 * 2**20
@@ -112,30 +118,65 @@ def depthwise(x_shape, kernel_shape, groups):
     return groups > 1 and groups == x_shape[-1] and kernel_shape[-2] == 1
 
 
-def _tuned_plan(x, kernel, strides, padding, dilation_rate, groups):
-    """(forward, training) lowerings, each the fastest measured on this machine."""
+def decide(kind, x, kernel, strides, padding, dilation_rate, groups=1):
+    """The lowering timed fastest on this machine for `kind`: "forward" (plain evaluation)
+    or "training" (the forward + backward pass), at the static shapes of `x` and `kernel`."""
     fields = {"x": list(x.shape), "kernel": list(kernel.shape), "dtype": str(x.dtype),
               "strides": list(strides), "padding": padding, "dilation": list(dilation_rate),
               "groups": groups, "backend": jax.default_backend()}
     structs = tuning_structs(x, kernel, forward_flops(x.shape, kernel.shape, strides, padding,
                                                       dilation_rate))
-    names = ("xla", "shifts") if groups > 1 else ("xla", "patches")
-    trained = ("xla", "shifts") if groups > 1 else ("xla", "patches", "hybrid")
+    if groups > 1:
+        names = ("xla", "shifts")
+    else:
+        names = ("xla", "patches") if kind == "forward" else ("xla", "patches", "hybrid")
 
     def run(name):
-        if groups > 1:
-            return lambda a, b: grouped_planned(a, b, strides, padding, dilation_rate, groups,
-                                                name, name)
-        return lambda a, b: conv_planned(a, b, strides, padding, dilation_rate, name, name)
+        return lambda a, b: planned(a, b, strides, padding, dilation_rate, groups, name, name)
 
-    forward = autotune.choose(autotune.decision_key("conv.forward", **fields),
-                              {name: run(name) for name in names}, structs, "xla")
+    key = autotune.decision_key(f"conv.{kind}", **fields)
+    # nested in another decision's candidate (a transpose's "dilated"): the untimed rule,
+    # which the per-layer experiment measured far closer to the tuned choice than XLA's
+    untimed = "xla" if groups > 1 else select_conv_lowering(
+        jax.default_backend(), x.shape, kernel.shape, strides, padding, dilation_rate)
+    if kind == "forward":
+        return autotune.choose(key, {name: run(name) for name in names}, structs, "xla",
+                               untimed)
     y_struct = jax.eval_shape(run("xla"), *structs)
-    training = autotune.choose(
-        autotune.decision_key("conv.training", **fields),
-        {name: autotune.gradients(run(name)) for name in trained},
-        (*structs, y_struct), "xla")
-    return forward, training
+    return autotune.choose(key, {name: autotune.gradients(run(name)) for name in names},
+                           (*structs, y_struct), "xla", untimed)
+
+
+def planned(x, kernel, strides, padding, dilation_rate, groups, forward, training):
+    """`conv` by the lowering `forward` when evaluated and `training` when differentiated."""
+    if forward == training == "xla":
+        return conv_xla(x, kernel, strides, padding, dilation_rate, groups)
+    if groups != 1:
+        return grouped_planned(x, kernel, strides, padding, dilation_rate, groups, forward,
+                               training)
+    return conv_planned(x, kernel, strides, padding, dilation_rate, forward, training)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
+def _tuned(x, kernel, strides, padding, dilation_rate, groups):
+    """`conv` with each lowering timed when first needed: JAX traces this body only for
+    plain evaluation and `_tuned_fwd` only under differentiation, so a training step times
+    the training candidates alone, and inference the forward ones alone."""
+    name = decide("forward", x, kernel, strides, padding, dilation_rate, groups)
+    return planned(x, kernel, strides, padding, dilation_rate, groups, name, name)
+
+
+def _tuned_fwd(x, kernel, strides, padding, dilation_rate, groups):
+    name = decide("training", x, kernel, strides, padding, dilation_rate, groups)
+    return jax.vjp(lambda a, b: planned(a, b, strides, padding, dilation_rate, groups, name,
+                                        name), x, kernel)
+
+
+def _tuned_bwd(strides, padding, dilation_rate, groups, pullback, grad):
+    return pullback(grad)
+
+
+_tuned.defvjp(_tuned_fwd, _tuned_bwd)
 
 
 def _forced(lowering, x, kernel, groups):
@@ -152,7 +193,8 @@ def _forced(lowering, x, kernel, groups):
 
 
 def plan(x, kernel, strides, padding, dilation_rate, groups=1, lowering=None):
-    """(forward, training): the lowerings `conv` uses for evaluation and differentiation."""
+    """(forward, training): the lowerings `conv` uses for evaluation and differentiation;
+    `TUNED` for both where the autotune decides, when the program is traced (`decide`)."""
     if lowering is not None:
         return _forced(lowering, x, kernel, groups)
     chosen = mode()
@@ -166,12 +208,12 @@ def plan(x, kernel, strides, padding, dilation_rate, groups=1, lowering=None):
         if chosen == "heuristic" or jax.default_backend() != "cpu" or \
                 forward_flops(*args) < MIN_TUNE_FLOPS_DEPTHWISE:
             return "xla", "xla"
-        return _tuned_plan(x, kernel, strides, padding, dilation_rate, groups)
+        return TUNED, TUNED
     heuristic = select_conv_lowering(jax.default_backend(), *args, groups, x.dtype.itemsize)
     if chosen == "heuristic" or jax.default_backend() != "cpu" or not applies(
             *args, groups, x.dtype.itemsize) or forward_flops(*args) < MIN_TUNE_FLOPS:
         return heuristic, heuristic
-    return _tuned_plan(x, kernel, strides, padding, dilation_rate, groups)
+    return TUNED, TUNED
 
 
 def conv(x, kernel, strides, padding, dilation_rate, groups=1, lowering=None):
@@ -200,9 +242,6 @@ def conv(x, kernel, strides, padding, dilation_rate, groups=1, lowering=None):
             f"conv: expected lowering None or one of {LOWERINGS}, received "
             f"{lowering!r}.")
     forward, training = plan(x, kernel, strides, padding, dilation_rate, groups, lowering)
-    if forward == training == "xla":
-        return conv_xla(x, kernel, strides, padding, dilation_rate, groups)
-    if groups != 1:
-        return grouped_planned(x, kernel, strides, padding, dilation_rate, groups, forward,
-                               training)
-    return conv_planned(x, kernel, strides, padding, dilation_rate, forward, training)
+    if forward == TUNED:
+        return _tuned(x, kernel, strides, padding, dilation_rate, groups)
+    return planned(x, kernel, strides, padding, dilation_rate, groups, forward, training)
