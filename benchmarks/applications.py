@@ -17,6 +17,7 @@ them as JSON lines. Targets: >= 1.0x Keras 3 and >= 0.9x PyTorch.
 
     python benchmarks/applications.py [--size 224] [--steps 5] [--reps 3]
                                       [--models resnet50 mobilenet_v2] [--torch PYTHON]
+                                      [--frameworks keras torch]
 """
 import argparse
 import json
@@ -87,9 +88,10 @@ def run_model(model_name, args, torch_exe):
 
     import lamina as lm
 
-    runners = {"lamina": lambda: measure(lm, model_name, args.size, args.steps),
-               "keras": lambda: measure(keras, model_name, args.size, args.steps)}
-    if torch_exe:
+    runners = {"lamina": lambda: measure(lm, model_name, args.size, args.steps)}
+    if "keras" in args.frameworks:
+        runners["keras"] = lambda: measure(keras, model_name, args.size, args.steps)
+    if torch_exe and "torch" in args.frameworks:
         runners["torch"] = lambda: measure_torch(torch_exe, model_name, args.size, args.steps)
     reps = []
     for rep in range(args.reps):
@@ -123,6 +125,8 @@ def main():
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--models", nargs="+", default=["resnet50", "mobilenet_v2"])
     parser.add_argument("--torch", default=None)
+    parser.add_argument("--frameworks", nargs="+", default=["keras", "torch"],
+                        choices=["keras", "torch"], help="what lamina is compared with")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     torch_exe = torch_python(args.torch)
