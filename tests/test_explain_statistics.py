@@ -57,3 +57,43 @@ def test_explain_says_what_updates_the_moving_statistics(freeze, train_when_froz
     assert data["trained_params"] == sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert data["forward_pass_params"] + data["frozen_params"] == sum(
         int(np.prod(w.shape)) for w in model.non_trainable_weights)
+
+
+def _transfer_model(call_training, freeze_base=False, bn_training=None):
+    """outer(x) = Dense(base(x, training=call_training)), base = Input > Dense > BN."""
+    lm.reset_names()
+    lm.random.set_seed(0)
+    inner_in = lm.Input((3,))
+    hidden = lm.layers.Dense(2)(inner_in)
+    bn = lm.layers.BatchNormalization()
+    base = lm.Model(inner_in, bn(hidden) if bn_training is None
+                    else bn(hidden, training=bn_training), name="base")
+    base.trainable = not freeze_base
+    x = lm.Input((3,))
+    features = base(x) if call_training is None else base(x, training=call_training)
+    outer = lm.Model(x, lm.layers.Dense(1)(features), name="outer")
+    outer.compile("sgd", "mse")
+    return outer, bn
+
+
+@pytest.mark.parametrize("call_training, freeze_base, bn_training, expected", [
+    (None, False, None, "forward pass"),  # the base runs in training mode
+    (False, False, None, ""),  # base(x, training=False): inference mode, statistics kept
+    (False, True, None, ""),
+    (None, True, True, "forward pass"),  # bn(h, training=True) inside a frozen base
+])
+def test_explain_reads_the_training_argument_recorded_in_the_graph(
+        call_training, freeze_base, bn_training, expected):
+    outer, bn = _transfer_model(call_training, freeze_base, bn_training)
+    rows = [outer.explain().why(f"{bn.name}/{name}") for name in ("moving_mean",
+                                                                     "moving_variance")]
+    assert [r.updated_by for r in rows] == [expected] * 2
+    if call_training is False:
+        assert "calls 'base' in 'outer' with training=False" in rows[0].reasons[0]
+    before = [np.asarray(bn.moving_mean.value).copy(), np.asarray(bn.moving_variance.value).copy()]
+    rng = np.random.default_rng(2)
+    outer.train_on_batch(rng.normal(size=(8, 3)).astype("float32"),
+                         rng.normal(size=(8, 1)).astype("float32"))
+    after = [np.asarray(bn.moving_mean.value), np.asarray(bn.moving_variance.value)]
+    assert [not np.array_equal(a, b) for a, b in zip(before, after, strict=True)] == \
+        [bool(expected)] * 2

@@ -7,8 +7,9 @@ Built on `lamina.trainability.resolve`, the same resolution the training step us
 BatchNormalization's moving statistics are not trained by gradients (their own flag is
 False) but they are not frozen either: the forward pass of a training step updates them
 whenever the layer runs in training mode (docs/design.md rule 7). The report says so
-(`updated_by == "forward pass"`) and calls them frozen only when a closed path puts the
-layer in inference mode.
+(`updated_by == "forward pass"`) and calls them frozen only when every path puts the layer
+in inference mode: a closed path, or a functional model's graph calling it (or a model
+around it) with `training=False`, as `base(x, training=False)` in transfer learning.
 """
 import dataclasses
 
@@ -126,15 +127,39 @@ def _row(resolution, variable, shared_with):
         return VariableReport(variable, path, False, resolution.reasons(variable),
                               shared_with)
     what = f"'{variable.path}' is a moving statistic of '{owner.name}'"
-    if getattr(owner, "train_when_frozen", False) or any(
-            p.open for p in resolution.paths[variable.uid]):
+    paths = resolution.paths[variable.uid]
+    modes = [_explicit_training(p) for p in paths]
+    train_when_frozen = getattr(owner, "train_when_frozen", False)
+    if any(mode is not False and (p.open or train_when_frozen or own)
+           for p, (mode, _, own) in zip(paths, modes, strict=True)):
         return VariableReport(variable, path, False, (
             f"{what}: the forward pass of a training step updates it (the layer in "
             "training mode), gradients never do",), shared_with, "forward pass")
-    closed = tuple(f"{what}: path {p.names} is closed ({'; '.join(p.reasons)}), so the "
-                   "layer runs in inference mode and keeps it as it is (rule 7)"
-                   for p in resolution.paths[variable.uid])
-    return VariableReport(variable, path, False, closed, shared_with)
+    kept = tuple(
+        f"{what}: path {p.names} {where} with training=False, so the layer runs in "
+        "inference mode and keeps it as it is" if mode is False else
+        f"{what}: path {p.names} is closed ({'; '.join(p.reasons)}), so the layer runs in "
+        "inference mode and keeps it as it is (rule 7)"
+        for p, (mode, where, _) in zip(paths, modes, strict=True))
+    return VariableReport(variable, path, False, kept, shared_with)
+
+
+def _explicit_training(path):
+    """(training, where, own) on `path`, as the forward pass sees them: the `training=` that
+    a functional model's graph passes explicitly (every call of the next layer on the path
+    passing the same value; the deepest such call wins), or None when inherited from the
+    step; `where` names that call; `own` is True when the last layer itself is called with
+    `training=True` (BatchNormalization then runs in training mode even on a closed path)."""
+    mode, where, own = None, "", False
+    for parent, child in zip(path.layers, path.layers[1:]):
+        graph = getattr(parent, "_graph", None)
+        values = {node.call_kwargs.get("training") for node in getattr(graph, "nodes", ())
+                  if node.layer is child}
+        own = False
+        if len(values) == 1 and None not in values:
+            mode = values.pop()
+            where, own = f"calls '{child.name}' in '{parent.name}'", mode is True
+    return mode, where, own
 
 
 def _params(rows):
