@@ -12,6 +12,7 @@ in inference mode: a closed path, or a functional model's graph calling it (or a
 around it) with `training=False`, as `base(x, training=False)` in transfer learning.
 """
 import dataclasses
+import itertools
 
 import numpy as np
 
@@ -151,7 +152,7 @@ def _explicit_training(path):
     step; `where` names that call; `own` is True when the last layer itself is called with
     `training=True` (BatchNormalization then runs in training mode even on a closed path)."""
     mode, where, own = None, "", False
-    for parent, child in zip(path.layers, path.layers[1:]):
+    for parent, child in itertools.pairwise(path.layers):
         graph = getattr(parent, "_graph", None)
         values = {node.call_kwargs.get("training") for node in getattr(graph, "nodes", ())
                   if node.layer is child}
