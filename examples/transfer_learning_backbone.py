@@ -1,6 +1,6 @@
 """Transfer learning with a MobileNetV2 backbone on scikit-learn's digits (32x32 RGB), no
-download: pretrain on digits 0-4, transfer to digits 5-9 from 20 labels per class, and
-compare with the same network trained from scratch on those 100 labels.
+download: pretrain on digits 0-4, transfer to digits 5-9 from 5 labels per class, and
+compare with the same network trained from scratch on those 25 labels.
 
 Pretraining  the whole network (base + a 5-class head) trains on 736 images of digits 0-4
              and is evaluated, in inference mode, on the 165 held out. Keras sets
@@ -17,7 +17,7 @@ Stage 2      `base.trainable = True`, the stem and stages 1-2 kept frozen with
              (`GradualUnfreezing`, deepest first) at a tenth of the head's rate
              (`Partitioned`). `training=False` keeps the pretrained statistics (Keras 3
              drops that argument and would overwrite them: docs/transfer_learning.md).
-Scratch      the same architecture from a random start, on the same 100 labels with the same
+Scratch      the same architecture from a random start, on the same 25 labels with the same
              augmentation, for as many epochs as stages 1 and 2 together.
 
 Each stage prints `explain()` summed by stage of the backbone (what trains, what the forward
@@ -34,8 +34,8 @@ from sklearn.datasets import load_digits
 import lamina as lm
 from lamina.applications import mobilenet_v2
 
-LABELS_PER_CLASS = 20  # labelled images per target digit
-BATCH = {"source": 32, "target": 20}  # both divide their training set
+LABELS_PER_CLASS = 5  # labelled images per target digit
+BATCH = {"source": 32, "target": 25}  # both divide their training set
 SOURCE_TRAIN = 736  # 23 batches of 32 (a smaller last batch would compile once more)
 BN_MOMENTUM = 0.9
 EPOCHS = {"pretraining": 15, "stage 1": 20, "stage 2": 30}
