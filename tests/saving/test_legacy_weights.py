@@ -162,7 +162,7 @@ def branchy(lib):
     shortcut = lib.layers.Dense(3, name="shortcut")(inp)
     x = lib.layers.Dense(5, name="first")(inp)
     x = lib.layers.Dense(3, name="second")(x)
-    return lib.Model(inp, lib.layers.Add()([shortcut, x]))
+    return lib.Model(inp, lib.layers.Add(name="join")([shortcut, x]))
 
 
 def test_weight_files_follow_keras_s_layer_order_where_branches_join(keras, tmp_path):
