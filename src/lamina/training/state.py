@@ -24,6 +24,8 @@ from typing import Any, NamedTuple
 
 import jax
 
+from lamina.core.lowering import step_guard
+
 
 class TrainState(NamedTuple):
     """Trained values, other values, optimizer state and metric state (see the module doc).
@@ -102,7 +104,10 @@ class CompiledStep:
     call. `jit_options` (shardings under a distribution) describe the arguments
     `(state without other, other, *data)` and the results `(state without other, logs)`.
     Calling it returns `(state, logs)` with a complete `other`; `jitted` is the compiled
-    function (its cache size tells how often it compiled).
+    function (its cache size tells how often it compiled). On CPU in the default lowering
+    mode, the first call lets `core.lowering.step_guard` choose between the step as traced
+    (autotuned convolution lowerings) and the same step with XLA's lowering everywhere;
+    `jitted` is then the one chosen.
     """
 
     def __init__(self, step, **jit_options):
@@ -113,9 +118,15 @@ class CompiledStep:
             return new._replace(other=changed), logs
 
         self.jitted = jax.jit(call, donate_argnums=(0,), **jit_options)
+        self._pinned = (jax.jit(step_guard.pin_to_xla(call), donate_argnums=(0,))
+                        if step_guard.applies(jit_options) else None)
 
     def __call__(self, state, *data):
-        new, logs = self.jitted(state._replace(other=None), state.other, *data)
+        args = (state._replace(other=None), state.other, *data)
+        if self._pinned is not None:
+            self.jitted = step_guard.faster(self.jitted, self._pinned, args)
+            self._pinned = None
+        new, logs = self.jitted(*args)
         other = list(state.other)
         for i, value in new.other.items():
             other[i] = value

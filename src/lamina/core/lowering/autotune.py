@@ -14,6 +14,7 @@ Every candidate computes the same function (tests compare each with XLA's), so t
 changes speed, never results beyond float rounding. `tuning_stats()` reports how many
 decisions were timed in this process and the seconds spent (compiling included).
 """
+import contextlib
 import functools
 import json
 import os
@@ -40,6 +41,9 @@ _STATS = {"decisions": 0, "seconds": 0.0}
 # a transposed convolution's "dilated" form) takes its `untimed` answer and is not stored, so
 # one decision never times, nor caches, the candidates of another at its cut batch.
 _MEASURING = [False]
+# Lists that the lowerings used by the programs traced in this thread are appended to
+# (`recording`, read by `step_guard`).
+_USED = threading.local()
 
 
 @functools.cache
@@ -79,6 +83,27 @@ def clear_memory():
     with _LOCK:
         _MEMORY.clear()
         _DISK.clear()
+
+
+@contextlib.contextmanager
+def recording():
+    """Collect, while the block runs, the lowerings other than XLA's that traced programs use:
+    yields a list that `used` appends `(operation and shapes, lowering)` pairs to."""
+    stack = _USED.__dict__.setdefault("stack", [])
+    found = []
+    stack.append(found)
+    try:
+        yield found
+    finally:
+        stack.remove(found)
+
+
+def used(what, name):
+    """Note that a traced program lowers `what` (operation and shapes) by `name`; the
+    candidates compiled inside a decision are not the program's, so they are not noted."""
+    if not _MEASURING[0]:
+        for found in _USED.__dict__.get("stack", ()):
+            found.append((what, name))
 
 
 def _disk_entries(path):
@@ -132,22 +157,35 @@ def choose(key, candidates, structs, default, untimed=None):
     timed now (then stored in both); `untimed` (default: `default`) when asked while another
     decision's candidates are being compiled."""
     with _LOCK:
-        path = tuning_cache.cache_path()
-        known = _MEMORY.get(key) or _disk_entries(path).get(key)
-        if known in candidates:
+        if _MEASURING[0] and _known(key, candidates) is None:
+            return default if untimed is None else untimed
+        return choose_with(key, candidates, default, lambda: measure(candidates, structs))
+
+
+def _known(key, names):
+    known = _MEMORY.get(key) or _disk_entries(tuning_cache.cache_path()).get(key)
+    return known if known in names else None
+
+
+def choose_with(key, names, default, timer):
+    """The `names` entry for `key`: from memory, the disk cache, or the `winner` of
+    `timer()` ({name: seconds}, run now, its candidates' compilation counted as measuring),
+    then stored in both."""
+    with _LOCK:
+        known = _known(key, names)
+        if known is not None:
             _MEMORY[key] = known
             return known
-        if _MEASURING[0]:
-            return default if untimed is None else untimed
         start = time.perf_counter()
         _MEASURING[0] = True
         try:
-            timings = measure(candidates, structs)
+            timings = timer()
         finally:
             _MEASURING[0] = False
         chosen = winner(timings, default)
         _STATS["decisions"] += 1
         _STATS["seconds"] += time.perf_counter() - start
+        path = tuning_cache.cache_path()
         _MEMORY[key] = chosen
         _disk_entries(path)[key] = chosen
         tuning_cache.store(path, {key: chosen})

@@ -49,6 +49,15 @@ def transpose_dilated(x, kernel, strides, padding, dilation_rate):
 PATHS = {"xla": transpose_xla, "dilated": transpose_dilated}
 
 
+def _path(name, x, kernel, strides, padding, dilation_rate):
+    """`PATHS[name]`, noted for `autotune.recording` when it is not XLA's."""
+    if name != "xla":
+        autotune.used(f"conv_transpose x={list(x.shape)} kernel={list(kernel.shape)} "
+                      f"strides={list(strides)} padding={list(padding)} "
+                      f"dilation={list(dilation_rate)}", name)
+    return PATHS[name]
+
+
 def _dilated_flops(x, kernel, strides, padding, dilation_rate):
     dilated = (x.shape[0], *((n - 1) * s + 1 for n, s in zip(x.shape[1:-1], strides,
                                                               strict=True)), x.shape[-1])
@@ -114,7 +123,8 @@ def conv_transpose(x, kernel, strides, padding, dilation_rate, lowering=None):
     if forward == convolution.TUNED:
         return _tuned(x, kernel, strides, padding, dilation_rate)
     if forward == training:
-        return PATHS[forward](x, kernel, strides, padding, dilation_rate)
+        return _path(forward, x, kernel, strides, padding, dilation_rate)(
+            x, kernel, strides, padding, dilation_rate)
     return _dispatch(x, kernel, strides, padding, dilation_rate, forward, training)
 
 
@@ -141,12 +151,14 @@ _dispatch.defvjp(_dispatch_fwd, _dispatch_bwd)
 def _tuned(x, kernel, strides, padding, dilation_rate):
     """Each lowering timed when the traced program needs it (see `convolution._tuned`)."""
     name = decide("forward", x, kernel, strides, padding, dilation_rate)
-    return PATHS[name](x, kernel, strides, padding, dilation_rate)
+    return _path(name, x, kernel, strides, padding, dilation_rate)(
+        x, kernel, strides, padding, dilation_rate)
 
 
 def _tuned_fwd(x, kernel, strides, padding, dilation_rate):
     name = decide("training", x, kernel, strides, padding, dilation_rate)
-    return jax.vjp(lambda a, b: PATHS[name](a, b, strides, padding, dilation_rate), x, kernel)
+    run = _path(name, x, kernel, strides, padding, dilation_rate)
+    return jax.vjp(lambda a, b: run(a, b, strides, padding, dilation_rate), x, kernel)
 
 
 def _tuned_bwd(strides, padding, dilation_rate, pullback, grad):

@@ -15,7 +15,7 @@ How the lowering is chosen (`plan`), by the environment variable `LAMINA_CONV_LO
   only for evaluation and whose forward rule only under differentiation): a training step
   times the training candidates alone. XLA's own lowering is a
   candidate and wins ties, so a convolution is never lowered to something measured slower
-  than XLA's. Smaller convolutions, where timing would cost more than it can save, take the
+  than XLA's; `step_guard` then checks the choices of a whole train step together. Smaller convolutions, where timing would cost more than it can save, take the
   "heuristic" choice. Depthwise convolutions (one group per input channel) are timed the
   same way between "xla" and "shifts" from `MIN_TUNE_FLOPS_DEPTHWISE` on; other grouped
   convolutions are XLA's. Off CPU every convolution is XLA's (cuDNN, the TPU's units).
@@ -30,6 +30,8 @@ How the lowering is chosen (`plan`), by the environment variable `LAMINA_CONV_LO
 gradient of a 1x1 convolution is far slower than the matrix products "patches" uses), but
 the heuristic leaves them to XLA.
 """
+import contextlib
+import contextvars
 import functools
 import math
 import os
@@ -72,8 +74,29 @@ def tuning_structs(x, kernel, flops):
             jax.ShapeDtypeStruct(kernel.shape, kernel.dtype))
 
 
+# Set by `pinned`: overrides `LAMINA_CONV_LOWERING` for the programs traced inside it.
+_PINNED: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "lamina_conv_lowering", default=None)
+
+
+@contextlib.contextmanager
+def pinned(name):
+    """Trace the programs inside this block with the lowering mode `name` (one of `MODES`),
+    whatever `LAMINA_CONV_LOWERING` says: `step_guard` traces a step with "xla" this way."""
+    if name not in MODES:
+        raise ConfigurationError(f"pinned: expected one of {MODES}, received {name!r}.")
+    token = _PINNED.set(name)
+    try:
+        yield
+    finally:
+        _PINNED.reset(token)
+
+
 def mode():
-    """The lowering mode: `LAMINA_CONV_LOWERING`, default "auto" (see the module docstring)."""
+    """The lowering mode: `pinned`'s inside it, else `LAMINA_CONV_LOWERING`, default "auto"
+    (see the module docstring)."""
+    if _PINNED.get() is not None:
+        return _PINNED.get()
     chosen = os.environ.get("LAMINA_CONV_LOWERING", "auto").strip().lower() or "auto"
     if chosen not in MODES:
         raise ConfigurationError(
@@ -149,6 +172,10 @@ def decide(kind, x, kernel, strides, padding, dilation_rate, groups=1):
 
 def planned(x, kernel, strides, padding, dilation_rate, groups, forward, training):
     """`conv` by the lowering `forward` when evaluated and `training` when differentiated."""
+    if forward != "xla" or training != "xla":
+        autotune.used(f"conv x={list(x.shape)} kernel={list(kernel.shape)} strides="
+                      f"{list(strides)} padding={padding} dilation={list(dilation_rate)} "
+                      f"groups={groups}", f"{forward}_{training}")
     if forward == training == "xla":
         return conv_xla(x, kernel, strides, padding, dilation_rate, groups)
     if groups != 1:

@@ -1,0 +1,153 @@
+"""The step guard: a compiled train step keeps its autotuned convolution lowerings only where
+the whole step runs faster than the same step on XLA's lowering everywhere.
+
+The timing itself is replaced by fixed figures where a test needs a given verdict; the
+programs are real. References: the same model trained with `LAMINA_CONV_LOWERING` pinned
+to the lowering the guard should have chosen (the same program, so bitwise the same
+weights), and a Dense model whose step uses no convolution at all.
+"""
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+import lamina as lm
+from lamina.core.lowering import autotune, convolution, step_guard
+from lamina.errors import ConfigurationError
+
+
+@pytest.fixture(autouse=True)
+def _auto_mode(monkeypatch, tmp_path):
+    """The default "auto" mode with a cache file of this test's own and an empty memory."""
+    monkeypatch.setenv("LAMINA_AUTOTUNE_CACHE", str(tmp_path / "tune.json"))
+    monkeypatch.delenv("LAMINA_CONV_LOWERING", raising=False)
+    autotune.clear_memory()
+    yield
+    autotune.clear_memory()
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((16, 10, 10, 3)).astype("float32"),
+            rng.integers(0, 4, 16).astype("int32"))
+
+
+def _cnn():
+    lm.utils.set_random_seed(3)
+    model = lm.Sequential([
+        lm.Input((10, 10, 3)), lm.layers.Conv2D(8, 3, activation="relu"),
+        lm.layers.Flatten(), lm.layers.Dense(4)])
+    model.compile(optimizer=lm.optimizers.Adam(0.01),
+                  loss=lm.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def _trained(monkeypatch, pin=None, times=None, steps=2):
+    """Weights after `steps` train_on_batch calls; `pin` sets LAMINA_CONV_LOWERING, `times`
+    replaces the guard's timing ({"tuned": s, "xla": s}); returns (weights, measure calls)."""
+    if pin is not None:
+        monkeypatch.setenv("LAMINA_CONV_LOWERING", pin)
+    calls = []
+    if times is not None:
+        def fake_measure(programs, args, donated):
+            calls.append(sorted(programs))
+            return dict(times)
+
+        monkeypatch.setattr(step_guard, "measure", fake_measure)
+    model = _cnn()
+    x, y = _data()
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    monkeypatch.delenv("LAMINA_CONV_LOWERING", raising=False)
+    return [np.asarray(w) for w in model.get_weights()], calls
+
+
+def _assert_bitwise(a, b):
+    assert len(a) == len(b)
+    for u, v in zip(a, b, strict=True):
+        np.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("times, same_as", [
+    ({"tuned": 2.0, "xla": 1.0}, "xla"),
+    ({"tuned": 1.0, "xla": 2.0}, "patches"),
+    # within autotune.MARGIN the default, XLA's, is kept
+    ({"tuned": 0.99, "xla": 1.0}, "xla"),
+])
+def test_the_step_runs_the_program_timed_faster(monkeypatch, times, same_as):
+    # at this size the heuristic ("patches") lowers the convolution in "auto" mode
+    guarded, calls = _trained(monkeypatch, times=times)
+    assert calls == [["tuned", "xla"]]  # timed once, at the first step
+    reference, _ = _trained(monkeypatch, pin=same_as)
+    _assert_bitwise(guarded, reference)
+    other = "patches" if same_as == "xla" else "xla"
+    differs, _ = _trained(monkeypatch, pin=other)
+    assert any(not np.array_equal(u, v) for u, v in zip(guarded, differs, strict=True))
+
+
+def test_timing_runs_leave_the_live_state_untouched(monkeypatch):
+    """The real guard runs both programs on copies: the weights after two steps are those
+    of two plain steps of the program it chose."""
+    guarded, _ = _trained(monkeypatch)
+    (verdict,) = [v for k, v in _entries().items() if json.loads(k)["op"] == "step"]
+    reference, _ = _trained(monkeypatch, pin="patches" if verdict == "tuned" else "xla")
+    _assert_bitwise(guarded, reference)
+
+
+def _entries():
+    with open(os.environ["LAMINA_AUTOTUNE_CACHE"]) as f:
+        return json.load(f)["entries"]
+
+
+def test_the_verdict_is_cached_on_disk_and_read_by_the_next_process(monkeypatch):
+    _trained(monkeypatch, times={"tuned": 1.0, "xla": 2.0})
+    steps = {json.loads(k)["op"]: v for k, v in _entries().items()}
+    assert steps == {"step": "tuned"}
+    autotune.clear_memory()  # as a new process: only the file remembers
+    again, calls = _trained(monkeypatch, times={"tuned": 2.0, "xla": 1.0})
+    assert calls == []
+    reference, _ = _trained(monkeypatch, pin="patches")
+    _assert_bitwise(again, reference)
+
+
+def test_a_step_without_other_lowerings_is_neither_recompiled_nor_timed(monkeypatch):
+    calls = []
+    monkeypatch.setattr(step_guard, "measure", lambda *a: calls.append(a) or {})
+    model = lm.Sequential([lm.Input((5,)), lm.layers.Dense(3)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.train_on_batch(np.ones((4, 5), "float32"), np.zeros((4, 3), "float32"))
+    assert calls == []
+
+
+@pytest.mark.parametrize("mode", ["heuristic", "xla", "patches"])
+def test_only_the_auto_mode_is_guarded(monkeypatch, mode):
+    _, calls = _trained(monkeypatch, pin=mode, times={"tuned": 1.0, "xla": 2.0})
+    assert calls == []
+
+
+def test_recording_notes_the_lowerings_a_trace_uses_other_than_xla():
+    x = jax.ShapeDtypeStruct((2, 10, 10, 3), "float32")
+    k = jax.ShapeDtypeStruct((3, 3, 3, 8), "float32")
+
+    def f(a, b):
+        return convolution.conv(a, b, (1, 1), "valid", (1, 1))
+
+    with autotune.recording() as used:
+        jax.jit(f).lower(x, k)
+    assert used == [("conv x=[2, 10, 10, 3] kernel=[3, 3, 3, 8] strides=[1, 1] padding=valid "
+                     "dilation=[1, 1] groups=1", "patches_patches")]
+    with autotune.recording() as used, convolution.pinned("xla"):
+        jax.jit(f).lower(x, k)
+    assert used == []
+
+
+def test_pinned_overrides_the_environment_and_refuses_unknown_names(monkeypatch):
+    monkeypatch.setenv("LAMINA_CONV_LOWERING", "patches")
+    with convolution.pinned("xla"):
+        assert convolution.mode() == "xla"
+    assert convolution.mode() == "patches"
+    with pytest.raises(ConfigurationError, match=r"expected one of .*received 'fast'"):
+        with convolution.pinned("fast"):
+            pass
