@@ -19,6 +19,7 @@ channels-first, `torch.nn.functional` ops, and `torch speed = torch time / lamin
 
     python benchmarks/conv_sweep.py --quick [--torch /tmp/venv-torch/bin/python]
     python benchmarks/conv_sweep.py --full --max-gflop 2 [--reps 5] [--out FILE|none]
+    python benchmarks/conv_sweep.py --full --sample 60 --seed 0   # a random sample of the grid
 """
 import argparse
 import datetime
@@ -26,6 +27,7 @@ import itertools
 import json
 import math
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -71,6 +73,14 @@ def full_grid(max_gflop):
         if flops(case) <= max_gflop * 1e9:
             cases.append(case)
     return cases
+
+
+def sample(cases, count, seed):
+    """`count` of `cases` drawn without replacement (all of them if fewer), in grid order."""
+    if count >= len(cases):
+        return list(cases)
+    picked = random.Random(seed).sample(range(len(cases)), count)
+    return [cases[i] for i in sorted(picked)]
 
 
 def flops(case):
@@ -270,6 +280,9 @@ def main(argv=None):
     p.add_argument("--full", action="store_true", help="the full grid, below --max-gflop")
     p.add_argument("--max-gflop", type=float, default=2.0)
     p.add_argument("--only", default=None, help="comma-separated case names")
+    p.add_argument("--sample", type=int, default=None, metavar="N",
+                   help="N cases drawn at random (seed --seed) from the chosen set")
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--torch", default=None, metavar="PYTHON")
     p.add_argument("--out", default=None, help="JSON lines file (default under results/)")
@@ -281,6 +294,8 @@ def main(argv=None):
     cases = full_grid(args.max_gflop) if args.full else QUICK
     if args.only:
         cases = [c for c in cases if c[0] in args.only.split(",")]
+    if args.sample is not None:
+        cases = sample(cases, args.sample, args.seed)
     import jax
     sys.path.insert(0, str(HERE.parent / "src"))
     torch_times = _torch_rows(args.torch, cases, args.reps) if args.torch else {}

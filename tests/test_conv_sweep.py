@@ -16,6 +16,15 @@ def test_full_grid_stays_under_the_bound_and_covers_every_operation():
     assert {c[7] for c in cases} == {1, 2} and {c[9] for c in cases} == {"same", "valid"}
 
 
+def test_a_sample_is_a_seeded_subset_in_grid_order():
+    cases = S.full_grid(0.05)
+    picked = S.sample(cases, 40, seed=1)
+    assert len(picked) == len(set(picked)) == 40
+    assert [cases.index(c) for c in picked] == sorted(cases.index(c) for c in picked)
+    assert S.sample(cases, 40, seed=1) == picked != S.sample(cases, 40, seed=2)
+    assert S.sample(cases[:5], 40, seed=1) == cases[:5]
+
+
 @pytest.mark.parametrize("op", sorted(S.RANK))
 def test_a_tiny_case_gives_lamina_and_xla_the_same_values(op, monkeypatch, tmp_path):
     monkeypatch.setenv("LAMINA_AUTOTUNE_CACHE", str(tmp_path / "tune.json"))

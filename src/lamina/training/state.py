@@ -105,9 +105,9 @@ class CompiledStep:
     `(state without other, other, *data)` and the results `(state without other, logs)`.
     Calling it returns `(state, logs)` with a complete `other`; `jitted` is the compiled
     function (its cache size tells how often it compiled). On CPU in the default lowering
-    mode, the first call lets `core.lowering.step_guard` choose between the step as traced
-    (autotuned convolution lowerings) and the same step with XLA's lowering everywhere;
-    `jitted` is then the one chosen.
+    mode, the first call lets `core.lowering.step_guard` choose among the step as traced
+    (autotuned convolution lowerings) and the same step in the "heuristic" mode and with
+    XLA's lowering everywhere; `jitted` is then the one chosen.
     """
 
     def __init__(self, step, **jit_options):
@@ -118,14 +118,17 @@ class CompiledStep:
             return new._replace(other=changed), logs
 
         self.jitted = jax.jit(call, donate_argnums=(0,), **jit_options)
-        self._pinned = (jax.jit(step_guard.pin_to_xla(call), donate_argnums=(0,))
-                        if step_guard.applies(jit_options) else None)
+        self._guarded = step_guard.applies(jit_options)
+        self._call = call
 
     def __call__(self, state, *data):
         args = (state._replace(other=None), state.other, *data)
-        if self._pinned is not None:
-            self.jitted = step_guard.faster(self.jitted, self._pinned, args)
-            self._pinned = None
+        if self._guarded:
+            self._guarded = False
+            self.jitted = step_guard.faster(
+                {"tuned": self.jitted, **{mode: jax.jit(step_guard.pin(self._call, mode),
+                                                        donate_argnums=(0,))
+                                          for mode in ("heuristic", "xla")}}, args)
         new, logs = self.jitted(*args)
         other = list(state.other)
         for i, value in new.other.items():

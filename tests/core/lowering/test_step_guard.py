@@ -87,9 +87,30 @@ def test_the_step_runs_the_program_timed_faster(monkeypatch, times, same_as):
     assert any(not np.array_equal(u, v) for u, v in zip(guarded, differs, strict=True))
 
 
+def test_the_heuristic_program_is_a_candidate_where_the_autotune_chose_otherwise(monkeypatch):
+    """The convolution tuned (threshold lowered) to "hybrid" by fixed per-shape timings; the
+    step's timings then make the "heuristic" program ("patches") the fastest."""
+    monkeypatch.setattr(convolution, "MIN_TUNE_FLOPS", 0)
+    monkeypatch.setattr(autotune, "measure", lambda candidates, structs: {
+        name: (1.0 if name == "hybrid" else 2.0) for name in candidates})
+    guarded, calls = _trained(monkeypatch, times={"tuned": 2.0, "heuristic": 1.0, "xla": 3.0})
+    assert calls == [["heuristic", "tuned", "xla"]]
+    reference, _ = _trained(monkeypatch, pin="patches")
+    _assert_bitwise(guarded, reference)
+
+
+def test_a_step_slow_to_compile_keeps_its_tuned_program_untimed(monkeypatch):
+    monkeypatch.setattr(step_guard, "MAX_COMPILE_SECONDS", -1.0)
+    guarded, calls = _trained(monkeypatch, times={"tuned": 2.0, "xla": 1.0})
+    assert calls == []
+    assert [v for k, v in _entries().items() if json.loads(k)["op"] == "step"] == ["tuned"]
+    reference, _ = _trained(monkeypatch, pin="patches")
+    _assert_bitwise(guarded, reference)
+
+
 def test_timing_runs_leave_the_live_state_untouched(monkeypatch):
-    """The real guard runs both programs on copies: the weights after two steps are those
-    of two plain steps of the program it chose."""
+    """The real guard runs the programs on copies: the weights after two steps are those of
+    two plain steps of the program it chose."""
     guarded, _ = _trained(monkeypatch)
     (verdict,) = [v for k, v in _entries().items() if json.loads(k)["op"] == "step"]
     reference, _ = _trained(monkeypatch, pin="patches" if verdict == "tuned" else "xla")
@@ -131,16 +152,22 @@ def test_recording_notes_the_lowerings_a_trace_uses_other_than_xla():
     x = jax.ShapeDtypeStruct((2, 10, 10, 3), "float32")
     k = jax.ShapeDtypeStruct((3, 3, 3, 8), "float32")
 
-    def f(a, b):
-        return convolution.conv(a, b, (1, 1), "valid", (1, 1))
+    def traced():
+        """A new function each time, so JAX traces it again (no cached trace)."""
+        return jax.jit(lambda a, b: convolution.conv(a, b, (1, 1), "valid", (1, 1))).lower(x, k)
 
     with autotune.recording() as used:
-        jax.jit(f).lower(x, k)
+        traced()
     assert used == [("conv x=[2, 10, 10, 3] kernel=[3, 3, 3, 8] strides=[1, 1] padding=valid "
                      "dilation=[1, 1] groups=1", "patches_patches")]
     with autotune.recording() as used, convolution.pinned("xla"):
-        jax.jit(f).lower(x, k)
+        traced()
     assert used == []
+    with autotune.recording() as outer:
+        with autotune.recording() as inner:
+            traced()
+        traced()
+    assert len(outer) == len(inner) == 1
 
 
 def test_pinned_overrides_the_environment_and_refuses_unknown_names(monkeypatch):

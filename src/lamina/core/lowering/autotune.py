@@ -88,22 +88,24 @@ def clear_memory():
 @contextlib.contextmanager
 def recording():
     """Collect, while the block runs, the lowerings other than XLA's that traced programs use:
-    yields a list that `used` appends `(operation and shapes, lowering)` pairs to."""
+    yields a list that `used` appends `(operation and shapes, lowering)` pairs to (an inner
+    recording takes them from an outer one while it runs)."""
     stack = _USED.__dict__.setdefault("stack", [])
     found = []
     stack.append(found)
     try:
         yield found
     finally:
-        stack.remove(found)
+        stack.pop()
 
 
 def used(what, name):
-    """Note that a traced program lowers `what` (operation and shapes) by `name`; the
-    candidates compiled inside a decision are not the program's, so they are not noted."""
-    if not _MEASURING[0]:
-        for found in _USED.__dict__.get("stack", ()):
-            found.append((what, name))
+    """Note, in the innermost `recording`, that a traced program lowers `what` (operation and
+    shapes) by `name`. `measure` compiles its candidates inside a recording of its own, so
+    they are not noted as the program's."""
+    stack = _USED.__dict__.get("stack")
+    if stack:
+        stack[-1].append((what, name))
 
 
 def _disk_entries(path):
@@ -124,8 +126,9 @@ def measure(candidates, structs):
     `MAX_REPS`); the minimum is the estimate least disturbed by other work on the machine."""
     with jax.ensure_compile_time_eval():
         args = _random_inputs(structs)
-        compiled = {name: jax.jit(fn).lower(*structs).compile()
-                    for name, fn in candidates.items()}
+        with recording():
+            compiled = {name: jax.jit(fn).lower(*structs).compile()
+                        for name, fn in candidates.items()}
         times = {name: [] for name in compiled}
         names = list(compiled)
         start = time.perf_counter()

@@ -13,12 +13,13 @@ How the lowering is chosen (`plan`), by the environment variable `LAMINA_CONV_LO
   the winners are cached in memory and on disk (`tuning_cache`). Each decision is made
   when a traced program first needs it (`_tuned`, a `jax.custom_vjp` whose body JAX traces
   only for evaluation and whose forward rule only under differentiation): a training step
-  times the training candidates alone. XLA's own lowering is a
-  candidate and wins ties, so a convolution is never lowered to something measured slower
-  than XLA's; `step_guard` then checks the choices of a whole train step together. Smaller convolutions, where timing would cost more than it can save, take the
-  "heuristic" choice. Depthwise convolutions (one group per input channel) are timed the
-  same way between "xla" and "shifts" from `MIN_TUNE_FLOPS_DEPTHWISE` on; other grouped
-  convolutions are XLA's. Off CPU every convolution is XLA's (cuDNN, the TPU's units).
+  times the training candidates alone. XLA's own lowering is a candidate and wins ties, so
+  a convolution is never lowered to something measured slower than XLA's; `step_guard`
+  then checks the choices of a whole train step together. Smaller convolutions, where
+  timing would cost more than it can save, take the "heuristic" choice. Depthwise
+  convolutions (one group per input channel) are timed the same way between "xla" and
+  "shifts" from `MIN_TUNE_FLOPS_DEPTHWISE` on; other grouped convolutions are XLA's. Off
+  CPU every convolution is XLA's (cuDNN, the TPU's units).
 - "heuristic": `select_conv_lowering`, no timing: "patches" on CPU where it applies
   (depthwise: "xla").
 - "xla", "patches", "hybrid", "shifts": that lowering wherever it applies, else "xla"

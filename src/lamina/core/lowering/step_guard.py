@@ -1,19 +1,22 @@
-"""The step guard: a whole compiled step keeps its chosen convolution lowerings only where it
-runs faster than the same step with XLA's lowering everywhere.
+"""The step guard: a whole compiled step keeps its autotuned convolution lowerings only where
+it runs faster than the same step in the "heuristic" mode and with XLA's lowering everywhere.
 
 The autotune times each convolution alone, on random inputs at a cut batch. Inside a whole
 step the lowerings interact (what XLA fuses around them, the layouts it picks, the memory
-they keep for the backward pass), so choices that each win alone can lose together:
-measured on the Keras tutorial autoencoder, the step with the autotune's choices ran at
-0.65x the all-XLA step's speed (`benchmarks/autoencoder.py --per-layer`). The guard decides
-at the level the user feels. When a step traced in "auto" mode uses any lowering other than
-XLA's (`autotune.recording`), the same step is traced again under
-`convolution.pinned("xla")`, both are compiled and run on the step's own arguments (the
-donated ones copied, so the live state is untouched), alternating, and the faster is kept,
-XLA's unless the other is faster by more than `autotune.MARGIN`. The verdict is cached in
-memory and on disk like the per-shape decisions, keyed by the step's lowerings (operation,
-shapes, lowering of every convolution it uses) and the machine, so a step is timed once per
-machine. Both programs compute the same function, to float rounding.
+they keep for the backward pass), so choices that each win alone can lose together, and
+two candidates close in isolation can be far apart in the step. Measured on a quiet
+machine: the tutorial autoencoder's step with the autotune's choices ran at 0.65x the
+all-XLA step's speed (`benchmarks/autoencoder.py --per-layer`), and W4's step at about 0.7x
+of the same step with "patches" where the autotune had picked "hybrid" by a hair. The guard
+decides at the level the user feels. When a step traced in "auto" mode uses any lowering
+other than XLA's (`autotune.recording`), the same step is traced again under
+`convolution.pinned("heuristic")` and `pinned("xla")`; the distinct programs are compiled
+and run on the step's own arguments (the donated ones copied, so the live state is
+untouched), alternating, and the fastest is kept, XLA's unless another is faster by more
+than `autotune.MARGIN`. The verdict is cached in memory and on disk like the per-shape
+decisions, keyed by the step's lowerings (operation, shapes and lowering of every
+convolution it uses) and the machine, so a step is timed once per machine. All the
+programs compute the same function, to float rounding.
 """
 import hashlib
 import time
@@ -26,7 +29,10 @@ from lamina.core.lowering import autotune, convolution
 # `MAX_REPS` calls of each are timed, at least one.
 TUNE_SECONDS = 1.0
 MAX_REPS = 5
-CHOICES = ("tuned", "xla")
+CHOICES = ("tuned", "heuristic", "xla")
+# A step whose tuned program took longer than this to compile is not guarded: compiling it
+# twice more would cost more than the guard could save in most runs.
+MAX_COMPILE_SECONDS = 30.0
 
 
 def applies(jit_options):
@@ -63,30 +69,42 @@ def measure(programs, args, donated):
     return {name: min(t) for name, t in times.items()}
 
 
-def faster(tuned, pinned, args, donated=(0,)):
-    """`tuned` or `pinned` (the same step jitted, `pinned` traced under
-    `convolution.pinned("xla")`), whichever runs `args` faster on this machine; `tuned`
-    when its trace uses XLA's lowering everywhere (then the two are one program)."""
-    with autotune.recording() as lowerings:
-        lowered = tuned.lower(*args)
-    if not lowerings:
-        return tuned
-    digest = hashlib.sha256(repr(sorted(lowerings)).encode()).hexdigest()
-    key = autotune.decision_key("step", lowerings=digest, uses=len(lowerings),
+def _digest(lowerings):
+    return hashlib.sha256(repr(sorted(lowerings)).encode()).hexdigest()
+
+
+def faster(programs, args, donated=(0,)):
+    """The fastest on `args` of `programs`: {"tuned": the step jitted as traced in "auto"
+    mode, "heuristic" and "xla": the same step jitted with `pin(step, mode)`}; "tuned" when
+    its trace uses XLA's lowering everywhere (then they are one program). "heuristic" is
+    left out where its lowerings are those of "tuned" or XLA's. All are skipped, and
+    "tuned" kept, when compiling "tuned" took over `MAX_COMPILE_SECONDS`."""
+    with autotune.recording() as used:
+        lowered = {"tuned": programs["tuned"].lower(*args)}
+    if not used:
+        return programs["tuned"]
+    key = autotune.decision_key("step", lowerings=_digest(used), uses=len(used),
                                 backend=jax.default_backend())
 
-    def programs():
-        return {"tuned": lowered.compile(), "xla": pinned.lower(*args).compile()}
+    def timer():
+        start = time.perf_counter()
+        compiled = {"tuned": lowered["tuned"].compile()}
+        if time.perf_counter() - start > MAX_COMPILE_SECONDS:
+            return {"tuned": 0.0}
+        with autotune.recording() as plain:
+            heuristic = programs["heuristic"].lower(*args)
+        if plain and sorted(plain) != sorted(used):
+            compiled["heuristic"] = heuristic.compile()
+        compiled["xla"] = programs["xla"].lower(*args).compile()
+        return measure(compiled, args, set(donated))
 
-    chosen = autotune.choose_with(key, CHOICES, "xla",
-                                  lambda: measure(programs(), args, set(donated)))
-    return tuned if chosen == "tuned" else pinned
+    return programs[autotune.choose_with(key, CHOICES, "xla", timer)]
 
 
-def pin_to_xla(fn):
-    """`fn` traced with every convolution on XLA's lowering."""
+def pin(fn, mode):
+    """`fn` traced with the lowering mode `mode` (`convolution.pinned`)."""
     def pinned_fn(*args):
-        with convolution.pinned("xla"):
+        with convolution.pinned(mode):
             return fn(*args)
 
     return pinned_fn
