@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from lamina import constraints, initializers, regularizers, trainability
 from lamina.core import allocation, dtype_policy, naming, node, trainability_version
 from lamina.core import scope as scope_lib
+from lamina.core.lowering import convolution
 from lamina.core.variables import Variable
 from lamina.errors import AbstractMethodError, ConfigurationError, InputSpecError
 
@@ -277,7 +278,8 @@ class Layer:
 
     def compute_output_spec(self, input_spec: Any, **kwargs: Any) -> Any:
         """Output ShapeDtypeStructs for input ShapeDtypeStructs (traced, nothing computed)."""
-        return jax.eval_shape(lambda x: self(x, **kwargs), input_spec)
+        with convolution.shapes_only():
+            return jax.eval_shape(lambda x: self(x, **kwargs), input_spec)
 
     # -- weights ---------------------------------------------------------------------
     @property

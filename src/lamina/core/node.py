@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lamina.core import scope as scope_lib
+from lamina.core.lowering import convolution
 from lamina.errors import GraphError
 
 # the dtype of symbolic text tensors (`lamina.Input(..., dtype="string")`)
@@ -117,10 +118,11 @@ def symbolic_call(layer, args, kwargs):
         with scope_lib.activate(scope_lib.CallScope(values={})):
             return layer(*call_args, **call_kwargs)
 
-    out_specs = jax.eval_shape(run, *[_spec(flat[i]) for i in positions])
-    other_unknown = any(is_symbolic(t) and None in t.shape[1:] for t in leaves)
-    alt_specs = (jax.eval_shape(run, *[_spec(flat[i], _OTHER_PLACEHOLDERS[1])
-                                       for i in positions]) if other_unknown else out_specs)
+    with convolution.shapes_only():
+        out_specs = jax.eval_shape(run, *[_spec(flat[i]) for i in positions])
+        other_unknown = any(is_symbolic(t) and None in t.shape[1:] for t in leaves)
+        alt_specs = (jax.eval_shape(run, *[_spec(flat[i], _OTHER_PLACEHOLDERS[1])
+                                           for i in positions]) if other_unknown else out_specs)
     node = Node(layer, args, kwargs, None)
 
     counter = itertools.count()

@@ -18,11 +18,18 @@ from lamina.core.lowering import autotune, convolution, step_guard
 from lamina.errors import ConfigurationError
 
 
+def _patches_wins(candidates, structs):
+    return {name: 1.0 if name == "patches" else 2.0 for name in candidates}
+
+
 @pytest.fixture(autouse=True)
 def _auto_mode(monkeypatch, tmp_path):
-    """The default "auto" mode with a cache file of this test's own and an empty memory."""
+    """The default "auto" mode with a cache file of this test's own and an empty memory;
+    every convolution tuned (no size threshold), "patches" timed fastest."""
     monkeypatch.setenv("LAMINA_AUTOTUNE_CACHE", str(tmp_path / "tune.json"))
     monkeypatch.delenv("LAMINA_CONV_LOWERING", raising=False)
+    monkeypatch.setattr(convolution, "MIN_TUNE_FLOPS", 0)
+    monkeypatch.setattr(autotune, "measure", _patches_wins)
     autotune.clear_memory()
     yield
     autotune.clear_memory()
@@ -77,7 +84,7 @@ def _assert_bitwise(a, b):
     ({"tuned": 0.99, "xla": 1.0}, "xla"),
 ])
 def test_the_step_runs_the_program_timed_faster(monkeypatch, times, same_as):
-    # at this size the heuristic ("patches") lowers the convolution in "auto" mode
+    # the autotune picks "patches", the heuristic's choice too: two distinct programs
     guarded, calls = _trained(monkeypatch, times=times)
     assert calls == [["tuned", "xla"]]  # timed once, at the first step
     reference, _ = _trained(monkeypatch, pin=same_as)
@@ -90,7 +97,6 @@ def test_the_step_runs_the_program_timed_faster(monkeypatch, times, same_as):
 def test_the_heuristic_program_is_a_candidate_where_the_autotune_chose_otherwise(monkeypatch):
     """The convolution tuned (threshold lowered) to "hybrid" by fixed per-shape timings; the
     step's timings then make the "heuristic" program ("patches") the fastest."""
-    monkeypatch.setattr(convolution, "MIN_TUNE_FLOPS", 0)
     monkeypatch.setattr(autotune, "measure", lambda candidates, structs: {
         name: (1.0 if name == "hybrid" else 2.0) for name in candidates})
     guarded, calls = _trained(monkeypatch, times={"tuned": 2.0, "heuristic": 1.0, "xla": 3.0})
@@ -124,8 +130,8 @@ def _entries():
 
 def test_the_verdict_is_cached_on_disk_and_read_by_the_next_process(monkeypatch):
     _trained(monkeypatch, times={"tuned": 1.0, "xla": 2.0})
-    steps = {json.loads(k)["op"]: v for k, v in _entries().items()}
-    assert steps == {"step": "tuned"}
+    verdicts = {json.loads(k)["op"]: v for k, v in _entries().items()}
+    assert verdicts == {"step": "tuned", "conv.training": "patches"}  # no forward: training only
     autotune.clear_memory()  # as a new process: only the file remembers
     again, calls = _trained(monkeypatch, times={"tuned": 2.0, "xla": 1.0})
     assert calls == []
@@ -140,6 +146,15 @@ def test_a_step_without_other_lowerings_is_neither_recompiled_nor_timed(monkeypa
     model.compile(optimizer="sgd", loss="mse")
     model.train_on_batch(np.ones((4, 5), "float32"), np.zeros((4, 3), "float32"))
     assert calls == []
+
+
+def test_a_convolution_too_small_to_time_is_xla_s_and_the_step_is_not_guarded(monkeypatch):
+    monkeypatch.setattr(convolution, "MIN_TUNE_FLOPS", 2**22)  # the default; this one: 2^18
+    monkeypatch.setattr(autotune, "measure", lambda *a: pytest.fail("a small conv was timed"))
+    guarded, calls = _trained(monkeypatch, times={"tuned": 1.0, "xla": 2.0})
+    assert calls == []
+    reference, _ = _trained(monkeypatch, pin="xla")
+    _assert_bitwise(guarded, reference)
 
 
 @pytest.mark.parametrize("mode", ["heuristic", "xla", "patches"])
@@ -178,3 +193,19 @@ def test_pinned_overrides_the_environment_and_refuses_unknown_names(monkeypatch)
     with pytest.raises(ConfigurationError, match=r"expected one of .*received 'fast'"):
         with convolution.pinned("fast"):
             pass
+
+
+def test_shape_inference_times_no_convolution(monkeypatch):
+    """Building a model and its trainer only traces shapes: no decision is timed until a
+    program that runs needs one."""
+    timed = []
+    monkeypatch.setattr(autotune, "measure",
+                        lambda candidates, structs: timed.append(sorted(candidates))
+                        or _patches_wins(candidates, structs))
+    model = _cnn()
+    assert model.compute_output_spec(jax.ShapeDtypeStruct((5, 10, 10, 3), "float32")).shape \
+        == (5, 4)
+    assert timed == []
+    x, _ = _data()
+    model.predict(x, verbose=0)
+    assert timed == [["patches", "xla"]]  # the predict program's forward decision

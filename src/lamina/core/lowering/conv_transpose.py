@@ -13,7 +13,7 @@ Two lowerings compute the same function:
 The choice follows `convolution.mode()`: "auto" times both on CPU (evaluation and
 forward + backward separately, each when a traced program first needs it,
 `autotune.choose`, XLA's winning ties) for transposes of at least
-`convolution.MIN_TUNE_FLOPS` and uses "dilated" below (the "dilated" candidate is timed
+`convolution.MIN_TUNE_FLOPS` and uses "xla" below (the "dilated" candidate is timed
 with XLA's convolution inside; once chosen, that convolution's lowering is decided at its
 own shape); "heuristic" uses "dilated" on
 CPU; a forced lowering name uses "xla" for "xla" and "dilated" otherwise. Off CPU: "xla".
@@ -93,9 +93,10 @@ def transpose_plan(x, kernel, strides, padding, dilation_rate):
         return ("xla",) * 2 if chosen == "xla" else ("dilated",) * 2
     if jax.default_backend() != "cpu":
         return "xla", "xla"
-    if chosen == "heuristic" or _dilated_flops(x, kernel, strides, padding,
-                                                dilation_rate) < convolution.MIN_TUNE_FLOPS:
+    if chosen == "heuristic":
         return "dilated", "dilated"
+    if _dilated_flops(x, kernel, strides, padding, dilation_rate) < convolution.MIN_TUNE_FLOPS:
+        return "xla", "xla"
     return convolution.TUNED, convolution.TUNED
 
 
