@@ -278,8 +278,7 @@ class Layer:
 
     def compute_output_spec(self, input_spec: Any, **kwargs: Any) -> Any:
         """Output ShapeDtypeStructs for input ShapeDtypeStructs (traced, nothing computed)."""
-        with convolution.shapes_only():
-            return jax.eval_shape(lambda x: self(x, **kwargs), input_spec)
+        return convolution.eval_shape(lambda x: self(x, **kwargs), input_spec)
 
     # -- weights ---------------------------------------------------------------------
     @property

@@ -44,6 +44,7 @@ from lamina import losses as losses_lib
 from lamina import optimizers as optimizers_lib
 from lamina.core import scope as scope_lib
 from lamina.core import trainability_version
+from lamina.core.lowering import convolution
 from lamina.models.model import Model
 from lamina.optimizers import loss_scale
 from lamina.random import SeedGenerator
@@ -182,7 +183,7 @@ class GANTrainer:
                 model.discriminator(real, training=False)
                 model.discriminator(fake, training=False)
 
-        jax.eval_shape(build, spec)
+        convolution.eval_shape(build, spec)
         model.built = True
         self._d_uids = frozenset(v.uid for v in model.discriminator.variables)
         self._g_uids = frozenset(v.uid for v in model.generator.variables)

@@ -199,7 +199,7 @@ def build_model(config, where, weight_bytes):
                     lambda s: jax.ShapeDtypeStruct(tuple(s[0]), np.dtype(s[1])), spec,
                     is_leaf=lambda s: isinstance(s, list) and len(s) == 2
                     and isinstance(s[1], str))
-                jax.eval_shape(lambda x: step_lib.apply(model, {}, x, False)[0], specs)
+                step_lib.output_spec(model, specs)
         except SavingError:
             raise
         except CONFIG_ERRORS as err:

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from lamina import trainability
 from lamina.core import scope as scope_lib
 from lamina.core import step_losses
+from lamina.core.lowering import convolution
 from lamina.errors import ConfigurationError
 from lamina.optimizers import loss_scale
 from lamina.training import opt_state as opt_state_lib
@@ -39,6 +40,12 @@ def apply(model, values, inputs, training):
     """(outputs, updates) of `model(inputs)` with variables reading `values` (uid -> array)."""
     outputs, updates, _, _ = run(model, values, inputs, training)
     return outputs, updates
+
+
+def output_spec(model, spec):
+    """The model's outputs as shape structs for the input shape structs `spec` (traced under
+    `convolution.shapes_only`: nothing is computed or timed)."""
+    return convolution.eval_shape(lambda inputs: apply(model, {}, inputs, False)[0], spec)
 
 
 def penalties(added_losses, regularized, values):

@@ -21,7 +21,6 @@ import numpy as np
 from lamina import errors, trainability
 from lamina import optimizers as optimizers_lib
 from lamina.core import trainability_version
-from lamina.core.lowering import convolution
 from lamina.distribution import context as distribution_scope
 from lamina.distribution.base import Distribution
 from lamina.distribution.placement import Placement, mixed_devices_error
@@ -88,9 +87,7 @@ class Trainer:
             return
         model = self.model
         spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x)
-        with convolution.shapes_only():
-            out = jax.eval_shape(lambda inputs: step_lib.apply(model, {}, inputs, False)[0],
-                                 spec)
+        out = step_lib.output_spec(model, spec)
         if self.specs is None:
             self._resolve_compile(step_lib.output_names_of(out))
         specs = cast(list, self.specs)  # resolved just above when compile had no outputs

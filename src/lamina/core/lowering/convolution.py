@@ -100,6 +100,12 @@ def shapes_only():
     return pinned("xla")
 
 
+def eval_shape(fn, *specs):
+    """`jax.eval_shape(fn, *specs)` under `shapes_only`."""
+    with shapes_only():
+        return jax.eval_shape(fn, *specs)
+
+
 def mode():
     """The lowering mode: `pinned`'s inside it, else `LAMINA_CONV_LOWERING`, default "auto"
     (see the module docstring)."""

@@ -34,7 +34,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lamina.core.lowering import convolution
 from lamina.errors import InputSpecError
 from lamina.training import step as step_lib
 from lamina.training.data.arrays import (
@@ -60,9 +59,7 @@ def output_shapes(trainer, x):
     cache = _OUTPUT_SHAPES.setdefault(trainer, {})
     if key not in cache:
         spec = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), x)
-        with convolution.shapes_only():
-            out = jax.eval_shape(
-                lambda inputs: step_lib.apply(trainer.model, {}, inputs, False)[0], spec)
+        out = step_lib.output_spec(trainer.model, spec)
         outputs: list = step_lib.flatten_outputs(out, trainer.output_names)
         cache[key] = [tuple(o.shape) for o in outputs]
     return cache[key]
