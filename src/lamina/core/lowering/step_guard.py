@@ -80,7 +80,7 @@ def faster(programs, args, donated=(0,)):
     left out where its lowerings are those of "tuned" or XLA's. All are skipped, and
     "tuned" kept, when compiling "tuned" took over `MAX_COMPILE_SECONDS`."""
     with autotune.recording() as used:
-        lowered = {"tuned": programs["tuned"].lower(*args)}
+        lowered = programs["tuned"].lower(*args)
     if not used:
         return programs["tuned"]
     key = autotune.decision_key("step", lowerings=_digest(used), uses=len(used),
@@ -88,7 +88,7 @@ def faster(programs, args, donated=(0,)):
 
     def timer():
         start = time.perf_counter()
-        compiled = {"tuned": lowered["tuned"].compile()}
+        compiled = {"tuned": lowered.compile()}
         if time.perf_counter() - start > MAX_COMPILE_SECONDS:
             return {"tuned": 0.0}
         with autotune.recording() as plain:
