@@ -118,11 +118,10 @@ def symbolic_call(layer, args, kwargs):
         with scope_lib.activate(scope_lib.CallScope(values={})):
             return layer(*call_args, **call_kwargs)
 
-    with convolution.shapes_only():
-        out_specs = jax.eval_shape(run, *[_spec(flat[i]) for i in positions])
-        other_unknown = any(is_symbolic(t) and None in t.shape[1:] for t in leaves)
-        alt_specs = (jax.eval_shape(run, *[_spec(flat[i], _OTHER_PLACEHOLDERS[1])
-                                           for i in positions]) if other_unknown else out_specs)
+    out_specs = convolution.eval_shape(run, *[_spec(flat[i]) for i in positions])
+    other_unknown = any(is_symbolic(t) and None in t.shape[1:] for t in leaves)
+    alt_specs = (convolution.eval_shape(run, *[_spec(flat[i], _OTHER_PLACEHOLDERS[1])
+                                               for i in positions]) if other_unknown else out_specs)
     node = Node(layer, args, kwargs, None)
 
     counter = itertools.count()

@@ -120,26 +120,35 @@ def _random_inputs(structs):
             for s in structs]
 
 
+def fastest(run, names, seconds=TUNE_SECONDS, max_reps=MAX_REPS):
+    """Fastest seconds of each name: `run(name)` runs it once and returns its seconds. One
+    round, then more, alternating the order, while under `seconds` (at most `max_reps`); the
+    minimum is the estimate least disturbed by other work on the machine."""
+    times = {name: [] for name in names}
+    start = time.perf_counter()
+    for rep in range(max_reps):
+        for name in names if rep % 2 == 0 else names[::-1]:
+            times[name].append(run(name))
+        if time.perf_counter() - start > seconds:
+            break
+    return {name: min(t) for name, t in times.items()}
+
+
 def measure(candidates, structs):
-    """Fastest seconds per call of each candidate (name -> function of `structs`' arrays):
-    one call each, then more rounds, alternating, while under `TUNE_SECONDS` (at most
-    `MAX_REPS`); the minimum is the estimate least disturbed by other work on the machine."""
+    """Fastest seconds per call of each candidate (name -> function of `structs`' arrays),
+    each compiled as its own program and run on random inputs (`fastest`)."""
     with jax.ensure_compile_time_eval():
         args = _random_inputs(structs)
         with recording():
             compiled = {name: jax.jit(fn).lower(*structs).compile()
                         for name, fn in candidates.items()}
-        times = {name: [] for name in compiled}
-        names = list(compiled)
-        start = time.perf_counter()
-        for rep in range(MAX_REPS):
-            for name in names if rep % 2 == 0 else names[::-1]:
-                begin = time.perf_counter()
-                jax.block_until_ready(compiled[name](*args))
-                times[name].append(time.perf_counter() - begin)
-            if time.perf_counter() - start > TUNE_SECONDS:
-                break
-    return {name: min(t) for name, t in times.items()}
+
+        def run(name):
+            begin = time.perf_counter()
+            jax.block_until_ready(compiled[name](*args))
+            return time.perf_counter() - begin
+
+        return fastest(run, list(compiled))
 
 
 def gradients(fn):

@@ -47,26 +47,19 @@ def _copied(tree):
 
 
 def measure(programs, args, donated):
-    """Fastest seconds per call of each compiled program (name -> executable) on `args`;
-    the arguments at the `donated` positions are copied for every call."""
-    def call(program):
+    """Fastest seconds per call of each compiled program (name -> executable) on `args`
+    (`autotune.fastest`, after one warm-up call each); the arguments at the `donated`
+    positions are copied for every call."""
+    def run(name):
         fresh = [_copied(a) if i in donated else a for i, a in enumerate(args)]
         jax.block_until_ready(fresh)
         begin = time.perf_counter()
-        jax.block_until_ready(program(*fresh))
+        jax.block_until_ready(programs[name](*fresh))
         return time.perf_counter() - begin
 
-    names = list(programs)
-    for name in names:
-        call(programs[name])  # warm-up: the first run of an executable allocates
-    times = {name: [] for name in names}
-    start = time.perf_counter()
-    for rep in range(MAX_REPS):
-        for name in names if rep % 2 == 0 else names[::-1]:
-            times[name].append(call(programs[name]))
-        if time.perf_counter() - start > TUNE_SECONDS:
-            break
-    return {name: min(t) for name, t in times.items()}
+    for name in programs:
+        run(name)  # warm-up: the first run of an executable allocates
+    return autotune.fastest(run, list(programs), TUNE_SECONDS, MAX_REPS)
 
 
 def _digest(lowerings):
