@@ -15,6 +15,7 @@ import jax.numpy as jnp
 
 from lamina.core import registry
 from lamina.errors import ConfigurationError, InputSpecError
+from lamina.losses import softmax_logits
 
 
 def linear(x):
@@ -177,8 +178,9 @@ def exponential(x):
 
 
 def softmax(x, axis=-1):
-    """`exp(x) / sum(exp(x))` along `axis`."""
-    return jax.nn.softmax(x, axis=axis)
+    """`exp(x) / sum(exp(x))` along `axis` (inside a train step, a cross-entropy of the result
+    reads `x`: `lamina.losses.softmax_logits`)."""
+    return softmax_logits.softmax(x, axis=axis)
 
 
 def log_softmax(x, axis=-1):

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from lamina import activations, constraints, initializers, regularizers
 from lamina.core.layer import Layer
 from lamina.errors import ConfigurationError, InputSpecError
+from lamina.losses import softmax_logits
 
 
 def _label(layer):
@@ -215,7 +216,7 @@ class Softmax(Layer):
     def call(self, inputs, mask=None):
         axis = tuple(self.axis) if isinstance(self.axis, list) else self.axis
         if mask is None:
-            return jax.nn.softmax(inputs, axis=axis)
+            return softmax_logits.softmax(inputs, axis=axis)
         mask = jnp.asarray(mask)
         self._check_mask(inputs, mask)
         if mask.dtype != jnp.bool_:

@@ -53,9 +53,18 @@ def match_rank(a, b):
     return a
 
 
+def as_array(x, dtype=None):
+    """`x` as a jax array (of `dtype`): `x` itself when it is one already, so that a softmax
+    output reaches the cross-entropies as the array its softmax remembered
+    (`lamina.losses.softmax_logits`)."""
+    if isinstance(x, jax.Array) and (dtype is None or x.dtype == jnp.dtype(dtype)):
+        return x
+    return jnp.asarray(x, dtype)
+
+
 def prepare(y_true, y_pred):
     """`y_pred` as an array and `y_true` in its dtype, at its rank (the function forms)."""
-    y_pred = jnp.asarray(y_pred)
+    y_pred = as_array(y_pred)
     if not jnp.issubdtype(y_pred.dtype, jnp.floating):
         y_pred = y_pred.astype(jnp.float32)
     return match_rank(jnp.asarray(y_true, y_pred.dtype), y_pred), y_pred
@@ -163,7 +172,7 @@ class Loss:
         return self.call(y_true, y_pred), None
 
     def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
-        y_pred = jnp.asarray(y_pred, self.dtype or jnp.float32)
+        y_pred = as_array(y_pred, self.dtype or jnp.float32)
         if self._int_labels:
             y_true = jnp.asarray(y_true)
         else:

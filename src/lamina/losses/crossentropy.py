@@ -13,11 +13,13 @@ from lamina.errors import ConfigurationError, InputSpecError
 from lamina.losses.base import (
     EPSILON,
     LossFunctionWrapper,
+    as_array,
     check_axis,
     check_probability,
     clip,
     prepare,
 )
+from lamina.losses.softmax_logits import log_probabilities
 
 _DEFAULT = "sum_over_batch_size"
 
@@ -31,13 +33,6 @@ def _bce_elements(y_true, y_pred, from_logits):
         return -y_true * jax.nn.log_sigmoid(y_pred) - (1.0 - y_true) * jax.nn.log_sigmoid(-y_pred)
     p = clip(y_pred, EPSILON, 1.0 - EPSILON)
     return -(y_true * jnp.log(p) + (1.0 - y_true) * jnp.log(1.0 - p))
-
-
-def _log_probabilities(y_pred, from_logits, axis):
-    if from_logits:
-        return jax.nn.log_softmax(y_pred, axis=axis)
-    p = y_pred / jnp.sum(y_pred, axis=axis, keepdims=True)
-    return jnp.log(clip(p, EPSILON, 1.0 - EPSILON))
 
 
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
@@ -90,7 +85,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     y_true, y_pred = prepare(y_true, y_pred)
     _check_one_hot(given, y_true, y_pred, "categorical_crossentropy")
     y_true = _smooth_categorical(y_true, label_smoothing, axis)
-    return -jnp.sum(y_true * _log_probabilities(y_pred, from_logits, axis), axis=axis)
+    return -jnp.sum(y_true * log_probabilities(y_pred, from_logits, axis), axis=axis)
 
 
 def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False,
@@ -132,12 +127,12 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     """Categorical cross-entropy with integer class labels. Out-of-range labels give 0 (as
     Keras on JAX); entries labelled `ignore_class` give 0 here and are left out of a `Loss`'s
     mean."""
-    y_pred = jnp.asarray(y_pred)
+    y_pred = as_array(y_pred)
     labels = sparse_labels(y_true, y_pred, axis)
     if ignore_class is not None:
         labels = jnp.where(labels == ignore_class, 0, labels)
     one_hot = jax.nn.one_hot(labels, y_pred.shape[axis], dtype=y_pred.dtype, axis=axis)
-    per = -jnp.sum(one_hot * _log_probabilities(y_pred, from_logits, axis), axis=axis)
+    per = -jnp.sum(one_hot * log_probabilities(y_pred, from_logits, axis), axis=axis)
     if ignore_class is not None:
         per = jnp.where(sparse_labels(y_true, y_pred, axis) == ignore_class, 0.0, per)
     return per

@@ -22,6 +22,7 @@ from lamina.core import scope as scope_lib
 from lamina.core import step_losses
 from lamina.core.lowering import convolution
 from lamina.errors import ConfigurationError
+from lamina.losses import softmax_logits
 from lamina.optimizers import loss_scale
 from lamina.training import opt_state as opt_state_lib
 from lamina.training.state import TrainState, assign
@@ -99,18 +100,22 @@ def forward_loss(model, specs, output_names, values, x, y, sample_weight, traini
 
     `custom_loss(x, y, outputs, sample_weight, training)`, when given (a model's own
     `compute_loss`), replaces that sum; the call's losses are then what `model.losses`
-    reads (`lamina.core.step_losses`)."""
-    outputs, updates, added, output_masks = run(model, values, x, training)
-    loss, y_pred, per_output, masks = output_loss(specs, output_names, y, outputs,
-                                                  sample_weight, output_masks)
-    if custom_loss is None:
-        if not added and not regularized and all(s.loss is None for s in specs):
-            raise ConfigurationError(MSG_NO_LOSS.format(model=model.name))
-        loss = loss + penalties(added, regularized, values)
-    else:
-        with step_losses.recording(model) as record:
-            record.record(added, regularized, values, output_masks)
-            loss = custom_loss(x, y, outputs, sample_weight, training)
+    reads (`lamina.core.step_losses`).
+
+    A cross-entropy of a softmax output is computed from the softmax's logits
+    (`lamina.losses.softmax_logits`): the same values, a smaller program."""
+    with softmax_logits.recording():
+        outputs, updates, added, output_masks = run(model, values, x, training)
+        loss, y_pred, per_output, masks = output_loss(specs, output_names, y, outputs,
+                                                      sample_weight, output_masks)
+        if custom_loss is None:
+            if not added and not regularized and all(s.loss is None for s in specs):
+                raise ConfigurationError(MSG_NO_LOSS.format(model=model.name))
+            loss = loss + penalties(added, regularized, values)
+        else:
+            with step_losses.recording(model) as record:
+                record.record(added, regularized, values, output_masks)
+                loss = custom_loss(x, y, outputs, sample_weight, training)
     return loss, Forward(outputs, y_pred, updates, per_output, masks)
 
 

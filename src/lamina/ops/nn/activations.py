@@ -2,6 +2,7 @@
 import jax
 import jax.numpy as jnp
 
+from lamina.losses import softmax_logits
 from lamina.ops.tensors import tensor
 
 
@@ -132,7 +133,7 @@ def threshold(x, threshold, default_value):
 
 def softmax(x, axis=-1):
     """`exp(x) / sum(exp(x))` along `axis` (an int or a tuple of axes)."""
-    return jax.nn.softmax(tensor(x), axis=axis)
+    return softmax_logits.softmax(tensor(x), axis=axis)
 
 
 def log_softmax(x, axis=-1):

@@ -2,12 +2,14 @@
 `sparse_categorical_crossentropy` (unreduced, last-axis classes) and `psnr`.
 
 Probabilities (`from_logits=False`) are renormalised over the class axis and clipped to
-`[epsilon, 1 - epsilon]` before the log, as in Keras.
+`[epsilon, 1 - epsilon]` before the log, as in Keras (a softmax output, inside a train step:
+from its logits, `lamina.losses.softmax_logits`).
 """
 import jax
 import jax.numpy as jnp
 
 from lamina.errors import InputSpecError
+from lamina.losses.softmax_logits import log_probabilities
 from lamina.ops.nn.normalization import EPSILON
 from lamina.ops.tensors import tensor
 
@@ -17,13 +19,6 @@ def _same_shape(name, target, output):
         raise InputSpecError(f"lamina.ops.{name}: target and output must have the same shape. "
                              f"Received: target.shape={target.shape}, "
                              f"output.shape={output.shape}.")
-
-
-def _log_probabilities(output, from_logits, axis):
-    if from_logits:
-        return jax.nn.log_softmax(output, axis=axis)
-    output = output / jnp.sum(output, axis, keepdims=True)
-    return jnp.log(jnp.clip(output, EPSILON, 1.0 - EPSILON))
 
 
 def binary_crossentropy(target, output, from_logits=False):
@@ -43,7 +38,7 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
     if target.ndim < 1:
         raise InputSpecError("lamina.ops.categorical_crossentropy: target and output must have "
                              f"rank >= 1. Received shape {target.shape}.")
-    return -jnp.sum(target * _log_probabilities(output, from_logits, axis), axis=axis)
+    return -jnp.sum(target * log_probabilities(output, from_logits, axis), axis=axis)
 
 
 def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
@@ -55,7 +50,7 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
         raise InputSpecError("lamina.ops.sparse_categorical_crossentropy: target must have the "
                              "shape of output without its class axis. Received: "
                              f"target.shape={target.shape}, output.shape={output.shape}.")
-    log_prob = _log_probabilities(output, from_logits, axis)
+    log_prob = log_probabilities(output, from_logits, axis)
     return -jnp.sum(jax.nn.one_hot(target, output.shape[axis], axis=axis) * log_prob, axis=axis)
 
 
