@@ -18,6 +18,7 @@ decisions, keyed by the step's lowerings (operation, shapes and lowering of ever
 convolution it uses) and the machine, so a step is timed once per machine. All the
 programs compute the same function, to float rounding.
 """
+import functools
 import hashlib
 import time
 
@@ -73,7 +74,7 @@ def faster(programs, args, donated=(0,)):
     left out where its lowerings are those of "tuned" or XLA's. All are skipped, and
     "tuned" kept, when compiling "tuned" took over `MAX_COMPILE_SECONDS`."""
     with autotune.recording() as used:
-        lowered = programs["tuned"].lower(*args)
+        traced = programs["tuned"].trace(*args)  # lowered only if the verdict is not cached
     if not used:
         return programs["tuned"]
     key = autotune.decision_key("step", lowerings=_digest(used), uses=len(used),
@@ -81,7 +82,7 @@ def faster(programs, args, donated=(0,)):
 
     def timer():
         start = time.perf_counter()
-        compiled = {"tuned": lowered.compile()}
+        compiled = {"tuned": traced.lower().compile()}
         if time.perf_counter() - start > MAX_COMPILE_SECONDS:
             return {"tuned": 0.0}
         with autotune.recording() as plain:
@@ -95,7 +96,9 @@ def faster(programs, args, donated=(0,)):
 
 
 def pin(fn, mode):
-    """`fn` traced with the lowering mode `mode` (`convolution.pinned`)."""
+    """`fn` traced with the lowering mode `mode` (`convolution.pinned`), under `fn`'s name
+    (profiles and `jax.monitoring` name the step as they name the tuned one)."""
+    @functools.wraps(fn)
     def pinned_fn(*args):
         with convolution.pinned(mode):
             return fn(*args)
