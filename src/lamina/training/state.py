@@ -106,8 +106,9 @@ class CompiledStep:
     Calling it returns `(state, logs)` with a complete `other`; `jitted` is the compiled
     function (its cache size tells how often it compiled). On CPU in the default lowering
     mode, the first call lets `core.lowering.step_guard` choose among the step as traced
-    (autotuned convolution lowerings) and the same step in the "heuristic" mode and with
-    XLA's lowering everywhere; `jitted` is then the one chosen.
+    (autotuned convolution lowerings) and the same step in the "heuristic" mode, with XLA's
+    lowering everywhere, and with it on XLA's own convolution kernels (`step_guard`); `jitted`
+    is then the one chosen.
     """
 
     def __init__(self, step, **jit_options):
@@ -125,10 +126,8 @@ class CompiledStep:
         args = (state._replace(other=None), state.other, *data)
         if self._guarded:
             self._guarded = False
-            self.jitted = step_guard.faster(
-                {"tuned": self.jitted, **{mode: jax.jit(step_guard.pin(self._call, mode),
-                                                        donate_argnums=(0,))
-                                          for mode in ("heuristic", "xla")}}, args)
+            self.jitted = step_guard.faster(step_guard.candidates(self.jitted, self._call),
+                                            args)
         new, logs = self.jitted(*args)
         other = list(state.other)
         for i, value in new.other.items():

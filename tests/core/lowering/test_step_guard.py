@@ -1,5 +1,6 @@
 """The step guard: a compiled train step keeps its autotuned convolution lowerings only where
-the whole step runs faster than the same step on XLA's lowering everywhere.
+the whole step runs faster than the same step on XLA's lowering everywhere, with XLA:CPU's
+default options and on XLA's own (Eigen) convolution kernels.
 
 The timing itself is replaced by fixed figures where a test needs a given verdict; the
 programs are real. References: the same model trained with `LAMINA_CONV_LOWERING` pinned
@@ -53,7 +54,8 @@ def _cnn():
 
 def _trained(monkeypatch, pin=None, times=None, steps=2):
     """Weights after `steps` train_on_batch calls; `pin` sets LAMINA_CONV_LOWERING, `times`
-    replaces the guard's timing ({"tuned": s, "xla": s}); returns (weights, measure calls)."""
+    replaces the guard's timing ({"tuned": s, "xla": s, ...}); returns (weights, measure
+    calls)."""
     if pin is not None:
         monkeypatch.setenv("LAMINA_CONV_LOWERING", pin)
     calls = []
@@ -78,15 +80,15 @@ def _assert_bitwise(a, b):
 
 
 @pytest.mark.parametrize("times, same_as", [
-    ({"tuned": 2.0, "xla": 1.0}, "xla"),
-    ({"tuned": 1.0, "xla": 2.0}, "patches"),
+    ({"tuned": 2.0, "xla": 1.0, "xla_eigen": 3.0}, "xla"),
+    ({"tuned": 1.0, "xla": 2.0, "xla_eigen": 3.0}, "patches"),
     # within autotune.MARGIN the default, XLA's, is kept
-    ({"tuned": 0.99, "xla": 1.0}, "xla"),
+    ({"tuned": 0.99, "xla": 1.0, "xla_eigen": 0.98}, "xla"),
 ])
 def test_the_step_runs_the_program_timed_faster(monkeypatch, times, same_as):
-    # the autotune picks "patches", the heuristic's choice too: two distinct programs
+    # the autotune picks "patches", the heuristic's choice too: three distinct programs
     guarded, calls = _trained(monkeypatch, times=times)
-    assert calls == [["tuned", "xla"]]  # timed once, at the first step
+    assert calls == [["tuned", "xla", "xla_eigen"]]  # timed once, at the first step
     reference, _ = _trained(monkeypatch, pin=same_as)
     _assert_bitwise(guarded, reference)
     other = "patches" if same_as == "xla" else "xla"
@@ -99,8 +101,9 @@ def test_the_heuristic_program_is_a_candidate_where_the_autotune_chose_otherwise
     step's timings then make the "heuristic" program ("patches") the fastest."""
     monkeypatch.setattr(autotune, "measure", lambda candidates, structs: {
         name: (1.0 if name == "hybrid" else 2.0) for name in candidates})
-    guarded, calls = _trained(monkeypatch, times={"tuned": 2.0, "heuristic": 1.0, "xla": 3.0})
-    assert calls == [["heuristic", "tuned", "xla"]]
+    guarded, calls = _trained(monkeypatch, times={"tuned": 2.0, "heuristic": 1.0, "xla": 3.0,
+                                                  "xla_eigen": 3.0})
+    assert calls == [["heuristic", "tuned", "xla", "xla_eigen"]]
     reference, _ = _trained(monkeypatch, pin="patches")
     _assert_bitwise(guarded, reference)
 
@@ -148,11 +151,58 @@ def test_a_step_without_other_lowerings_is_neither_recompiled_nor_timed(monkeypa
     assert calls == []
 
 
-def test_a_convolution_too_small_to_time_is_xla_s_and_the_step_is_not_guarded(monkeypatch):
+def test_a_convolution_too_small_to_time_is_xla_s_and_only_eigen_s_kernels_are_timed(
+        monkeypatch):
+    """The step lowers its convolution as XLA does: the one other candidate is that program
+    on XLA's own kernels."""
     monkeypatch.setattr(convolution, "MIN_TUNE_FLOPS", 2**22)  # the default; this one: 2^18
     monkeypatch.setattr(autotune, "measure", lambda *a: pytest.fail("a small conv was timed"))
-    guarded, calls = _trained(monkeypatch, times={"tuned": 1.0, "xla": 2.0})
-    assert calls == []
+    guarded, calls = _trained(monkeypatch, times={"tuned": 1.0, "xla_eigen": 2.0})
+    assert calls == [["tuned", "xla_eigen"]]
+    reference, _ = _trained(monkeypatch, pin="xla")
+    _assert_bitwise(guarded, reference)
+
+
+def test_the_step_runs_xla_s_lowering_on_eigen_kernels_when_timed_fastest(monkeypatch):
+    offered = []
+    candidates = step_guard.candidates
+    monkeypatch.setattr(step_guard, "candidates",
+                        lambda *a: offered.append(candidates(*a)) or offered[-1])
+    model = _cnn()
+    monkeypatch.setattr(step_guard, "measure", lambda programs, args, donated: {
+        "tuned": 3.0, "heuristic": 3.0, "xla": 2.0, "xla_eigen": 1.0})
+    x, y = _data()
+    model.train_on_batch(x, y)
+    (step,) = model._trainer.compiled_steps("train")
+    assert step.jitted is offered[0]["xla_eigen"]
+
+
+def _conv_step(kernel, x):
+    """A step's shape: the donated state (`kernel`) comes back updated."""
+    return kernel * 0.5, convolution.conv(x, kernel, (1, 1), "valid", (1, 1))
+
+
+def test_the_eigen_program_compiles_its_convolutions_without_ynnpack():
+    """`EIGEN_CONVOLUTIONS` takes the convolutions from YNNPACK and leaves the rest of the
+    program as XLA:CPU's defaults compile it (a program without convolution is unchanged)."""
+    x = jax.numpy.ones((8, 13, 13, 32))
+    kernel = jax.numpy.ones((3, 3, 32, 64))
+    programs = step_guard.candidates(jax.jit(_conv_step), _conv_step)
+    eigen = programs["xla_eigen"].lower(kernel, x).compile().as_text()
+    assert "convolution(" in eigen
+    assert not any("ynn" in line for line in eigen.splitlines() if "convolution(" in line)
+    dense = jax.numpy.ones((64, 32)), jax.numpy.ones((32, 16))
+    with_default, with_eigen = (
+        jax.jit(lambda a, b: jax.numpy.tanh(a @ b).sum(0), **options).lower(*dense).compile()
+        for options in ({}, {"compiler_options": step_guard.EIGEN_CONVOLUTIONS}))
+    assert with_default.as_text() == with_eigen.as_text()
+
+
+def test_a_jaxlib_refusing_the_eigen_options_leaves_that_candidate_out(monkeypatch):
+    monkeypatch.setattr(step_guard, "EIGEN_CONVOLUTIONS",
+                        {"xla_cpu_experimental_ynn_fusion_type": "NO_SUCH_FUSION_TYPE"})
+    guarded, calls = _trained(monkeypatch, times={"tuned": 2.0, "xla": 1.0})
+    assert calls == [["tuned", "xla"]]
     reference, _ = _trained(monkeypatch, pin="xla")
     _assert_bitwise(guarded, reference)
 
@@ -163,7 +213,7 @@ def test_only_the_auto_mode_is_guarded(monkeypatch, mode):
     assert calls == []
 
 
-def test_recording_notes_the_lowerings_a_trace_uses_other_than_xla():
+def test_recording_notes_the_lowerings_a_trace_uses():
     x = jax.ShapeDtypeStruct((2, 10, 10, 3), "float32")
     k = jax.ShapeDtypeStruct((3, 3, 3, 8), "float32")
 
@@ -177,7 +227,7 @@ def test_recording_notes_the_lowerings_a_trace_uses_other_than_xla():
                      "dilation=[1, 1] groups=1", "patches_patches")]
     with autotune.recording() as used, convolution.pinned("xla"):
         traced()
-    assert used == []
+    assert [lowering for _, lowering in used] == ["xla"]
     with autotune.recording() as outer:
         with autotune.recording() as inner:
             traced()

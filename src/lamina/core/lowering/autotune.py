@@ -87,9 +87,9 @@ def clear_memory():
 
 @contextlib.contextmanager
 def recording():
-    """Collect, while the block runs, the lowerings other than XLA's that traced programs use:
-    yields a list that `used` appends `(operation and shapes, lowering)` pairs to (an inner
-    recording takes them from an outer one while it runs)."""
+    """Collect, while the block runs, the convolution lowerings that traced programs use
+    (XLA's, "xla", included): yields a list that `used` appends `(operation and shapes,
+    lowering)` pairs to (an inner recording takes them from an outer one while it runs)."""
     stack = _USED.__dict__.setdefault("stack", [])
     found = []
     stack.append(found)

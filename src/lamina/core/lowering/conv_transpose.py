@@ -50,11 +50,10 @@ PATHS = {"xla": transpose_xla, "dilated": transpose_dilated}
 
 
 def _path(name, x, kernel, strides, padding, dilation_rate):
-    """`PATHS[name]`, noted for `autotune.recording` when it is not XLA's."""
-    if name != "xla":
-        autotune.used(f"conv_transpose x={list(x.shape)} kernel={list(kernel.shape)} "
-                      f"strides={list(strides)} padding={list(padding)} "
-                      f"dilation={list(dilation_rate)}", name)
+    """`PATHS[name]`, noted for `autotune.recording`."""
+    autotune.used(f"conv_transpose x={list(x.shape)} kernel={list(kernel.shape)} "
+                  f"strides={list(strides)} padding={list(padding)} "
+                  f"dilation={list(dilation_rate)}", name)
     return PATHS[name]
 
 
@@ -80,7 +79,7 @@ def decide(kind, x, kernel, strides, padding, dilation_rate):
     key = autotune.decision_key(f"conv_transpose.{kind}", **fields)
     if kind == "forward":
         return autotune.choose(key, {name: run(name) for name in LOWERINGS}, structs, "xla")
-    y_struct = jax.eval_shape(run("xla"), *structs)
+    y_struct = convolution.eval_shape(run("xla"), *structs)
     return autotune.choose(key, {name: autotune.gradients(run(name)) for name in LOWERINGS},
                            (*structs, y_struct), "xla")
 

@@ -94,10 +94,13 @@ def pinned(name):
         _PINNED.reset(token)
 
 
+@contextlib.contextmanager
 def shapes_only():
     """The context of a trace that only computes output shapes (`jax.eval_shape`): XLA's
-    lowering everywhere (same shapes), so no decision is timed for a program never run."""
-    return pinned("xla")
+    lowering everywhere (same shapes), so no decision is timed for a program never run, and
+    its convolutions are not noted as a traced program's (`autotune.recording`)."""
+    with pinned("xla"), autotune.recording():
+        yield
 
 
 def eval_shape(fn, *specs):
@@ -179,17 +182,17 @@ def decide(kind, x, kernel, strides, padding, dilation_rate, groups=1):
     if kind == "forward":
         return autotune.choose(key, {name: run(name) for name in names}, structs, "xla",
                                untimed)
-    y_struct = jax.eval_shape(run("xla"), *structs)
+    y_struct = eval_shape(run("xla"), *structs)
     return autotune.choose(key, {name: autotune.gradients(run(name)) for name in names},
                            (*structs, y_struct), "xla", untimed)
 
 
 def planned(x, kernel, strides, padding, dilation_rate, groups, forward, training):
     """`conv` by the lowering `forward` when evaluated and `training` when differentiated."""
-    if forward != "xla" or training != "xla":
-        autotune.used(f"conv x={list(x.shape)} kernel={list(kernel.shape)} strides="
-                      f"{list(strides)} padding={padding} dilation={list(dilation_rate)} "
-                      f"groups={groups}", f"{forward}_{training}")
+    autotune.used(f"conv x={list(x.shape)} kernel={list(kernel.shape)} strides="
+                  f"{list(strides)} padding={padding} dilation={list(dilation_rate)} "
+                  f"groups={groups}", "xla" if forward == training == "xla"
+                  else f"{forward}_{training}")
     if forward == training == "xla":
         return conv_xla(x, kernel, strides, padding, dilation_rate, groups)
     if groups != 1:
