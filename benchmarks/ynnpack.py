@@ -1,8 +1,8 @@
-"""Should lamina compile its CPU programs with YNNPACK? Correctness first, then speed.
+"""What XLA:CPU's YNNPACK options do to lamina's programs: correctness first, then speed.
 
-XLA:CPU can hand dot products (and the convolutions it rewrites into them) to YNNPACK,
-through the experimental option `xla_cpu_experimental_ynn_fusion_type`. This script checks
-what that option does on the installed jaxlib, in one process:
+Part 1, the dot fusion (not enabled). XLA:CPU can hand dot products (and the convolutions
+it rewrites into them) to YNNPACK through `xla_cpu_experimental_ynn_fusion_type`'s
+`LIBRARY_FUSION_TYPE_DOT`. The script checks what that does on the installed jaxlib:
 
 1. correctness: small programs whose dot has a constant operand (`x @ jnp.ones(...)`,
    a slice of a concatenation as in `tests/ops/test_symbolic.py`) and one whose operands
@@ -12,6 +12,13 @@ what that option does on the installed jaxlib, in one process:
    512x512 matrix product, forward and forward + backward, median of `--reps` calls.
 
 lamina enables the option only if every correctness row is within rounding.
+
+Part 2, YNNPACK's convolutions (on by default in jax 0.10's XLA:CPU). W4's two convolutions
+(forward, input gradient, kernel gradient) and W4's whole train step (XLA's convolutions,
+lamina's CPU max pooling, Adam) compiled with XLA:CPU's defaults and with
+`lamina.core.lowering.step_guard.EIGEN_CONVOLUTIONS` (the defaults without YNNPACK's
+convolutions, so XLA's Eigen kernels run them), with the largest difference between the two.
+The step guard times that option as a candidate for every train step with convolutions.
 
     python benchmarks/ynnpack.py [--reps 20]
 """
@@ -77,6 +84,67 @@ def speed_cases():
             "matmul 512 fwd": (matmul, (a, a)), "matmul 512 fwd+bwd": (both(matmul), (a, a))}
 
 
+def eigen_cases():
+    """W4's convolutions, each differentiated alone, and W4's whole step: name -> (fn, args)."""
+    import optax
+
+    from lamina.core.lowering import pooling
+    rng = np.random.default_rng(2)
+
+    def array(*shape, scale=1.0):
+        return jnp.asarray(rng.normal(size=shape) * scale, jnp.float32)
+
+    def conv(x, k):
+        return jax.lax.conv_general_dilated(x, k, (1, 1), "VALID",
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    cases = {}
+    for name, x, k in (("conv1 (1 -> 32, 28x28)", array(128, 28, 28, 1), array(3, 3, 1, 32)),
+                       ("conv2 (32 -> 64, 13x13)", array(128, 13, 13, 32),
+                        array(3, 3, 32, 64, scale=0.1))):
+        g = array(*conv(x, k).shape)
+        cases[f"{name} forward"] = (conv, (x, k))
+        cases[f"{name} input gradient"] = (
+            lambda x, k, g: jax.vjp(lambda a: conv(a, k), x)[1](g), (x, k, g))
+        cases[f"{name} kernel gradient"] = (
+            lambda x, k, g: jax.vjp(lambda b: conv(x, b), k)[1](g), (x, k, g))
+
+    def logits(p, images):
+        for w, b in p[:2]:
+            images = pooling.max_pool(jax.nn.relu(conv(images, w) + b), (2, 2), (2, 2),
+                                      "valid", lowering="slices")
+        return images.reshape(len(images), -1) @ p[2][0] + p[2][1]
+
+    def step(params, opt_state, images, labels):
+        loss, grads = jax.value_and_grad(lambda p: optax.softmax_cross_entropy_with_integer_labels(
+            logits(p, images), labels).mean())(params)
+        updates, opt_state = adam.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    adam = optax.adam(1e-3)
+    params = [(array(3, 3, 1, 32, scale=0.3), jnp.zeros(32)),
+              (array(3, 3, 32, 64, scale=0.05), jnp.zeros(64)),
+              (array(1600, 10, scale=0.03), jnp.zeros(10))]
+    labels = jnp.asarray(rng.integers(0, 10, 128))
+    cases["W4 train step (Adam, lamina's pooling)"] = (
+        step, (params, adam.init(params), array(128, 28, 28, 1), labels))
+    return cases
+
+
+def compare_eigen(reps):
+    from lamina.core.lowering.step_guard import EIGEN_CONVOLUTIONS
+    print(f"\nconvolutions: median ms of {reps} calls, XLA:CPU's defaults (YNNPACK) against "
+          f"{EIGEN_CONVOLUTIONS}")
+    for name, (fn, inputs) in eigen_cases().items():
+        default, eigen = jax.jit(fn), jax.jit(fn, compiler_options=EIGEN_CONVOLUTIONS)
+        diff = max(float(np.abs(np.asarray(a) - np.asarray(b)).max()) for a, b in zip(
+            jax.tree_util.tree_leaves(default(*inputs)),
+            jax.tree_util.tree_leaves(eigen(*inputs)), strict=True))
+        ynn, own = timed(default, inputs, reps), timed(eigen, inputs, reps)
+        print(f"  {name:<38} YNNPACK {ynn * 1e3:7.2f}  Eigen {own * 1e3:7.2f}  "
+              f"speed-up {ynn / own:5.2f}x  largest difference {diff:.2g}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=20)
@@ -98,6 +166,7 @@ def main():
               f"speed-up {plain / ynn:5.2f}x")
     print(f"\n{wrong} program(s) computed wrong values with the option: "
           + ("do not enable it" if wrong else "correct on these cases"))
+    compare_eigen(args.reps)
 
 
 if __name__ == "__main__":
