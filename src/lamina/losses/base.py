@@ -31,12 +31,16 @@ def clip(x, low, high):
 
 @clip.defjvp
 def _clip_jvp(low, high, primals, tangents):
+    # jax.lax, not jnp: every jnp call is a nested jit that costs Python tracing time at
+    # each first `fit` (the same program; `tests/training/test_step_program.py`)
     (x,), (tangent,) = primals, tangents
-    low, high = jnp.asarray(low, x.dtype), jnp.asarray(high, x.dtype)
-    raised = jnp.maximum(low, x)
-    below = jnp.where(x > low, 1.0, jnp.where(x == low, 0.5, 0.0)).astype(x.dtype)
-    above = jnp.where(raised < high, 1.0, jnp.where(raised == high, 0.5, 0.0)).astype(x.dtype)
-    return jnp.minimum(high, raised), tangent * above * below
+    low, high, one, half, zero = (jax.lax.full_like(x, v) for v in (low, high, 1.0, 0.5, 0.0))
+    raised = jax.lax.max(low, x)
+    below = jax.lax.select(jax.lax.gt(x, low), one,
+                           jax.lax.select(jax.lax.eq(x, low), half, zero))
+    above = jax.lax.select(jax.lax.lt(raised, high), one,
+                           jax.lax.select(jax.lax.eq(raised, high), half, zero))
+    return jax.lax.min(high, raised), jax.lax.mul(jax.lax.mul(tangent, above), below)
 
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)

@@ -70,14 +70,17 @@ def _clip_log(x, low, high):
     is 0 where `jnp.clip`'s is 1/2; a log-probability equal to `log(epsilon)` in float is
     not the probability equal to `epsilon` that Keras's tie is about, so neither matches it
     there. Half the operations of `losses.base.clip`, which reach every train step."""
-    return jnp.minimum(jnp.maximum(x, low), high)
+    return jax.lax.min(jax.lax.max(x, jax.lax.full_like(x, low)), jax.lax.full_like(x, high))
 
 
 @_clip_log.defjvp
 def _clip_log_jvp(low, high, primals, tangents):
+    # jax.lax, not jnp: every jnp call is a nested jit that costs tracing time at each fit
     (x,), (tangent,) = primals, tangents
-    inside = (x > low) & (x < high)
-    return _clip_log(x, low, high), jnp.where(inside, tangent, jnp.zeros((), tangent.dtype))
+    low, high = jax.lax.full_like(x, low), jax.lax.full_like(x, high)
+    inside = jax.lax.bitwise_and(jax.lax.gt(x, low), jax.lax.lt(x, high))
+    return (jax.lax.min(jax.lax.max(x, low), high),
+            jax.lax.select(inside, tangent, jax.lax.full_like(tangent, 0.0)))
 
 
 def _log_bounds(dtype):
